@@ -1,0 +1,137 @@
+/** Everything the CLI prints goes through here: colours, tables, errors, log lines, spinner. */
+import { Chalk, type ChalkInstance } from "chalk";
+import { isFluidError } from "../errors.js";
+import type { RunLogLine } from "../task/context.js";
+import type { RunState } from "../types.js";
+
+/** Colour and TTY facts of one output stream. */
+export interface Stream {
+  write(text: string): void;
+  isTTY: boolean;
+  c: ChalkInstance;
+  columns: number;
+}
+
+/** The two output streams: stdout for results, stderr for logs, progress and errors. */
+export interface Output {
+  out: Stream;
+  err: Stream;
+}
+
+/**
+ * Colour level for a stream: off with NO_COLOR or --no-color, on with FORCE_COLOR
+ * (or --color), else only when the stream is a TTY.
+ */
+export function colorLevel(isTTY: boolean, env: NodeJS.ProcessEnv, argv: readonly string[]): 0 | 1 | 2 | 3 {
+  if (argv.includes("--no-color")) return 0;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "0" && env.FORCE_COLOR !== "false") {
+    const n = Number.parseInt(env.FORCE_COLOR, 10);
+    return (Number.isNaN(n) ? 1 : Math.min(Math.max(n, 1), 3)) as 1 | 2 | 3;
+  }
+  if (env.FORCE_COLOR === "0" || env.FORCE_COLOR === "false") return 0;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return 0;
+  if (argv.includes("--color")) return 1;
+  if (!isTTY || env.TERM === "dumb") return 0;
+  return 2;
+}
+
+/** Builds the process's Output from its real streams. */
+export function processOutput(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Output {
+  const stream = (s: NodeJS.WriteStream): Stream => ({
+    write: (text) => void s.write(text),
+    isTTY: Boolean(s.isTTY),
+    c: new Chalk({ level: colorLevel(Boolean(s.isTTY), env, argv) }),
+    columns: s.columns || 100,
+  });
+  return { out: stream(process.stdout), err: stream(process.stderr) };
+}
+
+const STATE_COLOR: Record<RunState, (c: ChalkInstance, s: string) => string> = {
+  queued: (c, s) => c.blue(s),
+  running: (c, s) => c.cyan(s),
+  success: (c, s) => c.green(s),
+  failure: (c, s) => c.red(s),
+  timeout: (c, s) => c.red(s),
+  aborted: (c, s) => c.yellow(s),
+  cancelled: (c, s) => c.yellow(s),
+  rate_limited: (c, s) => c.magenta(s),
+  interrupted: (c, s) => c.magenta(s),
+};
+
+/** A run state, coloured by meaning. */
+export function stateText(c: ChalkInstance, state: RunState): string {
+  return (STATE_COLOR[state] ?? ((_, s: string) => s))(c, state);
+}
+
+/** Prints an error for a person: message, where, what to do; a stack only for our own bugs. */
+export function printError(err: Stream, error: unknown): void {
+  const c = err.c;
+  if (isFluidError(error)) {
+    err.write(`${c.red("error:")} ${error.message}\n`);
+    if (error.hint) err.write(`${c.dim("hint:")} ${error.hint}\n`);
+    return;
+  }
+  const e = error instanceof Error ? error : new Error(String(error));
+  err.write(`${c.red("internal error:")} ${e.message}\n${c.dim(e.stack ?? "")}\n`);
+  err.write(`${c.dim("This is a bug in fluid-tasks; please report it with the lines above.")}\n`);
+}
+
+const LEVEL_COLOR: Record<string, (c: ChalkInstance, s: string) => string> = {
+  debug: (c, s) => c.gray(s),
+  info: (c, s) => c.blue(s),
+  warn: (c, s) => c.yellow(s),
+  error: (c, s) => c.red(s),
+  stdout: (c, s) => c.gray(s),
+  stderr: (c, s) => c.yellow(s),
+};
+
+/** One log line of a run: "12:00:01.123 INFO  say_hi 1a2b3c4d  message". */
+export function formatLogLine(c: ChalkInstance, line: RunLogLine): string {
+  const time = new Date(line.ts).toISOString().slice(11, 23);
+  const level = (LEVEL_COLOR[line.level] ?? ((_, s: string) => s))(c, line.level.toUpperCase().padEnd(5));
+  return `${c.dim(time)} ${level} ${c.bold(line.task)} ${c.dim(line.runId.slice(0, 8))}  ${line.message}\n`;
+}
+
+/** Renders rows as an aligned table with a header (ANSI-aware widths). */
+export function table(c: ChalkInstance, headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? "").length)));
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - visible(cell).length))).join("  ").trimEnd();
+  return [c.bold(line(headers)), ...rows.map(line)].join("\n") + "\n";
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
+function visible(s: string): string {
+  return s.replace(ANSI, "");
+}
+
+/** A spinner on stderr while something runs, with the elapsed time; nothing when stderr is not a TTY. */
+export interface Progress {
+  /** Write a line to stderr without tearing the spinner. */
+  line(text: string): void;
+  stop(): void;
+}
+
+/** Starts a spinner (ora, loaded only on a TTY) showing `text` and the elapsed seconds. */
+export async function startProgress(err: Stream, text: string): Promise<Progress> {
+  if (!err.isTTY) return { line: (t) => err.write(t), stop: () => {} };
+  const { default: ora } = await import("ora");
+  const started = Date.now();
+  const spinner = ora({ text, stream: process.stderr, discardStdin: false, color: err.c.level > 0 ? "cyan" : false as never }).start();
+  const timer = setInterval(() => {
+    spinner.text = `${text} ${err.c.dim(`${((Date.now() - started) / 1000).toFixed(1)}s`)}`;
+  }, 100);
+  timer.unref();
+  return {
+    line(t) {
+      spinner.clear();
+      err.write(t);
+      spinner.render();
+    },
+    stop() {
+      clearInterval(timer);
+      spinner.stop();
+    },
+  };
+}

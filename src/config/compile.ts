@@ -1,0 +1,145 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { extname, join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ConfigError } from "../errors.js";
+
+/** Bump when the shape of compiled output changes, so old cache entries are not reused. */
+const CACHE_FORMAT = 2;
+
+interface Manifest {
+  format: number;
+  inputs: Array<[path: string, mtimeMs: number, size: number]>;
+}
+
+/** One compiled set of modules: the file to import and the source files it was built from. */
+export interface Compiled {
+  file: string;
+  inputs: string[];
+  /** True when the cache was reused (no compilation happened). */
+  cached: boolean;
+}
+
+/**
+ * Compiles TypeScript entry modules (and the local files they import) into one ESM file under
+ * `cacheDir`, and returns its path. Packages (`zod`, `fluid-tasks`, ...) stay external and are
+ * resolved by Node from the project. The result is reused while no input file changed (checked
+ * by mtime and size), so a warm start does no compilation at all and never loads esbuild.
+ * The output exports the namespace of entry i as `m<i>`.
+ */
+export async function compileModules(entries: string[], cacheDir: string): Promise<Compiled> {
+  const key = createHash("sha256").update(JSON.stringify([CACHE_FORMAT, entries])).digest("hex").slice(0, 16);
+  const file = join(cacheDir, `${key}.mjs`);
+  const manifestFile = join(cacheDir, `${key}.json`);
+  const fresh = readFresh(manifestFile);
+  if (fresh) return { file, inputs: fresh, cached: true };
+
+  const { code, inputs } = await bundle(entries, file);
+  const manifest: Manifest = { format: CACHE_FORMAT, inputs: inputs.map((p) => stamp(p)) };
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    // Write-then-rename so a concurrent `fluid` process never imports a half-written file.
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, code);
+    renameSync(tmp, file);
+    writeFileSync(`${manifestFile}.${process.pid}.tmp`, JSON.stringify(manifest));
+    renameSync(`${manifestFile}.${process.pid}.tmp`, manifestFile);
+  } catch (error) {
+    throw new ConfigError(`cannot write the compile cache in ${cacheDir}: ${(error as Error).message}`, {
+      cause: error,
+      hint: "make the directory writable, or point FLUID_CACHE_DIR at a writable directory inside the project",
+    });
+  }
+  return { file, inputs, cached: false };
+}
+
+/** Imports a compiled file (as a file URL). */
+export function importCompiled(file: string): Promise<Record<string, Record<string, unknown>>> {
+  return import(pathToFileURL(file).href) as Promise<Record<string, Record<string, unknown>>>;
+}
+
+function readFresh(manifestFile: string): string[] | undefined {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
+  } catch {
+    return undefined;
+  }
+  if (manifest.format !== CACHE_FORMAT) return undefined;
+  for (const [path, mtimeMs, size] of manifest.inputs) {
+    try {
+      const st = statSync(path);
+      if (st.mtimeMs !== mtimeMs || st.size !== size) return undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return manifest.inputs.map(([p]) => p);
+}
+
+function stamp(path: string): [string, number, number] {
+  const st = statSync(path);
+  return [path, st.mtimeMs, st.size];
+}
+
+const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = {
+  ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx",
+};
+
+async function bundle(entries: string[], outfile: string): Promise<{ code: string; inputs: string[] }> {
+  const esbuild = await import("esbuild");
+  const cwd = process.cwd();
+  const contents = entries.map((e, i) => `export * as m${i} from ${JSON.stringify(e)};`).join("\n");
+  let result;
+  try {
+    result = await esbuild.build({
+      stdin: { contents, resolveDir: cwd, sourcefile: "fluid-entry.js", loader: "js" },
+      bundle: true,
+      write: false,
+      outfile, // source map paths are relative to it
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      packages: "external",
+      sourcemap: "inline",
+      sourcesContent: false,
+      metafile: true,
+      logLevel: "silent",
+      plugins: [
+        {
+          name: "fluid-import-meta",
+          setup(build) {
+            // One bundle holds many modules; give each its own import.meta.url/dirname/filename.
+            build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
+              const source = await readFile(args.path, "utf8");
+              const loader = LOADERS[extname(args.path)] ?? "ts";
+              if (!source.includes("import.meta")) return { contents: source, loader };
+              const dir = resolve(args.path, "..");
+              const replaced = source
+                .replace(/\bimport\.meta\.url\b/g, JSON.stringify(pathToFileURL(args.path).href))
+                .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dir))
+                .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path));
+              return { contents: replaced, loader };
+            });
+          },
+        },
+      ],
+    });
+  } catch (error) {
+    const failure = error as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number; lineText: string } | null }> };
+    const first = failure.errors?.[0];
+    if (first) {
+      const where = first.location ? `${relative(cwd, resolve(cwd, first.location.file)) || first.location.file}:${first.location.line}:${first.location.column + 1}: ` : "";
+      const more = failure.errors!.length > 1 ? ` (and ${failure.errors!.length - 1} more)` : "";
+      const excerpt = first.location?.lineText ? `\n    ${first.location.lineText.trim()}` : "";
+      throw new ConfigError(`${where}${first.text}${more}${excerpt}`, { cause: error, hint: "fix the file and run the command again" });
+    }
+    throw new ConfigError(`cannot compile ${entries.join(", ")}: ${(error as Error).message}`, { cause: error });
+  }
+  const code = result.outputFiles[0]!.text;
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((p) => p !== "fluid-entry.js" && !p.startsWith("<"))
+    .map((p) => resolve(cwd, p));
+  return { code, inputs };
+}

@@ -1,0 +1,226 @@
+import { dirname, extname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { glob } from "tinyglobby";
+import { ConfigError, isFluidError } from "../errors.js";
+import { validateParams } from "../task/params.js";
+import { isTask, type Task } from "../task/task.js";
+import { compileModules, importCompiled } from "./compile.js";
+import type { FluidConfig, StoreConfig } from "./define.js";
+import { findConfig } from "./find.js";
+import { Registry } from "./registry.js";
+import { suggest } from "../suggest.js";
+
+/** The config with every default filled in. */
+export interface ResolvedConfig {
+  tasks: string[];
+  deps: FluidConfig["deps"];
+  /** Absolute store path (or ":memory:") and limits; false when recording is off. */
+  store: (Required<Pick<StoreConfig, "path" | "logCap">> & { retention: { days: number; perTask: number } }) | false;
+  timezone: string;
+  concurrency: number;
+}
+
+/** A loaded project: config, its directory, and the registry of its tasks. */
+export interface Project {
+  configFile: string;
+  root: string;
+  config: ResolvedConfig;
+  registry: Registry;
+}
+
+/** Options of `loadProject`. */
+export interface LoadOptions {
+  /** Directory to search from. Default process.cwd(). */
+  cwd?: string;
+  /** Explicit config path (the --config flag). Default: FLUID_CONFIG, else search upwards. */
+  config?: string;
+  /** Environment to read FLUID_* variables from. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency"];
+
+/** Finds, compiles and loads the config and every task module it names. */
+export async function loadProject(options: LoadOptions = {}): Promise<Project> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const configFile = findConfig(cwd, options.config ?? (env.FLUID_CONFIG || undefined));
+  const root = dirname(configFile);
+  const cacheDir = env.FLUID_CACHE_DIR ? resolve(cwd, env.FLUID_CACHE_DIR) : join(root, ".fluid", "cache");
+  process.setSourceMapsEnabled(true); // stack traces of user code point at the .ts files
+
+  const raw = await loadConfigModule(configFile, cacheDir, root);
+  const config = resolveConfig(raw, configFile, env);
+  const files = await expandGlobs(config.tasks, root, configFile);
+  const registry = await loadTasks(files, cacheDir, root);
+  return { configFile, root, config, registry };
+}
+
+async function loadConfigModule(configFile: string, cacheDir: string, root: string): Promise<unknown> {
+  let mod: Record<string, unknown>;
+  try {
+    if ([".js", ".mjs"].includes(extname(configFile))) {
+      mod = (await import(pathToFileURL(configFile).href)) as Record<string, unknown>;
+    } else {
+      const compiled = await compileModules([configFile], cacheDir);
+      mod = (await importCompiled(compiled.file)).m0 ?? {};
+    }
+  } catch (error) {
+    throw moduleError(error, configFile, root);
+  }
+  if (mod.default === undefined) {
+    throw new ConfigError(`${relative(process.cwd(), configFile)} has no default export`, {
+      hint: 'write: export default defineConfig({ tasks: ["./tasks/*.ts"] })',
+    });
+  }
+  return mod.default;
+}
+
+/** Validates the config object and fills in defaults. */
+export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.ProcessEnv = {}): ResolvedConfig {
+  const where = relative(process.cwd(), configFile) || configFile;
+  const fail = (message: string, hint?: string): ConfigError => new ConfigError(`${where}: ${message}`, { hint });
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw fail("the default export must be a config object", "wrap it: export default defineConfig({ ... })");
+  }
+  const c = raw as Record<string, unknown>;
+  for (const key of Object.keys(c)) {
+    if (!KEYS.includes(key)) {
+      const close = suggest(key, KEYS);
+      throw fail(`unknown key "${key}"`, close ? `did you mean "${close}"?` : `known keys: ${KEYS.join(", ")}`);
+    }
+  }
+  const tasks = c.tasks;
+  if (!Array.isArray(tasks) || tasks.length === 0 || !tasks.every((t) => typeof t === "string" && t !== "")) {
+    throw fail("`tasks` must be a non-empty array of globs", 'e.g. tasks: ["./tasks/*.ts"]');
+  }
+  const timezone = c.timezone ?? "UTC";
+  if (typeof timezone !== "string" || !validZone(timezone)) {
+    throw fail(`unknown time zone ${JSON.stringify(timezone)}`, 'use an IANA name such as "UTC", "Europe/London" or "America/New_York"');
+  }
+  const concurrency = c.concurrency ?? 10;
+  if (!Number.isInteger(concurrency) || (concurrency as number) < 1) {
+    throw fail(`concurrency must be a whole number >= 1, got ${JSON.stringify(concurrency)}`);
+  }
+  return { tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number };
+}
+
+function resolveStore(value: unknown, root: string, env: NodeJS.ProcessEnv, fail: (m: string, h?: string) => ConfigError): ResolvedConfig["store"] {
+  if (value === false) return false;
+  if (value !== undefined && (typeof value !== "object" || value === null)) {
+    throw fail("`store` must be an object ({ path, logCap, retention }) or false");
+  }
+  const s = (value ?? {}) as StoreConfig;
+  for (const key of Object.keys(s)) {
+    if (!["path", "logCap", "retention"].includes(key)) throw fail(`unknown store key "${key}"`, "known: path, logCap, retention");
+  }
+  const path = env.FLUID_STORE || s.path || ".fluid/fluid.db";
+  if (typeof path !== "string") throw fail("store.path must be a string");
+  const logCap = s.logCap ?? 1000;
+  if (!Number.isInteger(logCap) || logCap < 0) throw fail(`store.logCap must be a whole number >= 0, got ${JSON.stringify(logCap)}`);
+  const days = s.retention?.days ?? 30;
+  const perTask = s.retention?.perTask ?? 1000;
+  if (!(typeof days === "number" && days > 0) || !(Number.isInteger(perTask) && perTask > 0)) {
+    throw fail("store.retention needs days > 0 and perTask a whole number > 0");
+  }
+  return { path: path === ":memory:" ? path : resolve(root, path), logCap, retention: { days, perTask } };
+}
+
+function validZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function expandGlobs(patterns: string[], root: string, configFile: string): Promise<string[]> {
+  const files = new Set<string>();
+  for (const pattern of patterns) {
+    const matches = await glob(pattern, { cwd: root, absolute: true, ignore: ["**/node_modules/**", "**/*.d.ts", "**/.fluid/**"] });
+    if (matches.length === 0) {
+      throw new ConfigError(`${relative(process.cwd(), configFile) || configFile}: the tasks glob "${pattern}" matched no file (relative to ${root})`, {
+        hint: "fix the glob in `tasks`, or create the task module it should match",
+      });
+    }
+    for (const m of matches.sort()) files.add(resolve(m));
+  }
+  return [...files];
+}
+
+async function loadTasks(files: string[], cacheDir: string, root: string): Promise<Registry> {
+  let modules: Record<string, Record<string, unknown>>;
+  const allJs = files.every((f) => [".js", ".mjs"].includes(extname(f)));
+  try {
+    if (allJs) {
+      modules = {};
+      for (const [i, f] of files.entries()) modules[`m${i}`] = (await import(pathToFileURL(f).href)) as Record<string, unknown>;
+    } else {
+      modules = await importCompiled((await compileModules(files, cacheDir)).file);
+    }
+  } catch (error) {
+    throw moduleError(error, files.length === 1 ? files[0]! : undefined, root);
+  }
+  const registry = new Registry();
+  const seen = new Set<Task>();
+  for (const [i, file] of files.entries()) {
+    for (const [exportName, value] of Object.entries(modules[`m${i}`] ?? {})) {
+      if (!isTask(value) || seen.has(value)) continue;
+      seen.add(value);
+      if (!value.name) value.name = exportName === "default" ? basenameOf(file) : exportName;
+      const previous = registry.origin(value.name);
+      if (previous) {
+        throw new ConfigError(
+          `duplicate task name "${value.name}": exported as ${previous.exportName} from ${relative(root, previous.file)} and as ${exportName} from ${relative(root, file)}`,
+          { hint: "give one of them another `name` option" },
+        );
+      }
+      checkSchedule(value, file, root);
+      registry.add(value, { file, exportName });
+    }
+  }
+  return registry;
+}
+
+/** A scheduled run gets the schedule's params: they must be valid for the task. */
+function checkSchedule(task: Task, file: string, root: string): void {
+  if (!task.schedule) return;
+  try {
+    validateParams(task.name, task.params, task.schedule.params ?? {});
+  } catch (error) {
+    throw new ConfigError(`${relative(root, file)}: task "${task.name}" is scheduled, but its scheduled runs would have invalid params:\n${(error as Error).message.split("\n").slice(1).join("\n")}`, {
+      cause: error,
+      hint: `give them in the schedule, e.g. every("1h", { params: { ... } }), or make those params optional`,
+    });
+  }
+}
+
+function basenameOf(file: string): string {
+  return file.replace(/^.*[/\\]/, "").replace(/\.[^.]+$/, "");
+}
+
+/** Our own compiled and source folders, skipped when looking for the user's frame. */
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const OWN_DIRS = [join(PACKAGE_ROOT, "dist") + "/", join(PACKAGE_ROOT, "src") + "/"];
+
+/** Turns an error thrown while importing a user module into a ConfigError with the file and line. */
+function moduleError(error: unknown, file: string | undefined, root: string): ConfigError {
+  if (error instanceof ConfigError) return error;
+  const where = userFrame(error, root) ?? (file ? relative(process.cwd(), file) : "a task module");
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = isFluidError(error) ? error.hint : "fix the module and run the command again";
+  return new ConfigError(`${where}: ${message}`, { cause: error, ...(hint ? { hint } : {}) });
+}
+
+/** The first stack frame in the user's own files, as "path:line:column" relative to the cwd. */
+function userFrame(error: unknown, root: string): string | undefined {
+  const stack = error instanceof Error ? error.stack ?? "" : "";
+  for (const m of stack.matchAll(/(?:file:\/\/)?(\/[^\s():]+):(\d+):(\d+)/g)) {
+    const path = m[1]!;
+    if (path.includes("/node_modules/") || path.includes("/.fluid/") || !path.startsWith(root)) continue;
+    if (OWN_DIRS.some((dir) => path.startsWith(dir))) continue;
+    return `${relative(process.cwd(), path)}:${m[2]}:${m[3]}`;
+  }
+  return undefined;
+}

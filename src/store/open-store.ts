@@ -1,0 +1,449 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import type { ErrorInfo } from "../errors.js";
+import { StoreError } from "../errors.js";
+import type { LogLine } from "../types.js";
+import { createPruner, type Pruner, type Retention } from "./prune.js";
+import { RUN_COLUMNS, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
+import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
+import { migrate, requireCurrent } from "./schema.js";
+import type { Store, StoreOptions } from "./store.js";
+import { errorCode, isTransient, toStoreError } from "./store-error.js";
+import { WriteBuffer, type BufferedWrite } from "./write-buffer.js";
+
+const DEFAULTS = {
+  logCap: 1000,
+  days: 30,
+  perTask: 1000,
+  busyTimeoutMs: 5000,
+  batchRows: 1000,
+  maxBufferedRows: 100_000,
+  listLimit: 100,
+};
+
+/** Candidates listed when a run id prefix is ambiguous. */
+const CANDIDATES = 5;
+
+/** SQL condition: row `r` is the latest attempt of its run. */
+const LATEST = "NOT EXISTS (SELECT 1 FROM runs n WHERE n.id = r.id AND n.attempt > r.attempt)";
+
+/**
+ * Opens (creating when missing) the run store at `options.path`: creates the parent directory,
+ * sets WAL, busy_timeout and synchronous = NORMAL so a daemon and several CLI processes can
+ * share the file, and migrates the schema. Throws a StoreError saying what to do when the
+ * file cannot be created, opened, read, or was written by a newer fluid-tasks.
+ */
+export function openStore(options: StoreOptions): Store {
+  const memory = options.path === ":memory:";
+  const path = memory ? ":memory:" : resolve(options.path);
+  const readonly = options.readonly ?? false;
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs;
+  if (!memory && readonly && !existsSync(path)) {
+    throw new StoreError(`run store ${path} does not exist: nothing has been recorded there yet`, {
+      hint: "run a task first, or check the store path",
+    });
+  }
+  if (!memory && !readonly) makeDirectory(path);
+
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly, fileMustExist: readonly });
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    if (readonly) {
+      requireCurrent(db, path);
+    } else {
+      setWal(db, busyTimeoutMs);
+      db.pragma("synchronous = NORMAL");
+      migrate(db, path);
+    }
+    return new SqliteStore(db, path, readonly, options);
+  } catch (error) {
+    db?.close();
+    throw toStoreError(error, path, "opening it");
+  }
+}
+
+function makeDirectory(path: string): void {
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StoreError(`run store ${path}: cannot create the directory ${dir}: ${reason}`, {
+      cause: error,
+      hint: `create ${dir} yourself, fix its permissions, or set another store path`,
+    });
+  }
+}
+
+/**
+ * Switches to WAL (a no-op once the file is in WAL). On a new file that another process is
+ * creating at the same moment the switch can fail with SQLITE_BUSY: retry until the timeout.
+ */
+function setWal(db: Database.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (error) {
+      if (!errorCode(error).startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
+/** Open stores, flushed by one `exit` listener so a process that exits without `close()` loses nothing buffered. */
+const openStores = new Set<SqliteStore>();
+let exitHooked = false;
+
+function defaultOnError(error: StoreError): void {
+  process.stderr.write(`fluid-tasks: ${error.message}${error.hint ? ` (${error.hint})` : ""}\n`);
+}
+
+class SqliteStore implements Store {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly readonly: boolean;
+  private readonly logCap: number;
+  private readonly retention: Retention;
+  private readonly buffer: WriteBuffer;
+  private readonly writeBatch: Database.Transaction<(entries: BufferedWrite[]) => void>;
+  private readonly s: ReturnType<typeof prepareStatements>;
+  private readonly listStatements = new Map<string, Database.Statement>();
+  private pruner: Pruner | undefined;
+  private closed = false;
+
+  constructor(db: Database.Database, path: string, readonly: boolean, options: StoreOptions) {
+    this.db = db;
+    this.path = path;
+    this.readonly = readonly;
+    this.logCap = Math.max(0, Math.floor(options.logCap ?? DEFAULTS.logCap));
+    this.retention = {
+      days: options.retention?.days ?? DEFAULTS.days,
+      perTask: options.retention?.perTask ?? DEFAULTS.perTask,
+    };
+    this.s = prepareStatements(db);
+    this.writeBatch = db.transaction((entries: BufferedWrite[]) => {
+      for (const entry of entries) {
+        if (entry.kind === "attempt") this.s.upsertRun.run(entry.row);
+        else if (entry.kind === "logs") this.writeLogs(entry.id, entry.attempt, entry.lines);
+        else this.s.upsertFire.run(entry.task, entry.at);
+      }
+    });
+    const maxRows = Math.max(1, options.maxBufferedRows ?? DEFAULTS.maxBufferedRows);
+    this.buffer = new WriteBuffer({
+      // IMMEDIATE takes the write lock up front: a deferred transaction that reads (log counts)
+      // before writing can fail with SQLITE_BUSY without waiting when another process wrote.
+      write: (entries) => this.writeBatch.immediate(entries),
+      toError: (error) => toStoreError(error, this.path, "recording runs"),
+      isTransient,
+      onError: options.onError ?? defaultOnError,
+      // A batch larger than the bound would drop rows before ever trying to write them.
+      batchRows: Math.max(1, Math.min(options.batchRows ?? DEFAULTS.batchRows, maxRows)),
+      maxRows,
+    });
+    openStores.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on("exit", flushOpenStores);
+    }
+  }
+
+  writeAttempt(record: RunRecord): void {
+    this.assertWritable();
+    this.buffer.putAttempt(toRow(record));
+  }
+
+  appendLogs(id: string, attempt: number, lines: LogLine[]): void {
+    this.assertWritable();
+    if (lines.length > 0) this.buffer.putLogs(id, attempt, lines);
+  }
+
+  flush(): void {
+    this.assertOpen();
+    this.buffer.flush();
+  }
+
+  getRun(idOrPrefix: string): RunDetails {
+    this.beforeRead();
+    // One read transaction: every statement sees the same snapshot while other processes write.
+    return this.guard("reading a run", () => this.snapshot(() => {
+      const id = this.resolveId(idOrPrefix);
+      const attempts = (this.s.attempts.all(id) as RunRowObject[]).map(fromRow);
+      const run = attempts[attempts.length - 1]!;
+      const { logs, dropped } = this.readLogs(id);
+      const details: RunDetails = { run, attempts, logs, droppedLogLines: dropped, children: this.readChildren(id) };
+      if (run.fromRunId !== undefined) {
+        const parent = this.s.latest.get(run.fromRunId) as RunRowObject | undefined;
+        if (parent) details.parent = fromRow(parent);
+      }
+      if (run.rootRunId !== undefined && run.rootRunId !== id) {
+        const root = this.s.latest.get(run.rootRunId) as RunRowObject | undefined;
+        if (root) details.root = fromRow(root);
+      }
+      return details;
+    }));
+  }
+
+  listRuns(query: RunQuery = {}): RunRecord[] {
+    this.beforeRead();
+    return this.guard("listing runs", () => {
+      const where = [LATEST];
+      const args: unknown[] = [];
+      const filter = (condition: string, value: unknown): void => {
+        if (value === undefined) return;
+        where.push(condition);
+        args.push(value);
+      };
+      filter("r.task = ?", query.task);
+      filter("r.state = ?", query.state);
+      filter("r.at >= ?", query.since);
+      filter("r.at < ?", query.until);
+      const limit = query.limit ?? DEFAULTS.listLimit;
+      args.push(Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1);
+      const sql = `SELECT * FROM runs r WHERE ${where.join(" AND ")} ORDER BY r.at DESC, r.id DESC LIMIT ?`;
+      let statement = this.listStatements.get(sql);
+      if (!statement) this.listStatements.set(sql, (statement = this.db.prepare(sql)));
+      return (statement.all(...args) as RunRowObject[]).map(fromRow);
+    });
+  }
+
+  children(id: string): RunRecord[] {
+    this.beforeRead();
+    return this.guard("listing child runs", () => this.readChildren(id));
+  }
+
+  setTaskEnabled(task: string, enabled: boolean, reason?: string): void {
+    this.assertWritable();
+    this.guard("saving the task state", () => this.s.setTask.run(task, enabled ? 1 : 0, reason ?? null, Date.now()));
+  }
+
+  taskStates(): Map<string, TaskState> {
+    this.assertOpen();
+    return this.guard("reading task states", () => {
+      const rows = this.s.taskStates.all() as Array<{ task: string; enabled: number; reason: string | null; changed_at: number }>;
+      const states = new Map<string, TaskState>();
+      for (const row of rows) {
+        const state: TaskState = { enabled: row.enabled === 1, changedAt: row.changed_at };
+        if (row.reason !== null) state.reason = row.reason;
+        states.set(row.task, state);
+      }
+      return states;
+    });
+  }
+
+  lastRuns(): Map<string, RunRecord> {
+    this.beforeRead();
+    return this.guard("reading the last runs", () => this.snapshot(() => {
+      const runs = new Map<string, RunRecord>();
+      for (const task of this.s.tasks.all() as string[]) {
+        const row = this.s.lastRun.get(task) as RunRowObject | undefined;
+        if (row) runs.set(task, fromRow(row));
+      }
+      return runs;
+    }));
+  }
+
+  setLastFire(task: string, at: number): void {
+    this.assertWritable();
+    this.buffer.putFire(task, at);
+  }
+
+  lastFires(): Map<string, number> {
+    this.beforeRead();
+    return this.guard("reading schedule state", () => {
+      const rows = this.s.fires.all() as Array<{ task: string; last_fire: number }>;
+      return new Map(rows.map((r) => [r.task, r.last_fire]));
+    });
+  }
+
+  markInterrupted(filter: { host?: string; pidAlive?: (pid: number) => boolean }): RunRecord[] {
+    this.assertWritable();
+    this.buffer.flushQuietly();
+    const mark = this.db.transaction((): RunRecord[] => {
+      const rows = (filter.host === undefined ? this.s.running.all() : this.s.runningOn.all(filter.host)) as RunRowObject[];
+      const now = Date.now();
+      const marked: RunRecord[] = [];
+      for (const row of rows) {
+        if (filter.pidAlive?.(row.pid)) continue;
+        const rec = fromRow(row);
+        const error: ErrorInfo = {
+          name: "RunInterruptedError",
+          code: "FLUID_INTERRUPTED",
+          message: `interrupted: the process running it (pid ${row.pid} on ${row.host || "an unknown host"}) is gone`,
+        };
+        const durationMs = rec.startedAt === undefined ? undefined : Math.max(0, now - rec.startedAt);
+        const changes = this.s.interrupt.run(now, durationMs ?? null, toJson(error), row.id, row.attempt).changes;
+        if (changes !== 1) continue;
+        rec.state = "interrupted";
+        rec.endedAt = now;
+        rec.error = error;
+        if (durationMs !== undefined) rec.durationMs = durationMs;
+        marked.push(rec);
+      }
+      return marked;
+    });
+    return this.guard("marking interrupted runs", () => mark.immediate());
+  }
+
+  prune(now = Date.now()): { deleted: number } {
+    this.assertWritable();
+    this.buffer.flushQuietly();
+    return this.guard("deleting old runs", () => {
+      this.pruner ??= createPruner(this.db);
+      return { deleted: this.pruner(this.retention, now) };
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    openStores.delete(this);
+    this.buffer.stop();
+    try {
+      this.buffer.flush(true);
+    } finally {
+      this.db.close();
+    }
+  }
+
+  /** Flushes what is buffered, reporting (not throwing) a failure, at process exit. */
+  flushAtExit(): void {
+    this.buffer.stop();
+    this.buffer.flushQuietly();
+  }
+
+  private writeLogs(id: string, attempt: number, lines: LogLine[]): void {
+    const stored = (this.s.logCount.get(id, attempt) as number | undefined) ?? 0;
+    const keep = Math.max(0, Math.min(lines.length, this.logCap - stored));
+    for (let i = 0; i < keep; i++) {
+      const line = lines[i]!;
+      this.s.insertLog.run(id, attempt, stored + i, line.ts ?? Date.now(), line.level ?? "info", String(line.message));
+    }
+    const dropped = lines.length - keep;
+    const droppedTs = dropped > 0 ? (lines[lines.length - 1]!.ts ?? Date.now()) : null;
+    this.s.upsertLogCount.run(id, attempt, stored + keep, dropped, droppedTs);
+  }
+
+  private readLogs(id: string): { logs: RunDetails["logs"]; dropped: number } {
+    const rows = this.s.logs.all(id) as Array<LogLine & { attempt: number }>;
+    const counts = this.s.droppedCounts.all(id) as Array<{ attempt: number; lines: number; dropped: number; dropped_ts: number | null }>;
+    if (counts.length === 0) return { logs: rows, dropped: 0 };
+    // A marker line goes after the kept lines of each attempt that went over the cap.
+    const logs: RunDetails["logs"] = [];
+    let dropped = 0;
+    let next = 0;
+    for (const count of counts.sort((a, b) => a.attempt - b.attempt)) {
+      while (next < rows.length && rows[next]!.attempt <= count.attempt) logs.push(rows[next++]!);
+      dropped += count.dropped;
+      logs.push({
+        attempt: count.attempt,
+        ts: count.dropped_ts ?? logs[logs.length - 1]?.ts ?? 0,
+        level: "warn",
+        message: `[fluid] ${count.dropped} more log lines of this attempt were dropped: the store keeps the first ${count.lines} (logCap)`,
+      });
+    }
+    while (next < rows.length) logs.push(rows[next++]!);
+    return { logs, dropped };
+  }
+
+  private readChildren(id: string): RunRecord[] {
+    return (this.s.children.all(id) as RunRowObject[]).map(fromRow);
+  }
+
+  /** The full id for an id or a unique prefix of one. */
+  private resolveId(idOrPrefix: string): string {
+    if (idOrPrefix === "") throw new StoreError("no run id given", { hint: "pass a run id or the first characters of one" });
+    if (this.s.exactId.get(idOrPrefix) !== undefined) return idOrPrefix;
+    // Every id starting with the prefix sorts between it and the prefix followed by the highest
+    // code point, so the primary key index answers this as a range.
+    const rows = this.s.prefixIds.all(idOrPrefix, `${idOrPrefix}\u{10FFFF}`, CANDIDATES + 1) as Array<{ id: string; task: string }>;
+    if (rows.length === 1) return rows[0]!.id;
+    if (rows.length === 0) {
+      throw new StoreError(`no run with id "${idOrPrefix}" in ${this.path}`, {
+        hint: "list recent runs with `fluid history`; runs older than the retention are deleted",
+      });
+    }
+    const listed = rows.slice(0, CANDIDATES).map((r) => `${r.id} (${r.task})`);
+    const more = rows.length > CANDIDATES ? ", ..." : "";
+    throw new StoreError(`run id prefix "${idOrPrefix}" is ambiguous: it matches ${listed.join(", ")}${more}`, {
+      hint: "type more characters of the id",
+    });
+  }
+
+  private beforeRead(): void {
+    this.assertOpen();
+    this.buffer.flushQuietly();
+  }
+
+  /** Runs reads in one deferred transaction, so they all see the same state of the file. */
+  private snapshot<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  private guard<T>(doing: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw toStoreError(error, this.path, doing);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError(`run store ${this.path} is closed`, { hint: "open it again with openStore()" });
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.readonly) {
+      throw new StoreError(`run store ${this.path} was opened read-only`, { hint: "open it without `readonly` to record runs" });
+    }
+  }
+}
+
+/** Prepares every fixed statement of a store once; they are reused for the life of the connection. */
+function prepareStatements(db: Database.Database) {
+  const updates = RUN_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(", ");
+  return {
+    upsertRun: db.prepare(
+      `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})
+       ON CONFLICT (id, attempt) DO UPDATE SET ${updates}`,
+    ),
+    logCount: db.prepare("SELECT lines FROM log_counts WHERE id = ? AND attempt = ?").pluck(),
+    insertLog: db.prepare("INSERT INTO logs (id, attempt, seq, ts, level, message) VALUES (?, ?, ?, ?, ?, ?)"),
+    upsertLogCount: db.prepare(
+      `INSERT INTO log_counts (id, attempt, lines, dropped, dropped_ts) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id, attempt) DO UPDATE SET lines = excluded.lines, dropped = dropped + excluded.dropped,
+         dropped_ts = coalesce(excluded.dropped_ts, dropped_ts)`,
+    ),
+    upsertFire: db.prepare(
+      "INSERT INTO schedule_state (task, last_fire) VALUES (?, ?) ON CONFLICT (task) DO UPDATE SET last_fire = excluded.last_fire",
+    ),
+    exactId: db.prepare("SELECT id FROM runs WHERE id = ? LIMIT 1").pluck(),
+    prefixIds: db.prepare("SELECT id, task FROM runs WHERE id >= ? AND id < ? GROUP BY id ORDER BY id LIMIT ?"),
+    attempts: db.prepare("SELECT * FROM runs WHERE id = ? ORDER BY attempt"),
+    latest: db.prepare("SELECT * FROM runs WHERE id = ? ORDER BY attempt DESC LIMIT 1"),
+    logs: db.prepare("SELECT attempt, ts, level, message FROM logs WHERE id = ? ORDER BY attempt, seq"),
+    droppedCounts: db.prepare("SELECT attempt, lines, dropped, dropped_ts FROM log_counts WHERE id = ? AND dropped > 0"),
+    children: db.prepare(`SELECT * FROM runs r WHERE r.from_run_id = ? AND ${LATEST} ORDER BY r.at, r.id`),
+    tasks: db.prepare("SELECT DISTINCT task FROM runs").pluck(),
+    lastRun: db.prepare("SELECT * FROM runs WHERE task = ? AND state <> 'queued' ORDER BY at DESC, attempt DESC LIMIT 1"),
+    setTask: db.prepare(
+      `INSERT INTO task_state (task, enabled, reason, changed_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (task) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, changed_at = excluded.changed_at`,
+    ),
+    taskStates: db.prepare("SELECT task, enabled, reason, changed_at FROM task_state ORDER BY task"),
+    fires: db.prepare("SELECT task, last_fire FROM schedule_state ORDER BY task"),
+    running: db.prepare("SELECT * FROM runs WHERE state = 'running'"),
+    runningOn: db.prepare("SELECT * FROM runs WHERE state = 'running' AND host = ?"),
+    interrupt: db.prepare(
+      "UPDATE runs SET state = 'interrupted', ended_at = ?, duration_ms = ?, error = ? WHERE id = ? AND attempt = ? AND state = 'running'",
+    ),
+    };
+}
+
+function flushOpenStores(): void {
+  for (const store of openStores) store.flushAtExit();
+}

@@ -1,0 +1,216 @@
+import { z } from "zod";
+import { TaskDefinitionError } from "../errors.js";
+import { parseDurationAs } from "../duration.js";
+import { suggest } from "../suggest.js";
+import type { Duration, ParamsSchema, Priority, RetryOptions, RetryPolicy, RunLogger, Schedule } from "../types.js";
+
+/** Brand that recognises a task across copies of the package (e.g. a user's and ours). */
+export const TASK_BRAND = Symbol.for("fluid-tasks.task");
+const SCHEDULE_BRAND = Symbol.for("fluid-tasks.schedule");
+
+/** Default timeout of a run: 60 seconds. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Options of `task()`. Every option is optional. */
+export interface TaskOptions<P extends ParamsSchema = ParamsSchema> {
+  /** Registry key, CLI name and HTTP path segment. Default: the function's name, else the export name. */
+  name?: string;
+  /** Help text; its first line is the short description shown by `fluid ls`. Default "". */
+  description?: string;
+  /** zod object schema of the params; `ctx.params` is typed from it. Default `z.object({})`. */
+  params?: P;
+  /** Time limit of one attempt: ms or text ("30s", "5m"). Default "60s"; 0 = no limit. */
+  timeout?: Duration;
+  /** Retry policy for failures. Default: no retry. */
+  retry?: RetryOptions;
+  /** Free labels for `fluid ls --tags`. Default []. */
+  tags?: string[];
+  /** Queue priority. Default "medium". */
+  priority?: Priority;
+  /** Run in a child process instead of on the event loop. Default false. */
+  cpuBound?: boolean;
+  /** Most runs of this task at once across the daemon. Default 0 = no limit. */
+  maxConcurrency?: number;
+  /** When to fire: `every(...)`, `crontab(...)` or `cron(...)`. Default: never scheduled. */
+  schedule?: Schedule;
+  /** Extra environment variables for the child process of a cpu-bound run. Default {}. */
+  env?: Record<string, string>;
+}
+
+/** The context a task function receives: one run of the task. */
+export interface RunContext<Params = Record<string, unknown>, Deps = unknown> {
+  /** Run id (the same for every attempt of the run). */
+  readonly id: string;
+  /** Task name. */
+  readonly name: string;
+  /** Validated params. */
+  readonly params: Params;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  readonly attempt: number;
+  /** Leveled logger tagged with the task name and run id. */
+  readonly log: RunLogger;
+  /** Aborted on timeout, Ctrl-C, shutdown or cancellation: pass it to fetch, timers, child processes. */
+  readonly signal: AbortSignal;
+  /** Stop the run on purpose (state `aborted`, never retried). Throws, so code after it does not run. */
+  abort(reason?: string): never;
+  /** Id of the run that queued this one, or undefined. */
+  readonly fromRunId: string | undefined;
+  /** Id of the first run of the chain, or undefined when this run starts it. */
+  readonly rootRunId: string | undefined;
+  /** User dependencies from the config's `deps`. */
+  readonly deps: Deps;
+  /** Queue another run (by task object, params type-checked, or by name); resolves with its run id. */
+  queue<Q extends ParamsSchema>(task: Task<Q>, params?: z.input<Q>, options?: QueueOptions): Promise<string>;
+  queue(task: string, params?: Record<string, unknown>, options?: QueueOptions): Promise<string>;
+}
+
+/** Options of `ctx.queue`. */
+export interface QueueOptions {
+  /** Wait before the run may start: ms or text. Default 0. */
+  delay?: Duration;
+  /** Queue priority. Default: the task's priority. */
+  priority?: Priority;
+}
+
+/** The function of a task. Its return value is the run's result. */
+export type TaskFn<P extends ParamsSchema, R> = (ctx: RunContext<z.output<P>>) => Promise<R> | R;
+
+/** A task: a named function with a params schema and options. Made by `task()`. */
+export interface Task<P extends ParamsSchema = ParamsSchema, R = unknown> {
+  readonly [TASK_BRAND]: true;
+  /** Name; set from the export name at load when neither `name` nor the function gives one. */
+  name: string;
+  readonly description: string;
+  readonly params: P;
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy | undefined;
+  readonly tags: readonly string[];
+  readonly priority: Priority;
+  readonly cpuBound: boolean;
+  readonly maxConcurrency: number;
+  readonly schedule: Schedule | undefined;
+  readonly env: Readonly<Record<string, string>>;
+  readonly fn: TaskFn<P, R>;
+}
+
+const NAME = /^[A-Za-z_][\w.:-]{0,99}$/;
+const KNOWN = new Set([
+  "name", "description", "params", "timeout", "retry", "tags", "priority", "cpuBound",
+  "maxConcurrency", "schedule", "env",
+]);
+
+/**
+ * Defines a task. `task(fn)` or `task(options, fn)`; see `TaskOptions` for every option and
+ * its default. Invalid options throw a TaskDefinitionError naming the task.
+ */
+export function task<R>(fn: TaskFn<z.ZodObject<{}>, R>): Task<z.ZodObject<{}>, R>;
+export function task<P extends ParamsSchema = z.ZodObject<{}>, R = unknown>(
+  options: TaskOptions<P>,
+  fn: TaskFn<P, R>,
+): Task<P, R>;
+export function task(a: unknown, b?: unknown): Task {
+  const [options, fn] = typeof a === "function" && b === undefined ? [{}, a] : [a, b];
+  const label = labelOf(options, fn);
+  const fail = (message: string, hint?: string): TaskDefinitionError =>
+    new TaskDefinitionError(`task ${label}: ${message}`, { hint });
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw fail("the first argument must be an options object", "write task({ name: ... }, async (ctx) => { ... }) or task(async function name(ctx) { ... })");
+  }
+  if (typeof fn !== "function") {
+    throw fail("the task function is missing", "pass the function as the last argument: task(options, async (ctx) => { ... })");
+  }
+  const o = options as TaskOptions;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) {
+      const close = suggest(key, [...KNOWN]);
+      throw fail(`unknown option "${key}"`, close ? `did you mean "${close}"?` : `known options: ${[...KNOWN].join(", ")}`);
+    }
+  }
+  const fnName = fn.name && fn.name !== "anonymous" && fn.name !== "default" ? fn.name : "";
+  const name = o.name ?? fnName;
+  if (o.name !== undefined && (typeof o.name !== "string" || !NAME.test(o.name))) {
+    throw fail(`invalid name ${JSON.stringify(o.name)}`, "a name starts with a letter or _ and holds letters, digits, _ . : - (at most 100)");
+  }
+  if (o.description !== undefined && typeof o.description !== "string") throw fail("description must be a string");
+  if (o.params !== undefined && !isZodObject(o.params)) {
+    throw fail("params must be a zod object schema", "write params: z.object({ ... })");
+  }
+  const timeoutMs = o.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDurationAs(o.timeout, "timeout", (m, h) => fail(m, h));
+  if (o.tags !== undefined && !(Array.isArray(o.tags) && o.tags.every((t) => typeof t === "string" && t !== ""))) {
+    throw fail("tags must be an array of non-empty strings");
+  }
+  if (o.priority !== undefined && !["high", "medium", "low"].includes(o.priority)) {
+    throw fail(`invalid priority ${JSON.stringify(o.priority)}`, 'use "high", "medium" or "low"');
+  }
+  if (o.cpuBound !== undefined && typeof o.cpuBound !== "boolean") throw fail("cpuBound must be true or false");
+  if (o.maxConcurrency !== undefined && !(Number.isInteger(o.maxConcurrency) && o.maxConcurrency >= 0)) {
+    throw fail(`maxConcurrency must be a whole number >= 0 (0 = no limit), got ${String(o.maxConcurrency)}`);
+  }
+  if (o.schedule !== undefined && !(typeof o.schedule === "object" && o.schedule !== null && SCHEDULE_BRAND in o.schedule)) {
+    throw fail("schedule must be made by every(), crontab() or cron()", 'e.g. schedule: every("5m") or cron("0 3 * * *")');
+  }
+  if (o.env !== undefined && !(typeof o.env === "object" && o.env !== null && Object.values(o.env).every((v) => typeof v === "string"))) {
+    throw fail("env must be an object of string values");
+  }
+  return {
+    [TASK_BRAND]: true,
+    name,
+    description: (o.description ?? "").trim(),
+    params: (o.params ?? z.object({})) as ParamsSchema,
+    timeoutMs,
+    retry: o.retry === undefined ? undefined : retryPolicy(o.retry, fail),
+    tags: [...(o.tags ?? [])],
+    priority: o.priority ?? "medium",
+    cpuBound: o.cpuBound ?? false,
+    maxConcurrency: o.maxConcurrency ?? 0,
+    schedule: o.schedule,
+    env: { ...(o.env ?? {}) },
+    fn: fn as TaskFn<ParamsSchema, unknown>,
+  };
+}
+
+/** True for a value made by `task()`, also from another copy of the package. */
+export function isTask(value: unknown): value is Task {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[TASK_BRAND] === true;
+}
+
+/** Default retry: every failure except a timeout. */
+const retryAllButTimeouts = (error: Error): boolean => (error as { code?: unknown }).code !== "FLUID_TIMEOUT";
+
+function retryPolicy(r: RetryOptions, fail: (m: string, h?: string) => TaskDefinitionError): RetryPolicy {
+  if (typeof r !== "object" || r === null) throw fail("retry must be an object", "e.g. retry: { attempts: 3, delay: \"1s\" }");
+  for (const key of Object.keys(r)) {
+    if (!["attempts", "delay", "backoff", "maxDelay", "retryOn"].includes(key)) {
+      throw fail(`unknown retry option "${key}"`, "known: attempts, delay, backoff, maxDelay, retryOn");
+    }
+  }
+  const attempts = r.attempts ?? 3;
+  if (!Number.isInteger(attempts) || attempts < 1) throw fail(`retry.attempts must be a whole number >= 1 (attempts include the first), got ${String(attempts)}`);
+  const backoff = r.backoff ?? 2;
+  if (typeof backoff !== "number" || !(backoff >= 1)) throw fail(`retry.backoff must be a number >= 1, got ${String(backoff)}`);
+  if (r.retryOn !== undefined && typeof r.retryOn !== "function") throw fail("retry.retryOn must be a function (error, attempt) => boolean");
+  return {
+    attempts,
+    delayMs: parseDurationAs(r.delay ?? "1s", "retry.delay", (m, h) => fail(m, h)),
+    backoff,
+    maxDelayMs: parseDurationAs(r.maxDelay ?? "5m", "retry.maxDelay", (m, h) => fail(m, h)),
+    retryOn: r.retryOn ?? retryAllButTimeouts,
+  };
+}
+
+/** Wait before attempt `next` (2 = first retry): delay * backoff^(next-2), capped at maxDelay. */
+export function retryDelay(policy: RetryPolicy, next: number): number {
+  return Math.min(policy.delayMs * policy.backoff ** Math.max(0, next - 2), policy.maxDelayMs);
+}
+
+function isZodObject(value: unknown): value is ParamsSchema {
+  const def = (value as { _zod?: { def?: { type?: string } } } | null)?._zod?.def;
+  return def?.type === "object";
+}
+
+function labelOf(options: unknown, fn: unknown): string {
+  const name = (options as { name?: unknown } | null)?.name;
+  if (typeof name === "string") return `"${name}"`;
+  if (typeof fn === "function" && fn.name) return `"${fn.name}"`;
+  return "(unnamed)";
+}
