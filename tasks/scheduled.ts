@@ -7,7 +7,7 @@ export const tick = task({ description: "A heartbeat every second", schedule: ev
 
 /** Fires at minute 0 of every second hour (UTC). */
 export const report = task(
-  { description: "A report every two hours", schedule: crontab({ minute: 0, hour: "*/2" }), tags: ["scheduled"] },
+  { description: "A report every two hours", schedule: crontab({ hour: "*/2" }), tags: ["scheduled"] },
   async (ctx) => {
     ctx.log.info("report generated");
     return { generatedAt: new Date().toISOString() };

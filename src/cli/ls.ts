@@ -1,7 +1,10 @@
 import { loadProject } from "../config/load.js";
 import { formatDuration } from "../duration.js";
 import type { Task } from "../task/task.js";
-import { table, type Output } from "./output.js";
+import type { RunRecord, TaskState } from "../store/run-record.js";
+import type { RunState } from "../types.js";
+import { clip, stateText, table, type Output } from "./output.js";
+import { ago, readStore } from "./store-access.js";
 
 /** Options of `fluid ls`. */
 export interface LsOptions {
@@ -24,11 +27,15 @@ export interface TaskListing {
   priority: string;
   tags: string[];
   file: string | null;
+  enabled: boolean;
+  disabledReason: string | null;
+  lastRun: { id: string; state: RunState; at: string } | null;
 }
 
 /** Describes a task for listing. */
-export function listing(task: Task, file: string | undefined, now = new Date()): TaskListing {
+export function listing(task: Task, file: string | undefined, now = new Date(), state?: TaskState, last?: RunRecord): TaskListing {
   const next = task.schedule?.next(now) ?? null;
+  const lastAt = last?.endedAt ?? last?.startedAt ?? last?.queuedAt;
   return {
     name: task.name,
     description: task.description,
@@ -41,6 +48,9 @@ export function listing(task: Task, file: string | undefined, now = new Date()):
     priority: task.priority,
     tags: [...task.tags],
     file: file ?? null,
+    enabled: state?.enabled ?? true,
+    disabledReason: state && !state.enabled ? state.reason ?? null : null,
+    lastRun: last && lastAt !== undefined ? { id: last.id, state: last.state, at: new Date(lastAt).toISOString() } : null,
   };
 }
 
@@ -51,7 +61,15 @@ export async function lsCommand(o: LsOptions, io: Output): Promise<number> {
   const tasks = project.registry
     .list()
     .filter((t) => !o.tags?.length || t.tags.some((tag) => o.tags!.includes(tag)));
-  const rows = tasks.map((t) => listing(t, project.registry.origin(t.name)?.file, now));
+  const store = await readStore(project);
+  let states = new Map<string, TaskState>();
+  let lasts = new Map<string, RunRecord>();
+  try {
+    if (store) [states, lasts] = [store.taskStates(), store.lastRuns()];
+  } finally {
+    store?.close();
+  }
+  const rows = tasks.map((t) => listing(t, project.registry.origin(t.name)?.file, now, states.get(t.name), lasts.get(t.name)));
   if (o.json) {
     io.out.write(JSON.stringify(rows, null, 2) + "\n");
     return 0;
@@ -64,6 +82,8 @@ export async function lsCommand(o: LsOptions, io: Output): Promise<number> {
   const width = io.out.isTTY ? io.out.columns : Infinity;
   const body = rows.map((r) => [
     c.bold(r.name),
+    r.enabled ? c.green("on") : c.yellow("off") + (r.disabledReason ? c.dim(` (${r.disabledReason})`) : ""),
+    r.lastRun ? `${stateText(c, r.lastRun.state)} ${c.dim(ago(Date.parse(r.lastRun.at), now.getTime()))}` : c.dim("-"),
     r.scheduleText ?? c.dim("-"),
     r.nextRun ? relativeTime(new Date(r.nextRun), now) : c.dim("-"),
     r.cpuBound ? "yes" : c.dim("no"),
@@ -72,7 +92,7 @@ export async function lsCommand(o: LsOptions, io: Output): Promise<number> {
     r.tags.join(",") || c.dim("-"),
     firstLine(r.description),
   ]);
-  const text = table(c, ["NAME", "SCHEDULE", "NEXT RUN", "CPU", "TIMEOUT", "MAX", "TAGS", "DESCRIPTION"], body);
+  const text = table(c, ["NAME", "ENABLED", "LAST RUN", "SCHEDULE", "NEXT RUN", "CPU", "TIMEOUT", "MAX", "TAGS", "DESCRIPTION"], body);
   io.out.write(width === Infinity ? text : text.split("\n").map((l) => clip(l, width)).join("\n"));
   return 0;
 }
@@ -85,27 +105,4 @@ function firstLine(text: string): string {
 function relativeTime(when: Date, now: Date): string {
   const ms = when.getTime() - now.getTime();
   return `in ${formatDuration(Math.max(0, ms))} (${when.toISOString().slice(0, 16).replace("T", " ")}Z)`;
-}
-
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-9;]*m/g;
-/** Cuts a line to the terminal width, keeping colour codes intact enough (resets at the end). */
-function clip(line: string, width: number): string {
-  if (line.replace(ANSI, "").length <= width) return line;
-  let visible = 0;
-  let out = "";
-  for (let i = 0; i < line.length; i++) {
-    if (line[i] === "\u001b") {
-      const m = /^\u001b\[[0-9;]*m/.exec(line.slice(i));
-      if (m) {
-        out += m[0];
-        i += m[0].length - 1;
-        continue;
-      }
-    }
-    if (visible >= width - 1) return out + "…\u001b[0m";
-    out += line[i];
-    visible++;
-  }
-  return out;
 }

@@ -102,8 +102,29 @@ export function table(c: ChalkInstance, headers: string[], rows: string[][]): st
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
+// eslint-disable-next-line no-control-regex
+const ANSI_AT_START = /^\u001b\[[0-9;]*m/;
 function visible(s: string): string {
   return s.replace(ANSI, "");
+}
+
+/** Cuts a line to `width` visible characters, keeping colour codes, ending with "…". */
+export function clip(line: string, width: number): string {
+  if (visible(line).length <= width) return line;
+  let shown = 0;
+  let out = "";
+  for (let i = 0; i < line.length; i++) {
+    const code = line[i] === "\u001b" ? ANSI_AT_START.exec(line.slice(i)) : null;
+    if (code) {
+      out += code[0];
+      i += code[0].length - 1;
+      continue;
+    }
+    if (shown >= width - 1) return out + "…\u001b[0m";
+    out += line[i];
+    shown++;
+  }
+  return out;
 }
 
 /** A spinner on stderr while something runs, with the elapsed time; nothing when stderr is not a TTY. */

@@ -1,10 +1,16 @@
 import { Command, Option } from "commander";
-import { lsCommand } from "./ls.js";
 import type { Output } from "./output.js";
-import { runCommand } from "./run.js";
 
 /** Package version, read once (for --version). */
 export const VERSION = "0.1.0";
+
+// Commands are imported when they run, so `fluid --help` or `fluid ls` load only what they use.
+const runCommand: typeof import("./run.js").runCommand = async (...a) => (await import("./run.js")).runCommand(...a);
+const lsCommand: typeof import("./ls.js").lsCommand = async (...a) => (await import("./ls.js")).lsCommand(...a);
+const historyCommand: typeof import("./history.js").historyCommand = async (...a) => (await import("./history.js")).historyCommand(...a);
+const showCommand: typeof import("./show.js").showCommand = async (...a) => (await import("./show.js")).showCommand(...a);
+const logsCommand: typeof import("./show.js").logsCommand = async (...a) => (await import("./show.js")).logsCommand(...a);
+const enableCommand: typeof import("./enable.js").enableCommand = async (...a) => (await import("./enable.js")).enableCommand(...a);
 
 /**
  * Builds the `fluid` commander program. Each command maps argv to options and calls a library
@@ -45,6 +51,64 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
         ...(opts.tags ? { tags: opts.tags.split(",").map((t) => t.trim()).filter(Boolean) } : {}),
         json: opts.json === true,
       }, io));
+    });
+
+  const configOf = (opts: { config?: string }): { config?: string } => {
+    const config = opts.config ?? (program.opts().config as string | undefined);
+    return config ? { config } : {};
+  };
+
+  program
+    .command("history")
+    .description("recorded runs, newest first")
+    .argument("[task]", "only runs of this task")
+    .option("-s, --state <state>", "only runs in this state (success, failure, timeout, aborted, ...)")
+    .option("--since <when>", 'runs since a time: "2h", "3d" back from now, or a date')
+    .option("--until <when>", "runs before a time (same forms as --since)")
+    .option("-n, --limit <n>", "most runs shown", "50")
+    .option("--json", "print a JSON array")
+    .option("-c, --config <path>", "config file")
+    .action(async (taskName: string | undefined, opts: { state?: string; since?: string; until?: string; limit?: string; json?: boolean; config?: string }) => {
+      setExit(await historyCommand({ ...opts, ...configOf(opts), ...(taskName ? { task: taskName } : {}) }, io));
+    });
+
+  program
+    .command("show")
+    .description("everything about one run: state, params, result or error, attempts, chain, logs")
+    .argument("<run-id>", "run id, or a unique prefix of it")
+    .option("--json", "print JSON")
+    .option("-c, --config <path>", "config file")
+    .action(async (id: string, opts: { json?: boolean; config?: string }) => {
+      setExit(await showCommand(id, { ...configOf(opts), json: opts.json === true }, io));
+    });
+
+  program
+    .command("logs")
+    .description("the log lines of one run")
+    .argument("<run-id>", "run id, or a unique prefix of it")
+    .option("--json", "print JSON")
+    .option("-c, --config <path>", "config file")
+    .action(async (id: string, opts: { json?: boolean; config?: string }) => {
+      setExit(await logsCommand(id, { ...configOf(opts), json: opts.json === true }, io));
+    });
+
+  program
+    .command("enable")
+    .description("enable a task (fluid run and schedules run it again)")
+    .argument("<task>", "task name")
+    .option("-c, --config <path>", "config file")
+    .action(async (name: string, opts: { config?: string }) => {
+      setExit(await enableCommand(name, true, configOf(opts), io));
+    });
+
+  program
+    .command("disable")
+    .description("disable a task: schedules skip it and fluid run refuses it without --force")
+    .argument("<task>", "task name")
+    .option("-r, --reason <text>", "why, shown by fluid ls and fluid run")
+    .option("-c, --config <path>", "config file")
+    .action(async (name: string, opts: { config?: string; reason?: string }) => {
+      setExit(await enableCommand(name, false, { ...configOf(opts), ...(opts.reason ? { reason: opts.reason } : {}) }, io));
     });
 
   return program;

@@ -10,6 +10,10 @@ import type { LogSink } from "../task/context.js";
 import { describeParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
 import type { RunState } from "../types.js";
+import { createRecorder } from "../consumer/recorder.js";
+import { openProjectStore } from "../store/project-store.js";
+import type { Store } from "../store/store.js";
+import { isFluidError, StoreError } from "../errors.js";
 import { addParamOptions, paramsFromFlags } from "./flags.js";
 import { formatLogLine, startProgress, stateText, type Output } from "./output.js";
 
@@ -65,7 +69,7 @@ export async function runCommand(args: string[], globalConfig: string | undefine
   const params = { ...readParamsOption(opts.params as string | undefined), ...paramsFromFlags(opts, flags) };
   const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout as string, "--timeout");
   const id = opts.runId === undefined ? undefined : checkRunId(opts.runId as string);
-  return execute(project, task, { params, timeoutMs, id, json: opts.json === true }, io);
+  return execute(project, task, { params, timeoutMs, id, json: opts.json === true, record: opts.record !== false, force: opts.force === true }, io);
 }
 
 /** Builds the commander command of one task: the built-in run options plus one flag per param. */
@@ -84,6 +88,8 @@ function taskCommand(task: Task, io: Output): { cmd: Command; flags: Map<string,
   cmd.addOption(new Option("--run-id <id>", "run id (default: a new random id)").helpGroup("Run options:"));
   cmd.addOption(new Option("--timeout <duration>", `time limit of each attempt, e.g. 30s, 5m; 0 = none (task default: ${task.timeoutMs ? formatDuration(task.timeoutMs) : "none"})`).helpGroup("Run options:"));
   cmd.addOption(new Option("--json", "print one JSON object with the outcome on stdout, nothing else").helpGroup("Run options:"));
+  cmd.addOption(new Option("--no-record", "do not record the run in the store").helpGroup("Run options:"));
+  cmd.addOption(new Option("--force", "run even when the task is disabled").helpGroup("Run options:"));
   cmd.addOption(new Option("-c, --config <path>", "config file (default: FLUID_CONFIG, else fluid.config.ts here or above)").helpGroup("Run options:"));
   cmd.addOption(new Option("--no-color", "no colours").helpGroup("Run options:"));
   if (skipped.length > 0) {
@@ -97,13 +103,36 @@ interface ExecuteOptions {
   timeoutMs: number | undefined;
   id: string | undefined;
   json: boolean;
+  /** Record the run in the store (unless the config turns the store off). */
+  record: boolean;
+  /** Run a disabled task anyway. */
+  force: boolean;
 }
 
 async function execute(project: Project, task: Task, o: ExecuteOptions, io: Output): Promise<number> {
+  const store = o.record ? await openProjectStore(project.config).catch((e: unknown) => Promise.reject(withNoRecordHint(e))) : undefined;
+  try {
+    return await executeWith(project, task, o, io, store);
+  } finally {
+    store?.close();
+  }
+}
+
+async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: Output, store: Store | undefined): Promise<number> {
   const { err, out } = io;
+  const state = store?.taskStates().get(task.name);
+  if (state && !state.enabled && !o.force) {
+    throw new UsageError(`task "${task.name}" is disabled${state.reason ? ` (${state.reason})` : ""}`, {
+      hint: `enable it with \`fluid enable ${task.name}\`, or pass --force to run it anyway`,
+    });
+  }
   const deps = await resolveDeps(project);
+  const recorder = store ? createRecorder(store) : undefined;
   const progress = o.json ? { line: (t: string) => err.write(t), stop: () => {} } : await startProgress(err, `running ${task.name}`);
-  const log: LogSink = (line) => progress.line(formatLogLine(err.c, line));
+  const log: LogSink = (line) => {
+    recorder?.log(line);
+    progress.line(formatLogLine(err.c, line));
+  };
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (): void => {
@@ -114,7 +143,7 @@ async function execute(project: Project, task: Task, o: ExecuteOptions, io: Outp
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const base = { deps, log, signal: controller.signal };
+  const base = { deps, log, signal: controller.signal, ...(recorder ? { onAttempt: recorder.onAttempt } : {}) };
   const chained = createInlineQueue(project.registry, base);
   let result: RunResult;
   try {
@@ -170,6 +199,12 @@ function userStack(stack: string): string {
   const lines = stack.split("\n");
   const frames = lines.slice(1).filter((l) => !/node:internal|node_modules|\/dist\/(executor|consumer|cli)\/|\/bin\/fluid\.js/.test(l));
   return frames.join("\n");
+}
+
+/** A store that cannot be opened stops `fluid run`; say how to run without recording. */
+function withNoRecordHint(error: unknown): unknown {
+  if (!isFluidError(error)) return error;
+  return new StoreError(error.message, { cause: error, hint: `${error.hint ? `${error.hint}; or ` : ""}pass --no-record to run without recording` });
 }
 
 async function resolveDeps(project: Project): Promise<unknown> {

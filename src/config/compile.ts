@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { ConfigError } from "../errors.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 3;
 
 interface Manifest {
   format: number;
@@ -102,6 +102,7 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
       platform: "node",
       target: "node20",
       packages: "external",
+      keepNames: true, // task(async function ping() {}) must keep its name inside the bundle
       sourcemap: "inline",
       sourcesContent: false,
       metafile: true,

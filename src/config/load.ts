@@ -4,6 +4,8 @@ import { glob } from "tinyglobby";
 import { ConfigError, isFluidError } from "../errors.js";
 import { validateParams } from "../task/params.js";
 import { isTask, type Task } from "../task/task.js";
+import { withDefaultTimezone } from "../schedule/calendar.js";
+import type { Schedule } from "../types.js";
 import { compileModules, importCompiled } from "./compile.js";
 import type { FluidConfig, StoreConfig } from "./define.js";
 import { findConfig } from "./find.js";
@@ -52,7 +54,7 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
   const raw = await loadConfigModule(configFile, cacheDir, root);
   const config = resolveConfig(raw, configFile, env);
   const files = await expandGlobs(config.tasks, root, configFile);
-  const registry = await loadTasks(files, cacheDir, root);
+  const registry = await loadTasks(files, cacheDir, root, config.timezone);
   return { configFile, root, config, registry };
 }
 
@@ -149,7 +151,7 @@ async function expandGlobs(patterns: string[], root: string, configFile: string)
   return [...files];
 }
 
-async function loadTasks(files: string[], cacheDir: string, root: string): Promise<Registry> {
+async function loadTasks(files: string[], cacheDir: string, root: string, timezone: string): Promise<Registry> {
   let modules: Record<string, Record<string, unknown>>;
   const allJs = files.every((f) => [".js", ".mjs"].includes(extname(f)));
   try {
@@ -177,6 +179,8 @@ async function loadTasks(files: string[], cacheDir: string, root: string): Promi
         );
       }
       checkSchedule(value, file, root);
+      // Calendar schedules without their own tz read their fields in the config's zone.
+      if (value.schedule) (value as { schedule: Schedule }).schedule = withDefaultTimezone(value.schedule, timezone);
       registry.add(value, { file, exportName });
     }
   }

@@ -103,8 +103,11 @@ const KNOWN = new Set([
  * Defines a task. `task(fn)` or `task(options, fn)`; see `TaskOptions` for every option and
  * its default. Invalid options throw a TaskDefinitionError naming the task.
  */
-export function task<R>(fn: TaskFn<z.ZodObject<{}>, R>): Task<z.ZodObject<{}>, R>;
-export function task<P extends ParamsSchema = z.ZodObject<{}>, R = unknown>(
+/** Params schema of a task without params. */
+export type NoParams = z.ZodObject<Record<never, never>>;
+
+export function task<R>(fn: TaskFn<NoParams, R>): Task<NoParams, R>;
+export function task<P extends ParamsSchema = NoParams, R = unknown>(
   options: TaskOptions<P>,
   fn: TaskFn<P, R>,
 ): Task<P, R>;

@@ -1,0 +1,26 @@
+// Builds dist/: type declarations with tsc, JavaScript with esbuild. The CLI and the library
+// share chunks (so a task module importing "fluid-tasks" reuses what the CLI loaded), pure-JS
+// dependencies are bundled (fewer files to resolve and load at start-up), and packages that
+// are native, large or loaded on demand stay external.
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { build } from "esbuild";
+
+rmSync("dist", { recursive: true, force: true });
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--emitDeclarationOnly"], { stdio: "inherit" });
+await build({
+  entryPoints: ["src/index.ts", "src/cli/main.ts"],
+  outdir: "dist",
+  outbase: "src",
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  sourcemap: true,
+  chunkNames: "chunks/[name]-[hash]",
+  external: ["zod", "esbuild", "better-sqlite3", "ora", "execa"],
+  // commander is CommonJS and requires Node built-ins; give the ESM bundle a real `require`.
+  banner: { js: "import { createRequire as __fluidRequire } from 'node:module'; const require = __fluidRequire(import.meta.url);" },
+  logLevel: "warning",
+});

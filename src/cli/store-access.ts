@@ -1,0 +1,42 @@
+import type { Project } from "../config/load.js";
+import { StoreError } from "../errors.js";
+import { openProjectStore } from "../store/project-store.js";
+import type { Store } from "../store/store.js";
+
+/**
+ * Opens the project's store for reading, or returns undefined when recording is off or
+ * nothing has been recorded yet (no file). Other problems (corrupt, unreadable) throw.
+ */
+export async function readStore(project: Project): Promise<Store | undefined> {
+  if (project.config.store === false) return undefined;
+  try {
+    return await openProjectStore(project.config, { readonly: true });
+  } catch (error) {
+    if (error instanceof StoreError && /does not exist/.test(error.message)) return undefined;
+    throw error;
+  }
+}
+
+/** Opens the project's store for writing; a StoreError explains what is wrong and what to do. */
+export async function writeStore(project: Project): Promise<Store> {
+  if (project.config.store === false) {
+    throw new StoreError(`recording is off in ${project.configFile} (store: false)`, { hint: "remove `store: false` from the config to keep run history and task state" });
+  }
+  return (await openProjectStore(project.config))!;
+}
+
+/** Local date and time "2026-01-31 14:05:09" of an epoch ms. */
+export function localTime(ms: number | undefined): string {
+  if (ms === undefined) return "-";
+  const d = new Date(ms);
+  const p = (n: number): string => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** "5m 03s ago" / "in 2h 10m". */
+export function ago(ms: number, now = Date.now()): string {
+  const d = now - ms;
+  const s = Math.round(Math.abs(d) / 1000);
+  const text = s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86_400 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : `${Math.floor(s / 86_400)}d`;
+  return d >= 0 ? `${text} ago` : `in ${text}`;
+}

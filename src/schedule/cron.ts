@@ -1,0 +1,68 @@
+import { ScheduleError } from "../errors.js";
+import { SCHEDULE_BRAND } from "./brand.js";
+import { chooseZone, compile, defaultZone, type CalendarSchedule, type ZoneChoice } from "./calendar.js";
+import { checkKeys, checkParams, describeValue } from "./validate.js";
+
+/** Options of `cron()`. */
+export interface CronOptions {
+  /** IANA time zone the pattern is read in. Default "UTC", or the config's default zone. */
+  tz?: string;
+  /** Params every scheduled run carries. Default: none (the task's schema defaults apply). */
+  params?: Record<string, unknown>;
+}
+
+/** A schedule made by `cron()`. */
+export interface CronSchedule extends CalendarSchedule {
+  readonly kind: "cron";
+  withDefaultTimezone(tz: string): CronSchedule;
+}
+
+const HINT =
+  'write 5 fields "minute hour day month dayOfWeek" (e.g. "0 */2 * * *"), 6 with seconds first ' +
+  '(e.g. "*/30 * * * * *"), or a nickname such as "@daily"';
+
+/**
+ * Fires at the wall-clock times a cron pattern matches, evaluated by croner: 5 fields, or 6
+ * with seconds first; names (JAN, MON), L (last day / last weekday of the month: "L", "5L"),
+ * W (nearest weekday: "15W"), # (nth weekday: "MON#2"), nicknames (@yearly, @monthly,
+ * @weekly, @daily, @hourly). dayOfWeek 0 and 7 are Sunday.
+ *
+ * - day and dayOfWeek: when both are restricted (neither is exactly "*"), a day matching
+ *   either one fires (standard cron OR rule): "0 0 1 * MON" is the 1st and every Monday.
+ * - Time zone: `tz` (IANA name), else the config's default zone, else UTC.
+ * - DST: a fixed-time fire (second, minute and hour without `*` or a step, e.g. "30 2 * * *"
+ *   or "30 2,14 * * *") that falls in the spring-forward gap runs once, at the change (02:30
+ *   -> 03:00 local); in the repeated autumn hour it runs once, at the first occurrence.
+ *   Patterns with `*` or a step in second, minute or hour (hourly and finer) fire at every
+ *   real occurrence: in both passes of a repeated hour, not at all in the skipped one.
+ *   Never the same instant twice.
+ *
+ * Throws a ScheduleError naming the pattern and croner's reason.
+ */
+export function cron(pattern: string, options: CronOptions = {}): CronSchedule {
+  if (typeof pattern !== "string") {
+    throw new ScheduleError(`cron: the pattern must be a string, got ${describeValue(pattern)}`, { hint: HINT });
+  }
+  const where = `cron(${JSON.stringify(pattern)})`;
+  checkKeys(where, "options", options, ["tz", "params"]);
+  const zone = chooseZone(where, options.tz);
+  return build(pattern.trim(), zone, checkParams(where, options.params));
+}
+
+function build(pattern: string, zone: ZoneChoice, params: Record<string, unknown> | undefined): CronSchedule {
+  const text = zone.explicit ? `cron(${JSON.stringify(pattern)}, { tz: ${JSON.stringify(zone.timezone)} })` : `cron(${JSON.stringify(pattern)})`;
+  const next = compile(`cron(${JSON.stringify(pattern)})`, pattern, zone.timezone, HINT);
+  const schedule: CronSchedule = Object.freeze({
+    [SCHEDULE_BRAND]: true as const,
+    kind: "cron" as const,
+    timezone: zone.timezone,
+    timezoneExplicit: zone.explicit,
+    pattern,
+    params,
+    next,
+    describe: () => `cron ${pattern} (${zone.timezone})`,
+    toString: () => text,
+    withDefaultTimezone: (tz: string) => (zone.explicit ? schedule : build(pattern, defaultZone(tz), params)),
+  });
+  return schedule;
+}
