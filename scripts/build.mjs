@@ -3,14 +3,17 @@
 // dependencies are bundled (fewer files to resolve and load at start-up), and packages that
 // are native, large or loaded on demand stay external.
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { renameSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
-rmSync("dist", { recursive: true, force: true });
-execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--emitDeclarationOnly"], { stdio: "inherit" });
+// Build beside dist/ and swap at the end, so a `fluid` process running meanwhile never sees
+// a half-empty dist/ (and no stale chunk survives).
+const out = `dist.build-${process.pid}`;
+rmSync(out, { recursive: true, force: true });
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--emitDeclarationOnly", "--outDir", out], { stdio: "inherit" });
 await build({
   entryPoints: ["src/index.ts", "src/cli/main.ts"],
-  outdir: "dist",
+  outdir: out,
   outbase: "src",
   bundle: true,
   splitting: true,
@@ -24,3 +27,5 @@ await build({
   banner: { js: "import { createRequire as __fluidRequire } from 'node:module'; const require = __fluidRequire(import.meta.url);" },
   logLevel: "warning",
 });
+rmSync("dist", { recursive: true, force: true });
+renameSync(out, "dist");

@@ -123,6 +123,13 @@ export class RunInterruptedError extends FluidError {
   }
 }
 
+/** The run was cancelled with `fluid cancel` (exit 130). */
+export class RunCancelledError extends FluidError {
+  constructor(message = "cancelled", options?: FluidErrorOptions) {
+    super("FLUID_CANCELLED", message, ExitCode.interrupted, options);
+  }
+}
+
 /** The run store cannot be opened, read or written (exit 2). */
 export class StoreError extends FluidError {
   constructor(message: string, options?: FluidErrorOptions) {

@@ -29,7 +29,7 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
   program
     .command("run")
     .description("run one task now in this process; flags come from the task's params schema")
-    .argument("<task>", "task name")
+    .argument("[task]", "task name")
     .argument("[flags...]", "the task's flags (see fluid run <task> --help)")
     .helpOption(false)
     .allowUnknownOption()

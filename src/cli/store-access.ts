@@ -8,7 +8,8 @@ import type { Store } from "../store/store.js";
  * nothing has been recorded yet (no file). Other problems (corrupt, unreadable) throw.
  */
 export async function readStore(project: Project): Promise<Store | undefined> {
-  if (project.config.store === false) return undefined;
+  // Nothing is recorded without a store, or in a ":memory:" one that each process makes anew.
+  if (project.config.store === false || project.config.store.path === ":memory:") return undefined;
   try {
     return await openProjectStore(project.config, { readonly: true });
   } catch (error) {

@@ -54,9 +54,13 @@ export async function compileModules(entries: string[], cacheDir: string): Promi
   return { file, inputs, cached: false };
 }
 
-/** Imports a compiled file (as a file URL). */
+/**
+ * Imports a compiled file. The URL carries the file's mtime, so a process that loads the
+ * project again after an edit (a daemon reloading) gets the new code, not Node's cached module.
+ */
 export function importCompiled(file: string): Promise<Record<string, Record<string, unknown>>> {
-  return import(pathToFileURL(file).href) as Promise<Record<string, Record<string, unknown>>>;
+  const url = `${pathToFileURL(file).href}?v=${statSync(file).mtimeMs}`;
+  return import(url) as Promise<Record<string, Record<string, unknown>>>;
 }
 
 function readFresh(manifestFile: string): string[] | undefined {

@@ -35,7 +35,30 @@ export interface TaskOptions<P extends ParamsSchema = ParamsSchema> {
   schedule?: Schedule;
   /** Extra environment variables for the child process of a cpu-bound run. Default {}. */
   env?: Record<string, string>;
+  /**
+   * A schedule fire while a run of the task is still queued or running: "skip" it (recorded
+   * and counted), "queue" it to run after the current one, or "allow" it to run alongside.
+   * Default "skip".
+   */
+  overlap?: OverlapPolicy;
+  /**
+   * Fires missed while the daemon was down (from the last fire in the store): "skip" them,
+   * run the "latest" one, or `{ max, within }`: at most `max` of those within `within`,
+   * staggered. Default "skip".
+   */
+  catchUp?: CatchUpPolicy;
+  /** At `maxConcurrency`: "wait" in the queue, or "drop" the run (recorded `rate_limited`). Default "wait". */
+  onLimit?: "wait" | "drop";
 }
+
+/** See `TaskOptions.overlap`. */
+export type OverlapPolicy = "skip" | "queue" | "allow";
+
+/** See `TaskOptions.catchUp`. */
+export type CatchUpPolicy = "skip" | "latest" | { max: number; within: Duration };
+
+/** A catch-up policy with the window resolved to ms. */
+export type ResolvedCatchUp = { mode: "skip" } | { mode: "latest" } | { mode: "some"; max: number; withinMs: number };
 
 /** The context a task function receives: one run of the task. */
 export interface RunContext<Params = Record<string, unknown>, Deps = unknown> {
@@ -90,13 +113,16 @@ export interface Task<P extends ParamsSchema = ParamsSchema, R = unknown> {
   readonly maxConcurrency: number;
   readonly schedule: Schedule | undefined;
   readonly env: Readonly<Record<string, string>>;
+  readonly overlap: OverlapPolicy;
+  readonly catchUp: ResolvedCatchUp;
+  readonly onLimit: "wait" | "drop";
   readonly fn: TaskFn<P, R>;
 }
 
 const NAME = /^[A-Za-z_][\w.:-]{0,99}$/;
 const KNOWN = new Set([
   "name", "description", "params", "timeout", "retry", "tags", "priority", "cpuBound",
-  "maxConcurrency", "schedule", "env",
+  "maxConcurrency", "schedule", "env", "overlap", "catchUp", "onLimit",
 ]);
 
 /**
@@ -155,6 +181,12 @@ export function task(a: unknown, b?: unknown): Task {
   if (o.env !== undefined && !(typeof o.env === "object" && o.env !== null && Object.values(o.env).every((v) => typeof v === "string"))) {
     throw fail("env must be an object of string values");
   }
+  if (o.overlap !== undefined && !["skip", "queue", "allow"].includes(o.overlap)) {
+    throw fail(`invalid overlap ${JSON.stringify(o.overlap)}`, 'use "skip", "queue" or "allow"');
+  }
+  if (o.onLimit !== undefined && !["wait", "drop"].includes(o.onLimit)) {
+    throw fail(`invalid onLimit ${JSON.stringify(o.onLimit)}`, 'use "wait" or "drop"');
+  }
   return {
     [TASK_BRAND]: true,
     name,
@@ -168,6 +200,9 @@ export function task(a: unknown, b?: unknown): Task {
     maxConcurrency: o.maxConcurrency ?? 0,
     schedule: o.schedule,
     env: { ...(o.env ?? {}) },
+    overlap: o.overlap ?? "skip",
+    catchUp: catchUpPolicy(o.catchUp, fail),
+    onLimit: o.onLimit ?? "wait",
     fn: fn as TaskFn<ParamsSchema, unknown>,
   };
 }
@@ -199,6 +234,15 @@ function retryPolicy(r: RetryOptions, fail: (m: string, h?: string) => TaskDefin
     maxDelayMs: parseDurationAs(r.maxDelay ?? "5m", "retry.maxDelay", (m, h) => fail(m, h)),
     retryOn: r.retryOn ?? retryAllButTimeouts,
   };
+}
+
+function catchUpPolicy(c: CatchUpPolicy | undefined, fail: (m: string, h?: string) => TaskDefinitionError): ResolvedCatchUp {
+  if (c === undefined || c === "skip") return { mode: "skip" };
+  if (c === "latest") return { mode: "latest" };
+  if (typeof c === "object" && c !== null && Number.isInteger(c.max) && c.max >= 1 && c.within !== undefined) {
+    return { mode: "some", max: c.max, withinMs: parseDurationAs(c.within, "catchUp.within", (m, h) => fail(m, h)) };
+  }
+  throw fail(`invalid catchUp ${JSON.stringify(c)}`, 'use "skip", "latest" or { max: 3, within: "1h" }');
 }
 
 /** Wait before attempt `next` (2 = first retry): delay * backoff^(next-2), capped at maxDelay. */
