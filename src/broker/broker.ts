@@ -1,0 +1,101 @@
+import type { Priority, RunTrigger } from "../types.js";
+
+/** A run waiting in (or claimed from) a broker. */
+export interface QueuedRun {
+  /** Run id: the same for every attempt of the run. */
+  id: string;
+  task: string;
+  /** Params as validated (not redacted: the run needs them). JSON-serialisable. */
+  params: Record<string, unknown>;
+  priority: Priority;
+  /** The attempt this queue entry will execute: 1 for a new run, n for the (n-1)th retry. */
+  attempt: number;
+  /** What started the run. A retry keeps it: `attempt > 1` is what marks a retry. */
+  trigger: RunTrigger;
+  /** Epoch ms before which the run must not start (delays and retry backoff). */
+  runAfter: number;
+  /** Epoch ms when the run was first queued. */
+  queuedAt: number;
+  fromRunId?: string;
+  rootRunId?: string;
+  /** For a schedule fire: the instant it was due (epoch ms). */
+  scheduledAt?: number;
+}
+
+/** What a broker holds, for status lines and tests. */
+export interface BrokerCounts {
+  /** Ready to run now. */
+  ready: number;
+  /** Waiting for `runAfter`. */
+  delayed: number;
+  /** Claimed by a consumer and not yet acked. */
+  claimed: number;
+}
+
+/** Options of `Broker.claim`. */
+export interface ClaimOptions {
+  /** Most runs to claim. */
+  max: number;
+  /** Consumer identity, recorded on claimed runs so a restart can recover them. */
+  owner: string;
+  /** Tasks not to claim now (at their concurrency limit); their runs stay queued. */
+  skipTasks?: ReadonlySet<string>;
+  /** Claim as of this time (epoch ms). Default Date.now(). */
+  now?: number;
+}
+
+/**
+ * Where queued runs wait. Enqueue, claim, ack, fail (retry as a delayed run), cancel.
+ * Claims are ordered by priority (high, medium, low), then runAfter, then enqueue order.
+ * Delivery is at least once: a claimed run that is never acked (consumer died) is given
+ * back by `recover`. After `close()` every other method rejects.
+ */
+export interface Broker {
+  readonly kind: "memory" | "sqlite" | "redis";
+  /**
+   * Adds a run; durable before the promise resolves (for durable brokers). Resolves false,
+   * changing nothing, when a run with the same id is already queued or claimed, so a caller
+   * can make an enqueue idempotent with a deterministic id (as BullMQ's `jobId`).
+   */
+  enqueue(run: QueuedRun): Promise<boolean>;
+  /** Takes up to `max` runs that are due, marking them claimed by `owner`, in claim order. */
+  claim(options: ClaimOptions): Promise<QueuedRun[]>;
+  /** The claimed run is finished: removes it. A no-op for an id that is not claimed. */
+  ack(id: string): Promise<void>;
+  /**
+   * Puts a claimed run back as a delayed run (a retry) with a new attempt and runAfter; it keeps
+   * its priority and enqueue order. Resolves true when re-queued; false when the id is not
+   * claimed, or when its cancellation was requested: then the run is removed (cancel wins).
+   */
+  retry(id: string, attempt: number, runAfter: number): Promise<boolean>;
+  /**
+   * Cancels a run: a queued (unclaimed) run is removed ("removed"); a claimed run is only
+   * flagged ("flagged": its consumer sees it in `cancelRequested`, stops it and acks it);
+   * "unknown" when the id is neither queued nor claimed.
+   */
+  cancel(id: string): Promise<"removed" | "flagged" | "unknown">;
+  /** Ids of claimed runs of `owner` whose cancellation was requested (by another process). */
+  cancelRequested(owner: string): Promise<string[]>;
+  /**
+   * Gives runs claimed by `owner` (or by any owner when omitted) back to the queue, unchanged
+   * (same attempt and runAfter), and returns them. A run whose cancellation was requested is
+   * removed instead, and not returned. Whether the owner is dead is the caller's judgement.
+   */
+  recover(owner?: string): Promise<QueuedRun[]>;
+  /** Earliest runAfter among unclaimed runs (epoch ms), or undefined when none is queued. */
+  nextDue(): Promise<number | undefined>;
+  /** Whether a run of `task` is queued or claimed (for the overlap policy). */
+  hasPending(task: string): Promise<boolean>;
+  /** Is this run id still queued or claimed? */
+  has(id: string): Promise<boolean>;
+  /** How many runs are ready, delayed and claimed as of `now` (epoch ms, default Date.now()). */
+  counts(now?: number): Promise<BrokerCounts>;
+  /**
+   * Calls `listener` when a run may be ready sooner than the consumer thinks (an enqueue,
+   * retry or recover through this broker object, after it is committed). Other processes'
+   * enqueues are seen by polling. A listener that throws is ignored. Returns an unsubscribe.
+   */
+  onEnqueue(listener: () => void): () => void;
+  /** Releases the broker (for SQLite: commits buffered writes, closes the connection). Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,326 @@
+import { hostname } from "node:os";
+import type { Broker, QueuedRun } from "../broker/broker.js";
+import type { Registry } from "../config/registry.js";
+import { parseDuration } from "../duration.js";
+import { RunCancelledError, RunInterruptedError, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { executeInline } from "../executor/inline.js";
+import type { Store } from "../store/store.js";
+import type { LogSink, QueueFn } from "../task/context.js";
+import { redactParams, validateParams } from "../task/params.js";
+import { retryDelay, type Task } from "../task/task.js";
+import type { AttemptOutcome, RunState } from "../types.js";
+import { newRunId } from "./run-id.js";
+import { shouldRetry, type AttemptRecord } from "./run-task.js";
+
+/** Something a consumer did, for the daemon's log. */
+export type ConsumerEvent =
+  | { type: "start"; run: QueuedRun }
+  | { type: "end"; run: QueuedRun; state: RunState; durationMs: number; error?: ErrorInfo; retryInMs?: number }
+  | { type: "error"; message: string; error?: unknown };
+
+/** Options of `createConsumer`. */
+export interface ConsumerOptions {
+  registry: Registry;
+  broker: Broker;
+  /** Where attempts and log lines are recorded; undefined records nothing. */
+  store?: Store | undefined;
+  /** Most runs at once. Default 10. */
+  concurrency?: number;
+  /** Identity recorded on claimed runs. Default "<host>:<pid>". */
+  owner?: string;
+  /** `ctx.deps` of every run. */
+  deps?: unknown;
+  /** Receives every log line of every run (besides the store). */
+  log?: LogSink;
+  onEvent?: (event: ConsumerEvent) => void;
+  /** How often to look for runs queued by other processes and for cancellations, in ms. Default 25. */
+  pollMs?: number;
+  /** Is the task enabled? Runs of disabled tasks wait in the queue. Default: all enabled. */
+  isEnabled?: (task: string) => boolean;
+  /** Most runs of a task at once besides its own `maxConcurrency` (e.g. 1 for overlap "queue"). */
+  taskLimit?: (task: Task) => number;
+}
+
+/** A run being executed. */
+export interface RunningRun {
+  run: QueuedRun;
+  startedAt: number;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** Claims runs from a broker and executes them under concurrency limits, recording every attempt. */
+export interface Consumer {
+  /** Starts claiming. */
+  start(): void;
+  /**
+   * Stops claiming, waits up to `graceMs` for running runs, then interrupts the rest: they are
+   * recorded `interrupted` and put back in the queue to run on the next start.
+   */
+  drain(graceMs: number): Promise<{ finished: number; interrupted: number }>;
+  /** Cancels a running run of this consumer; false when it is not running here. */
+  cancel(id: string, reason?: string): boolean;
+  /** The runs executing now. */
+  running(): RunningRun[];
+  /** Counts per task of the runs executing now. */
+  runningCount(task: string): number;
+  /** Replaces the registry (config reload); running runs keep their task. */
+  setRegistry(registry: Registry): void;
+}
+
+/** Creates a consumer; see `Consumer`. */
+export function createConsumer(options: ConsumerOptions): Consumer {
+  const { broker, store } = options;
+  let registry = options.registry;
+  const concurrency = Math.max(1, options.concurrency ?? 10);
+  const owner = options.owner ?? `${hostname()}:${process.pid}`;
+  const pollMs = options.pollMs ?? 25;
+  const host = hostname();
+  const running = new Map<string, RunningRun>();
+  const perTask = new Map<string, number>();
+  const emit = (event: ConsumerEvent): void => {
+    try {
+      options.onEvent?.(event);
+    } catch {}
+  };
+  let stopped = true;
+  let pumping = false;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  let lastCancelPoll = 0;
+  let unsubscribe: (() => void) | undefined;
+
+  const record = (rec: AttemptRecord & { state: RunState }): void => {
+    if (!store) return;
+    try {
+      store.writeAttempt(rec);
+      if (rec.state === "running") store.flush();
+    } catch (error) {
+      emit({ type: "error", message: `cannot record run ${rec.id}: ${(error as Error).message}`, error });
+    }
+  };
+  const log: LogSink = (line) => {
+    try {
+      store?.appendLogs(line.runId, line.attempt, [{ ts: line.ts, level: line.level, message: line.message }]);
+    } catch (error) {
+      emit({ type: "error", message: `cannot record log lines: ${(error as Error).message}`, error });
+    }
+    options.log?.(line);
+  };
+
+  /** `ctx.queue` of a run: validate now, enqueue durably, return the new id. */
+  const queue: QueueFn = async (target, params, opts) => {
+    const task = registry.get(typeof target === "string" ? target : target.name);
+    const valid = validateParams(task.name, task.params, params ?? {});
+    const delay = opts.delay === undefined ? 0 : parseDuration(opts.delay, "delay");
+    const now = Date.now();
+    const run: QueuedRun = {
+      id: newRunId(), task: task.name, params: valid, priority: opts.priority ?? task.priority, attempt: 1,
+      trigger: "queue", runAfter: now + delay, queuedAt: now, fromRunId: opts.fromRunId, rootRunId: opts.rootRunId,
+    };
+    await enqueueRecorded(broker, store, task, run);
+    return run.id;
+  };
+
+  const limitOf = (task: Task): number => {
+    const own = task.maxConcurrency > 0 ? task.maxConcurrency : Infinity;
+    return Math.min(own, options.taskLimit?.(task) ?? Infinity);
+  };
+
+  /** Tasks whose runs must stay queued for now: disabled, or at their limit (unless they drop). */
+  const skipTasks = (): Set<string> => {
+    const skip = new Set<string>();
+    for (const task of registry.list()) {
+      if (options.isEnabled && !options.isEnabled(task.name)) skip.add(task.name);
+      else if (task.onLimit === "wait" && (perTask.get(task.name) ?? 0) >= limitOf(task)) skip.add(task.name);
+    }
+    return skip;
+  };
+
+  const schedule = (ms: number): void => {
+    clearTimeout(timer);
+    if (!stopped) timer = setTimeout(() => void pump(), Math.max(0, ms));
+  };
+
+  const pump = async (): Promise<void> => {
+    if (stopped) return;
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        await pollCancels();
+        const free = concurrency - running.size;
+        if (free <= 0) break;
+        const claimed = await broker.claim({ max: free, owner, skipTasks: skipTasks() });
+        for (const run of claimed) start(run);
+        if (claimed.length === free) again = true;
+      } while (again && !stopped);
+    } catch (error) {
+      emit({ type: "error", message: `claiming runs failed: ${(error as Error).message}`, error });
+    } finally {
+      pumping = false;
+    }
+    if (stopped) return;
+    // Sleep until the next delayed run is due, at most one poll interval (other processes enqueue too).
+    let wait = pollMs;
+    try {
+      const due = await broker.nextDue();
+      if (due !== undefined) wait = Math.min(wait, due - Date.now());
+    } catch {}
+    schedule(running.size >= concurrency ? pollMs : wait);
+  };
+
+  const pollCancels = async (): Promise<void> => {
+    if (running.size === 0 || Date.now() - lastCancelPoll < pollMs) return;
+    lastCancelPoll = Date.now();
+    for (const id of await broker.cancelRequested(owner)) cancel(id, "cancelled by request");
+  };
+
+  const start = (run: QueuedRun): void => {
+    const controller = new AbortController();
+    const entry: RunningRun = { run, startedAt: Date.now(), controller, done: Promise.resolve() };
+    running.set(run.id, entry);
+    perTask.set(run.task, (perTask.get(run.task) ?? 0) + 1);
+    entry.done = execute(run, controller)
+      .catch((error: unknown) => emit({ type: "error", message: `run ${run.id} crashed the consumer: ${(error as Error).message}`, error }))
+      .finally(() => {
+        running.delete(run.id);
+        perTask.set(run.task, (perTask.get(run.task) ?? 1) - 1);
+        if (!stopped) void pump();
+      });
+  };
+
+  const execute = async (run: QueuedRun, controller: AbortController): Promise<void> => {
+    const startedAt = Date.now();
+    let task: Task;
+    try {
+      task = registry.get(run.task);
+    } catch (error) {
+      // The task was removed from the code: record why and drop the queue entry, never silently.
+      return finish(run, undefined, failed(error), startedAt);
+    }
+    const base = baseRecord(run, task, host);
+    if (task.onLimit === "drop" && (perTask.get(task.name) ?? 0) > limitOf(task)) {
+      record({ ...base, state: "rate_limited", startedAt, endedAt: startedAt, durationMs: 0 });
+      emit({ type: "end", run, state: "rate_limited", durationMs: 0 });
+      await broker.ack(run.id);
+      return;
+    }
+    let params: Record<string, unknown>;
+    try {
+      params = validateParams(task.name, task.params, run.params);
+    } catch (error) {
+      // Params that no longer fit the schema (the task changed since it was queued): never retried.
+      return finish(run, task, failed(error), startedAt);
+    }
+    emit({ type: "start", run });
+    record({ ...base, state: "running", startedAt });
+    const outcome = await executeInline(
+      { task, id: run.id, params, attempt: run.attempt, deps: options.deps, fromRunId: run.fromRunId, rootRunId: run.rootRunId, log, queue },
+      { timeoutMs: task.timeoutMs, signal: controller.signal },
+    );
+    await finish(run, task, outcome, startedAt);
+  };
+
+  /** Records how an attempt ended, then acks it, retries it, or (on shutdown) re-queues it. */
+  const finish = async (run: QueuedRun, task: Task | undefined, outcome: AttemptOutcome, startedAt: number): Promise<void> => {
+    const endedAt = Date.now();
+    const base = baseRecord(run, task, host);
+    record({
+      ...base, state: outcome.state, startedAt, endedAt, durationMs: endedAt - startedAt,
+      ...(outcome.state === "success" ? { result: outcome.result } : {}),
+      ...(outcome.error ? { error: outcome.error } : {}),
+    });
+    if (outcome.state === "interrupted") {
+      // Shutdown: the same attempt runs again on the next start.
+      log({ ts: endedAt, level: "warn", message: "interrupted by shutdown; put back in the queue", task: run.task, runId: run.id, attempt: run.attempt });
+      await broker.retry(run.id, run.attempt, endedAt);
+      emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt });
+      return;
+    }
+    const maxAttempts = task?.retry?.attempts ?? 1;
+    if (task && shouldRetry(task, outcome, run.attempt, maxAttempts)) {
+      const wait = retryDelay(task.retry!, run.attempt + 1);
+      await broker.retry(run.id, run.attempt + 1, endedAt + wait);
+      record({ ...base, attempt: run.attempt + 1, trigger: "retry", state: "queued", queuedAt: endedAt });
+      emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt, ...(outcome.error ? { error: outcome.error } : {}), retryInMs: wait });
+      return;
+    }
+    await broker.ack(run.id);
+    emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt, ...(outcome.error ? { error: outcome.error } : {}) });
+  };
+
+  const cancel = (id: string, reason = "cancelled"): boolean => {
+    const entry = running.get(id);
+    if (!entry) return false;
+    entry.controller.abort(new RunCancelledError(reason));
+    return true;
+  };
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      unsubscribe = broker.onEnqueue(() => schedule(0));
+      void pump();
+    },
+    async drain(graceMs) {
+      stopped = true;
+      clearTimeout(timer);
+      unsubscribe?.();
+      const inFlight = [...running.values()];
+      let graceTimer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        Promise.all(inFlight.map((r) => r.done)).then(() => false),
+        new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(true), graceMs))),
+      ]);
+      clearTimeout(graceTimer);
+      let interrupted = 0;
+      if (timedOut) {
+        for (const entry of running.values()) {
+          interrupted++;
+          entry.controller.abort(new RunInterruptedError("interrupted: the daemon is shutting down"));
+        }
+        await Promise.all([...running.values()].map((r) => r.done));
+      }
+      return { finished: inFlight.length - interrupted, interrupted };
+    },
+    cancel,
+    running: () => [...running.values()],
+    runningCount: (task) => perTask.get(task) ?? 0,
+    setRegistry(next) {
+      registry = next;
+    },
+  };
+}
+
+/** The fields every record of a claimed run shares. */
+function baseRecord(run: QueuedRun, task: Task | undefined, host: string): Omit<AttemptRecord, "state"> {
+  return {
+    id: run.id, attempt: run.attempt, maxAttempts: task?.retry?.attempts ?? 1, task: run.task, trigger: run.trigger,
+    params: task ? redactParams(task.params, run.params) : run.params, queuedAt: run.queuedAt, host, pid: process.pid,
+    ...(run.fromRunId ? { fromRunId: run.fromRunId } : {}),
+    ...(run.rootRunId ? { rootRunId: run.rootRunId } : {}),
+  };
+}
+
+/** The outcome of a run that could not start (unknown task, params that no longer fit). */
+function failed(error: unknown): AttemptOutcome {
+  return { state: "failure", error: toErrorInfo(error), thrown: error };
+}
+
+/** Enqueues a run and records it as `queued`, so `fluid history` shows it before it starts. */
+export async function enqueueRecorded(broker: Broker, store: Store | undefined, task: Task, run: QueuedRun): Promise<void> {
+  await broker.enqueue(run);
+  store?.writeAttempt({
+    id: run.id, attempt: run.attempt, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "queued", trigger: run.trigger,
+    params: redactParams(task.params, run.params), queuedAt: run.queuedAt, host: hostname(), pid: process.pid,
+    ...(run.fromRunId ? { fromRunId: run.fromRunId } : {}),
+    ...(run.rootRunId ? { rootRunId: run.rootRunId } : {}),
+  });
+}
+
