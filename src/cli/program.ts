@@ -10,6 +10,10 @@ const lsCommand: typeof import("./ls.js").lsCommand = async (...a) => (await imp
 const historyCommand: typeof import("./history.js").historyCommand = async (...a) => (await import("./history.js")).historyCommand(...a);
 const showCommand: typeof import("./show.js").showCommand = async (...a) => (await import("./show.js")).showCommand(...a);
 const logsCommand: typeof import("./show.js").logsCommand = async (...a) => (await import("./show.js")).logsCommand(...a);
+const serveCommand: typeof import("./serve.js").serveCommand = async (...a) => (await import("./serve.js")).serveCommand(...a);
+const queueCommand: typeof import("./queue.js").queueCommand = async (...a) => (await import("./queue.js")).queueCommand(...a);
+const cancelCommand: typeof import("./cancel.js").cancelCommand = async (...a) => (await import("./cancel.js")).cancelCommand(...a);
+const nextCommand: typeof import("./next.js").nextCommand = async (...a) => (await import("./next.js")).nextCommand(...a);
 const enableCommand: typeof import("./enable.js").enableCommand = async (...a) => (await import("./enable.js")).enableCommand(...a);
 
 /**
@@ -109,6 +113,51 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("-c, --config <path>", "config file")
     .action(async (name: string, opts: { config?: string; reason?: string }) => {
       setExit(await enableCommand(name, false, { ...configOf(opts), ...(opts.reason ? { reason: opts.reason } : {}) }, io));
+    });
+
+  program
+    .command("serve")
+    .description("the daemon: fire schedules, run queued runs, record everything; stops gracefully on SIGTERM/SIGINT")
+    .option("--concurrency <n>", "most runs at once (default: the config's concurrency, 10)")
+    .option("--grace <duration>", "on shutdown, how long running runs may finish before they are interrupted and re-queued", "30s")
+    .option("--broker <kind>", "where queued runs wait: sqlite (durable, in the store file) or memory", undefined)
+    .option("--log-format <format>", "pretty or json (default: pretty on a terminal, else json)")
+    .option("-c, --config <path>", "config file")
+    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string }) => {
+      setExit(await serveCommand({ ...opts, ...configOf(opts) }, io));
+    });
+
+  program
+    .command("queue")
+    .description("queue a run for the daemon and print its id; --wait waits for it to end")
+    .argument("[task]", "task name")
+    .argument("[flags...]", "the task's flags (see fluid queue <task> --help)")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (_task: string, _flags: string[], _opts: unknown, cmd: Command) => {
+      setExit(await queueCommand(rawArgsOf(cmd, argv), program.opts().config as string | undefined, io));
+    });
+
+  program
+    .command("cancel")
+    .description("cancel a run: a queued run is removed, a running one is aborted")
+    .argument("<run-id>", "run id, or a unique prefix of it")
+    .option("-c, --config <path>", "config file")
+    .action(async (id: string, opts: { config?: string }) => {
+      setExit(await cancelCommand(id, configOf(opts), io));
+    });
+
+  program
+    .command("next")
+    .description("the next fire times of a task's schedule, local and UTC, with DST changes marked")
+    .argument("<task>", "task name")
+    .option("-n, --count <n>", "how many", "10")
+    .option("--tz <zone>", "show times in this IANA time zone (default: the schedule's)")
+    .option("--json", "print a JSON array of ISO 8601 times with their UTC offset")
+    .option("-c, --config <path>", "config file")
+    .action(async (name: string, opts: { count?: string; tz?: string; json?: boolean; config?: string }) => {
+      setExit(await nextCommand(name, { ...opts, ...configOf(opts) }, io));
     });
 
   return program;

@@ -1,25 +1,18 @@
-import { readFileSync } from "node:fs";
-import { Command, CommanderError, Option } from "commander";
-import { loadProject, type Project } from "../config/load.js";
+import { Option } from "commander";
+import { resolveDeps } from "../config/deps.js";
+import type { Project } from "../config/load.js";
 import { createInlineQueue } from "../consumer/inline-queue.js";
-import { checkRunId } from "../consumer/run-id.js";
+import { createRecorder } from "../consumer/recorder.js";
 import { runTask, type RunResult } from "../consumer/run-task.js";
 import { formatDuration, parseDuration } from "../duration.js";
-import { ExitCode, FluidError, UsageError } from "../errors.js";
-import type { LogSink } from "../task/context.js";
-import { describeParams } from "../task/params.js";
-import type { Task } from "../task/task.js";
-import type { RunState } from "../types.js";
-import { createRecorder } from "../consumer/recorder.js";
+import { ExitCode, isFluidError, StoreError, UsageError } from "../errors.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
-import { isFluidError, StoreError } from "../errors.js";
-import { addParamOptions, paramsFromFlags } from "./flags.js";
+import type { LogSink } from "../task/context.js";
+import type { Task } from "../task/task.js";
+import type { RunState } from "../types.js";
 import { formatLogLine, startProgress, stateText, type Output } from "./output.js";
-
-/** Options of `fluid run` that take a value (so the task name is not mistaken for one). */
-const VALUE_OPTIONS = new Set(["--config", "-c", "--params", "-p", "--run-id", "--timeout"]);
-const RESERVED = new Set(["--config", "--params", "--run-id", "--timeout", "--json", "--help", "--color", "--no-color", "--record", "--no-record"]);
+import { parseTaskArgs } from "./task-args.js";
 
 /** Exit code of the `fluid` command for how a run ended. */
 export function exitCodeOf(state: RunState): number {
@@ -36,66 +29,19 @@ export function exitCodeOf(state: RunState): number {
   }
 }
 
+
+
 /** `fluid run <task> [flags]`: runs one task now in this process; returns the exit code. */
 export async function runCommand(args: string[], globalConfig: string | undefined, io: Output): Promise<number> {
-  const at = taskNameIndex(args);
-  const wantsHelp = args.includes("--help") || args.includes("-h");
-  const configFlag = optionValue(args, ["--config", "-c"]) ?? globalConfig;
-  if (at < 0) {
-    const project = await loadProject({ ...(configFlag ? { config: configFlag } : {}) }).catch((e: unknown) => (wantsHelp ? undefined : Promise.reject(e)));
-    const names = project?.registry.list().map((t) => t.name) ?? [];
-    const usage = `Usage: fluid run <task> [flags]\n\nRuns one task now, in this process.\n\nTasks: ${names.join(", ") || "(none found)"}\nSee \`fluid run <task> --help\` for a task's flags.\n`;
-    if (wantsHelp) {
-      io.out.write(usage);
-      return ExitCode.success;
-    }
-    throw new UsageError("missing the task name", { hint: `fluid run <task> [flags]; tasks: ${names.join(", ") || "none"}` });
-  }
-  const name = args[at]!;
-  const rest = [...args.slice(0, at), ...args.slice(at + 1)];
-  const project = await loadProject({ ...(configFlag ? { config: configFlag } : {}) });
-  const task = project.registry.get(name);
-  const { cmd, flags, parse } = taskCommand(task, io);
-  try {
-    parse(rest);
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.help") return ExitCode.success;
-      throw new UsageError(error.message.replace(/^error: /, ""), { hint: `see \`fluid run ${task.name} --help\`` });
-    }
-    throw error;
-  }
-  const opts = cmd.opts<Record<string, unknown>>();
-  const params = { ...readParamsOption(opts.params as string | undefined), ...paramsFromFlags(opts, flags) };
+  const parsed = await parseTaskArgs("run", args, globalConfig, io, (cmd, task) => {
+    cmd.addOption(new Option("--timeout <duration>", `time limit of each attempt, e.g. 30s, 5m; 0 = none (task default: ${task.timeoutMs ? formatDuration(task.timeoutMs) : "none"})`).helpGroup("Run options:"));
+    cmd.addOption(new Option("--no-record", "do not record the run in the store").helpGroup("Run options:"));
+    cmd.addOption(new Option("--force", "run even when the task is disabled").helpGroup("Run options:"));
+  });
+  if (parsed === "help") return ExitCode.success;
+  const { project, task, params, opts, id } = parsed;
   const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout as string, "--timeout");
-  const id = opts.runId === undefined ? undefined : checkRunId(opts.runId as string);
   return execute(project, task, { params, timeoutMs, id, json: opts.json === true, record: opts.record !== false, force: opts.force === true }, io);
-}
-
-/** Builds the commander command of one task: the built-in run options plus one flag per param. */
-function taskCommand(task: Task, io: Output): { cmd: Command; flags: Map<string, string>; parse: (argv: string[]) => void } {
-  const cmd = new Command(`fluid run ${task.name}`)
-    .description(task.description || `Run the task "${task.name}".`)
-    .addHelpOption(new Option("-h, --help", "show this help").helpGroup("Run options:"))
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: () => {}, outputError: () => {} })
-    .showSuggestionAfterError(true)
-    .allowExcessArguments(false);
-  const specs = describeParams(task.params);
-  if (specs.length > 0) cmd.optionsGroup("Params:");
-  const { flags, skipped } = addParamOptions(cmd, specs, RESERVED);
-  cmd.addOption(new Option("-p, --params <json>", "all params as JSON, or @file.json; flags win over it for the keys they give").helpGroup("Run options:"));
-  cmd.addOption(new Option("--run-id <id>", "run id (default: a new random id)").helpGroup("Run options:"));
-  cmd.addOption(new Option("--timeout <duration>", `time limit of each attempt, e.g. 30s, 5m; 0 = none (task default: ${task.timeoutMs ? formatDuration(task.timeoutMs) : "none"})`).helpGroup("Run options:"));
-  cmd.addOption(new Option("--json", "print one JSON object with the outcome on stdout, nothing else").helpGroup("Run options:"));
-  cmd.addOption(new Option("--no-record", "do not record the run in the store").helpGroup("Run options:"));
-  cmd.addOption(new Option("--force", "run even when the task is disabled").helpGroup("Run options:"));
-  cmd.addOption(new Option("-c, --config <path>", "config file (default: FLUID_CONFIG, else fluid.config.ts here or above)").helpGroup("Run options:"));
-  cmd.addOption(new Option("--no-color", "no colours").helpGroup("Run options:"));
-  if (skipped.length > 0) {
-    cmd.addHelpText("after", `\nThese params share a name with a run option; give them with --params: ${skipped.map((s) => s.key).join(", ")}\n`);
-  }
-  return { cmd, flags, parse: (argv) => void cmd.parse(argv, { from: "user" }) };
 }
 
 interface ExecuteOptions {
@@ -207,58 +153,5 @@ function withNoRecordHint(error: unknown): unknown {
   return new StoreError(error.message, { cause: error, hint: `${error.hint ? `${error.hint}; or ` : ""}pass --no-record to run without recording` });
 }
 
-async function resolveDeps(project: Project): Promise<unknown> {
-  const deps = project.config.deps;
-  if (typeof deps !== "function") return deps;
-  try {
-    return await (deps as () => unknown)();
-  } catch (error) {
-    throw new FluidError("FLUID_CONFIG", `the config's deps() threw: ${(error as Error).message}`, ExitCode.failure, { cause: error, hint: `fix deps in ${project.configFile}` });
-  }
-}
 
-function readParamsOption(value: string | undefined): Record<string, unknown> {
-  if (value === undefined) return {};
-  let text = value;
-  if (value.startsWith("@")) {
-    try {
-      text = readFileSync(value.slice(1), "utf8");
-    } catch (error) {
-      throw new UsageError(`--params ${value}: cannot read ${value.slice(1)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`--params is not valid JSON: ${(error as Error).message}`, { hint: `e.g. --params '{"name":"bob"}' or --params @params.json` });
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError("--params must be a JSON object", { hint: `e.g. --params '{"name":"bob"}'` });
-  }
-  return parsed as Record<string, unknown>;
-}
 
-function taskNameIndex(args: string[]): number {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--") return i + 1 < args.length ? i + 1 : -1;
-    if (a.startsWith("-")) {
-      if (VALUE_OPTIONS.has(a)) i++;
-      continue;
-    }
-    return i;
-  }
-  return -1;
-}
-
-function optionValue(args: string[], names: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    for (const n of names) {
-      if (a === n) return args[i + 1];
-      if (a.startsWith(`${n}=`)) return a.slice(n.length + 1);
-    }
-  }
-  return undefined;
-}

@@ -156,7 +156,15 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         const free = concurrency - running.size;
         if (free <= 0) break;
         const claimed = await broker.claim({ max: free, owner, skipTasks: skipTasks() });
-        for (const run of claimed) start(run);
+        for (const run of claimed) {
+          // One batch may hold more runs of a task than its limit allows: give the extra back.
+          const task = registry.has(run.task) ? registry.get(run.task) : undefined;
+          if (task && task.onLimit === "wait" && (perTask.get(task.name) ?? 0) >= limitOf(task)) {
+            await broker.retry(run.id, run.attempt, run.runAfter);
+            continue;
+          }
+          start(run);
+        }
         if (claimed.length === free) again = true;
       } while (again && !stopped);
     } catch (error) {
@@ -301,7 +309,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
 /** The fields every record of a claimed run shares. */
 function baseRecord(run: QueuedRun, task: Task | undefined, host: string): Omit<AttemptRecord, "state"> {
   return {
-    id: run.id, attempt: run.attempt, maxAttempts: task?.retry?.attempts ?? 1, task: run.task, trigger: run.trigger,
+    id: run.id, attempt: run.attempt, maxAttempts: task?.retry?.attempts ?? 1, task: run.task,
+    trigger: run.attempt > 1 ? "retry" : run.trigger,
     params: task ? redactParams(task.params, run.params) : run.params, queuedAt: run.queuedAt, host, pid: process.pid,
     ...(run.fromRunId ? { fromRunId: run.fromRunId } : {}),
     ...(run.rootRunId ? { rootRunId: run.rootRunId } : {}),

@@ -1,0 +1,34 @@
+import { loadProject } from "../config/load.js";
+import { UsageError } from "../errors.js";
+import { fireTimes } from "../schedule/fire-times.js";
+import { table, type Output } from "./output.js";
+
+/** Options of `fluid next`. */
+export interface NextOptions {
+  config?: string;
+  count?: string;
+  tz?: string;
+  json?: boolean;
+}
+
+/** `fluid next <task>`: the next fire times of a task's schedule, local and UTC, DST changes marked. */
+export async function nextCommand(name: string, o: NextOptions, io: Output): Promise<number> {
+  const n = o.count === undefined ? 10 : Number(o.count);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new UsageError(`-n must be a whole number from 1 to 10000, got "${o.count}"`);
+  const project = await loadProject({ ...(o.config ? { config: o.config } : {}) });
+  const task = project.registry.get(name);
+  if (!task.schedule) {
+    throw new UsageError(`task "${task.name}" has no schedule`, { hint: 'give it one: task({ schedule: every("5m") }, ...); `fluid ls` shows which tasks have one' });
+  }
+  const fires = fireTimes(task.schedule, n, new Date(), o.tz);
+  if (o.json) {
+    io.out.write(JSON.stringify(fires.map((f) => f.iso)) + "\n");
+    return 0;
+  }
+  const c = io.out.c;
+  io.err.write(`${task.name}: ${task.schedule.describe()}\n`);
+  io.out.write(table(c, ["#", "LOCAL", "UTC", ""], fires.map((f, i) => [
+    String(i + 1), f.local, f.utc, f.dstChange ? c.yellow(f.dstChange === "spring-forward" ? "DST starts (clocks forward)" : "DST ends (clocks back)") : "",
+  ])));
+  return 0;
+}

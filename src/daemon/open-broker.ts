@@ -1,0 +1,7 @@
+import type { Broker } from "../broker/broker.js";
+
+/** Opens the daemon's broker: "memory", or "sqlite" in the store file (loaded on demand). */
+export async function openBroker(kind: "memory" | "sqlite", storePath: string | undefined): Promise<Broker> {
+  if (kind === "memory") return (await import("../broker/memory.js")).createMemoryBroker();
+  return (await import("../broker/sqlite.js")).openSqliteBroker({ path: storePath! });
+}

@@ -1,0 +1,161 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { execa, type ResultPromise } from "execa";
+import { BIN, CONFIG, fluid, tempProject } from "../helpers/cli.js";
+
+// The real `fluid serve` in a child process, driven by signals and by other `fluid` processes.
+
+const TASKS = `
+import { task } from "fluid-tasks";
+import { z } from "zod";
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
+  const t = setTimeout(resolve, ms);
+  signal?.addEventListener("abort", () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+});
+export const nap = task({ params: z.object({ ms: z.number().default(100), label: z.string().default("") }), timeout: "1m" }, async (ctx) => {
+  ctx.log.info("napping " + ctx.params.ms);
+  await sleep(ctx.params.ms, ctx.signal);
+  return ctx.params.label || "rested";
+});
+export const boom = task({}, async () => { throw new Error("boom"); });
+`;
+
+interface Served {
+  child: ResultPromise;
+  lines: Array<Record<string, unknown>>;
+  waitFor(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+const children: ResultPromise[] = [];
+const cleanups: Array<() => void> = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await child.catch(() => {});
+  }
+  for (const c of cleanups.splice(0)) c();
+});
+
+function project(): string {
+  const p = tempProject({ "fluid.config.ts": CONFIG, "tasks/t.ts": TASKS });
+  cleanups.push(p.cleanup);
+  return p.dir;
+}
+
+/** Starts `fluid serve --log-format json` in `dir` and collects its JSON lines (stderr). */
+function startServe(dir: string, args: string[] = []): Served {
+  const child = execa("node", [BIN, "serve", "--log-format", "json", ...args], { cwd: dir, reject: false, env: { NO_COLOR: "1", FLUID_CONFIG: "" } });
+  children.push(child);
+  const lines: Array<Record<string, unknown>> = [];
+  let buffer = "";
+  child.stderr!.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const text = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        lines.push(JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        lines.push({ event: "text", text });
+      }
+    }
+  });
+  const waitFor = async (pred: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = lines.find(pred);
+      if (found) return found;
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no such line; got ${JSON.stringify(lines)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { child, lines, waitFor };
+}
+
+describe("fluid serve (real process)", () => {
+  it("starts with a summary, runs queued work, and exits 0 on SIGTERM after a clean drain", async () => {
+    const dir = project();
+    const s = startServe(dir);
+    const started = await s.waitFor((l) => l.event === "started");
+    expect(started).toMatchObject({ summary: { broker: "sqlite", concurrency: 10, tasks: 2 } });
+    const q = await fluid(["queue", "nap", "--ms", "50", "--label", "hello", "--wait"], { cwd: dir });
+    expect(q.exitCode).toBe(0);
+    expect(q.stdout.trim()).toBe("hello");
+    await s.waitFor((l) => l.event === "run-end" && l.state === "success");
+    s.child.kill("SIGTERM");
+    const result = await s.child;
+    expect(result.exitCode).toBe(0);
+    expect(s.lines.find((l) => l.event === "stopped")).toMatchObject({ finished: 0, interrupted: 0 });
+  });
+
+  it("fluid queue --wait exits like fluid run: 1 for a failure", async () => {
+    const dir = project();
+    const s = startServe(dir);
+    await s.waitFor((l) => l.event === "started");
+    const q = await fluid(["queue", "boom", "--wait"], { cwd: dir });
+    expect(q.exitCode).toBe(1);
+    expect(q.stderr).toMatch(/boom .* failure/);
+    const bad = await fluid(["queue", "nap", "--ms", "soon"], { cwd: dir });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--ms/);
+  });
+
+  it("picks up a run queued by another process and cancels a running one from a third", async () => {
+    const dir = project();
+    const s = startServe(dir);
+    await s.waitFor((l) => l.event === "started");
+    const queued = await fluid(["queue", "nap", "--ms", "30000"], { cwd: dir });
+    expect(queued.exitCode).toBe(0);
+    const id = queued.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{20}$/);
+    await s.waitFor((l) => l.event === "run-start" && l.id === id);
+    const c = await fluid(["cancel", id.slice(0, 8)], { cwd: dir });
+    expect(c.exitCode).toBe(0);
+    expect(c.stderr).toMatch(/cancelled/);
+    await s.waitFor((l) => l.event === "run-end" && l.id === id && l.state === "cancelled");
+    const again = await fluid(["cancel", id], { cwd: dir });
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(/ended cancelled/);
+  });
+
+  it("after SIGKILL mid-run, the next start marks the run interrupted and runs it again", async () => {
+    const dir = project();
+    const first = startServe(dir);
+    await first.waitFor((l) => l.event === "started");
+    const id = (await fluid(["queue", "nap", "--ms", "1500", "--label", "survivor"], { cwd: dir })).stdout.trim();
+    await first.waitFor((l) => l.event === "run-start" && l.id === id);
+    first.child.kill("SIGKILL");
+    await first.child;
+    const second = startServe(dir);
+    await second.waitFor((l) => l.event === "recovered");
+    expect(second.lines.find((l) => l.event === "recovered")).toMatchObject({ runs: 1, interrupted: 1 });
+    await second.waitFor((l) => l.event === "run-end" && l.id === id && l.state === "success", 15_000);
+    const show = JSON.parse((await fluid(["show", id, "--json"], { cwd: dir })).stdout);
+    expect(show.run).toMatchObject({ state: "success", result: "survivor" });
+    second.child.kill("SIGTERM");
+    expect((await second.child).exitCode).toBe(0);
+  });
+
+  it("a second daemon on the same store is refused with exit 2", async () => {
+    const dir = project();
+    const s = startServe(dir);
+    await s.waitFor((l) => l.event === "started");
+    const other = await fluid(["serve", "--log-format", "json"], { cwd: dir });
+    expect(other.exitCode).toBe(2);
+    expect(other.stderr).toMatch(/another fluid serve \(pid \d+\) is already using the store/);
+    expect(other.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("SIGTERM with a run past the grace interrupts it and re-queues it; a second signal exits at once", async () => {
+    const dir = project();
+    const s = startServe(dir, ["--grace", "300ms"]);
+    await s.waitFor((l) => l.event === "started");
+    const id = (await fluid(["queue", "nap", "--ms", "20000"], { cwd: dir })).stdout.trim();
+    await s.waitFor((l) => l.event === "run-start" && l.id === id);
+    s.child.kill("SIGTERM");
+    expect((await s.child).exitCode).toBe(0);
+    expect(s.lines.find((l) => l.event === "stopped")).toMatchObject({ interrupted: 1 });
+    const hist = JSON.parse((await fluid(["history", "--json"], { cwd: dir })).stdout);
+    expect(hist[0]).toMatchObject({ id, state: "interrupted" });
+  });
+});
