@@ -10,6 +10,7 @@ import { build } from "esbuild";
 // a half-empty dist/ (and no stale chunk survives).
 const out = `dist.build-${process.pid}`;
 rmSync(out, { recursive: true, force: true });
+process.on("exit", () => rmSync(out, { recursive: true, force: true })); // after a failed step too
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--emitDeclarationOnly", "--outDir", out], { stdio: "inherit" });
 await build({
   entryPoints: ["src/index.ts", "src/cli/main.ts"],
