@@ -14,6 +14,8 @@ export async function readStore(project: Project): Promise<Store | undefined> {
     return await openProjectStore(project.config, { readonly: true });
   } catch (error) {
     if (error instanceof StoreError && /does not exist/.test(error.message)) return undefined;
+    // A store written by an older fluid-tasks: upgrade it (migrations keep all history), then read.
+    if (error instanceof StoreError && /older fluid-tasks/.test(error.message)) return openProjectStore(project.config);
     throw error;
   }
 }

@@ -177,7 +177,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     let wait = pollMs;
     try {
       const due = await broker.nextDue();
-      if (due !== undefined) wait = Math.min(wait, due - Date.now());
+      // A due run still queued after a pump belongs to a skipped task: poll, don't spin.
+      if (due !== undefined && due > Date.now()) wait = Math.min(wait, due - Date.now());
     } catch {}
     schedule(running.size >= concurrency ? pollMs : wait);
   };

@@ -68,6 +68,35 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX runs_at ON runs (at);
   CREATE INDEX runs_from ON runs (from_run_id) WHERE from_run_id IS NOT NULL;
   `,
+  // v3: the queue of the SQLite broker (src/broker/sqlite.ts): one row per queued or claimed
+  // run. `seq` is the rowid (enqueue order for free: a new rowid is above every row present);
+  // `id` is the run id, unique. priority: 0 high, 1 medium, 2 low. A row is claimed when
+  // claimed_by is set; cancel_requested is only ever set on a claimed row.
+  // queue_due serves claims and nextDue (unclaimed rows in claim order, by priority IN (0,1,2));
+  // queue_task serves claims that skip tasks (one range per task) and hasPending;
+  // queue_claimed serves recover, cancelRequested and counts.
+  `
+  CREATE TABLE queue (
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT    NOT NULL UNIQUE,
+    task             TEXT    NOT NULL,
+    params           TEXT    NOT NULL,
+    priority         INTEGER NOT NULL,
+    attempt          INTEGER NOT NULL,
+    trigger          TEXT    NOT NULL,
+    run_after        INTEGER NOT NULL,
+    queued_at        INTEGER NOT NULL,
+    from_run_id      TEXT,
+    root_run_id      TEXT,
+    scheduled_at     INTEGER,
+    claimed_by       TEXT,
+    claimed_at       INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX queue_due ON queue (priority, run_after) WHERE claimed_by IS NULL;
+  CREATE INDEX queue_task ON queue (task, priority, run_after);
+  CREATE INDEX queue_claimed ON queue (claimed_by) WHERE claimed_by IS NOT NULL;
+  `,
 ];
 
 /** The schema version this fluid-tasks writes. */

@@ -47,7 +47,7 @@ describe("store schema", () => {
     const store = open();
     store.close();
     expect(readTable(store.path, "PRAGMA user_version")).toEqual([{ user_version: SCHEMA_VERSION }]);
-    expect(SCHEMA_VERSION).toBe(2);
+    expect(SCHEMA_VERSION).toBe(3);
   });
 
   it("migrates a v1 store without losing history", () => {
@@ -55,7 +55,7 @@ describe("store schema", () => {
     writeV1Fixture(path);
     const store = openStore({ path, logCap: 3 });
     try {
-      expect(readTable(path, "PRAGMA user_version")).toEqual([{ user_version: 2 }]);
+      expect(readTable(path, "PRAGMA user_version")).toEqual([{ user_version: SCHEMA_VERSION }]);
       const indexes = readTable(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_%' ORDER BY name");
       expect(indexes).toEqual([{ name: "runs_at" }, { name: "runs_from" }, { name: "runs_state_at" }, { name: "runs_task_at" }]);
 
@@ -114,7 +114,7 @@ describe("store schema", () => {
     const path = join(tempDir(), "runs.db");
     writeV1Fixture(path);
     const error = catchStoreError(() => openStore({ path, readonly: true }));
-    expect(error.message).toMatch(/older fluid-tasks \(schema v1, this version writes v2\) and cannot be upgraded read-only/);
+    expect(error.message).toMatch(/older fluid-tasks \(schema v1, this version writes v3\) and cannot be upgraded read-only/);
     expect(error.hint).toMatch(/fluid run/);
     expect(readTable(path, "PRAGMA user_version")).toEqual([{ user_version: 1 }]);
   });

@@ -1,0 +1,442 @@
+/**
+ * No-op runs per second at concurrency 100 through our brokers, next to BullMQ on Redis, and
+ * queue-to-start latency.
+ *
+ *   npx tsx bench/throughput.ts [rounds=5]
+ *
+ * Throughput, two ways, for (a) the memory broker, (b) the SQLite broker (durable: every
+ * enqueue and ack committed to a WAL file, synchronous = NORMAL), (c) a BullMQ 5 Worker
+ * (concurrency 100, removeOnComplete) on a redis-server this script starts on a free port
+ * (`--save "" --appendonly no`) and stops at the end:
+ * - drain: the runs are enqueued first, in bulk and untimed (ours: one `enqueue` call per run,
+ *   group-committed; BullMQ: `addBulk` of 1,000), then the clock runs from the consumer's start
+ *   until the last run is acked (ours: the ack committed) / completed (BullMQ).
+ * - enqueue + drain: the clock also covers enqueueing, in chunks of 1,000 awaited one after the
+ *   other while the consumer runs (ours: the same broker object; BullMQ: a Queue in this process).
+ * Our consumer here is a minimal loop written for this bench, not src/consumer: claim up to
+ * (100 - in flight), run `async () => {}`, ack, and claim again once per event-loop turn (many
+ * runs end in the same turn, and one claim per turn takes them all).
+ *
+ * Latency: one run at a time into an idle consumer, from just before the enqueue call to the
+ * start of the no-op, median of 200 runs per round; before each run a random pause uniform over
+ * one poll interval (0-5 ms where nothing polls), so enqueues do not phase-lock with the timer. SQLite: the run is enqueued through a second connection
+ * (as `fluid queue` from another process does), so the consumer only sees it by polling
+ * `claim` every POLL ms (25 ms, the daemon's default, and 5 ms); also through the same broker
+ * object, where `onEnqueue` wakes the consumer. BullMQ: Queue.add, Worker waiting on Redis.
+ *
+ * Every throughput figure is the median of `rounds` rounds, after an unmeasured warm-up round;
+ * latency figures are medians of 3 rounds. After each of our drains the broker must be empty.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Queue, Worker } from "bullmq";
+import type { Broker, QueuedRun } from "../src/broker/broker.js";
+import { createMemoryBroker } from "../src/broker/memory.js";
+import { openSqliteBroker } from "../src/broker/sqlite.js";
+import { median, printTable } from "./stats.js";
+
+const ROUNDS = Number(process.argv[2] ?? 5);
+const CONCURRENCY = 100;
+const CHUNK = 1000;
+const RUNS = { memory: 200_000, sqlite: 50_000, bullmq: 20_000 };
+const LATENCY_RUNS = 200;
+const LATENCY_ROUNDS = 3;
+const POLLS_MS = [25, 5];
+
+const dir = mkdtempSync(join(tmpdir(), "fluid-bench-throughput-"));
+let files = 0;
+const newPath = (): string => join(dir, `runs-${files++}.db`);
+const noop = async (): Promise<void> => {};
+
+function makeRun(i: number, prefix: string): QueuedRun {
+  const now = Date.now();
+  return { id: `${prefix}-${i}`, task: `task_${i % 10}`, params: { i }, priority: "medium", attempt: 1, trigger: "queue", runAfter: now, queuedAt: now };
+}
+
+/** Enqueues runs [from, to) in one go (one group commit for the SQLite broker). */
+async function enqueueRange(broker: Broker, from: number, to: number, prefix: string): Promise<void> {
+  const pending: Array<Promise<boolean>> = [];
+  for (let i = from; i < to; i++) pending.push(broker.enqueue(makeRun(i, prefix)));
+  await Promise.all(pending);
+}
+
+/**
+ * The bench's minimal consumer loop: resolves once `total` runs were claimed, run (a no-op,
+ * calling `onStart` first) and acked. Claims once per event-loop turn; when idle, waits for
+ * `onEnqueue` or polls every `pollMs`.
+ */
+function consume(broker: Broker, total: number, options: { pollMs: number; onStart?: (run: QueuedRun) => void }): { done: Promise<void>; stop: () => void } {
+  let inFlight = 0;
+  let acked = 0;
+  let claiming = false;
+  let again = false;
+  let stopped = false;
+  let turn: NodeJS.Immediate | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  let finish: () => void = () => {};
+  let fail: (error: unknown) => void = () => {};
+  const done = new Promise<void>((resolve, reject) => ((finish = resolve), (fail = reject)));
+  const stop = (): void => {
+    stopped = true;
+    if (turn) clearImmediate(turn);
+    clearTimeout(poll);
+    unsubscribe();
+  };
+  const request = (): void => {
+    if (turn === undefined && !stopped) {
+      turn = setImmediate(() => {
+        turn = undefined;
+        void pump();
+      });
+    }
+  };
+  const unsubscribe = broker.onEnqueue(request);
+  const execute = async (run: QueuedRun): Promise<void> => {
+    options.onStart?.(run);
+    await noop();
+    await broker.ack(run.id);
+    inFlight--;
+    if (++acked === total) {
+      stop();
+      finish();
+    } else {
+      request();
+    }
+  };
+  const pump = async (): Promise<void> => {
+    if (claiming) {
+      again = true;
+      return;
+    }
+    claiming = true;
+    try {
+      do {
+        again = false;
+        const free = CONCURRENCY - inFlight;
+        if (free <= 0 || stopped) break;
+        const runs = await broker.claim({ max: free, owner: "bench" });
+        inFlight += runs.length;
+        for (const run of runs) execute(run).catch(fail);
+        if (runs.length === free) again = true;
+      } while (again);
+    } catch (error) {
+      fail(error);
+    } finally {
+      claiming = false;
+    }
+    if (inFlight === 0 && !stopped) {
+      clearTimeout(poll);
+      poll = setTimeout(request, options.pollMs);
+    }
+  };
+  request();
+  return { done, stop };
+}
+
+/** Throws unless every run was claimed and acked: a figure of a consumer that lost runs is no figure. */
+async function expectEmpty(broker: Broker): Promise<void> {
+  const counts = await broker.counts();
+  if (counts.ready + counts.delayed + counts.claimed !== 0) throw new Error(`the ${broker.kind} broker is not empty after the drain: ${JSON.stringify(counts)}`);
+}
+
+/** Runs/s of draining `n` runs enqueued beforehand. */
+async function oursDrain(open: () => Broker, n: number): Promise<number> {
+  const broker = open();
+  try {
+    await enqueueRange(broker, 0, n, "d");
+    const start = performance.now();
+    await consume(broker, n, { pollMs: 25 }).done;
+    const rate = n / ((performance.now() - start) / 1000);
+    await expectEmpty(broker);
+    return rate;
+  } finally {
+    await broker.close();
+  }
+}
+
+/** Runs/s of enqueueing `n` runs in chunks while the consumer drains them. */
+async function oursEnqueueDrain(open: () => Broker, n: number): Promise<number> {
+  const broker = open();
+  try {
+    const start = performance.now();
+    const consumer = consume(broker, n, { pollMs: 25 });
+    for (let i = 0; i < n; i += CHUNK) await enqueueRange(broker, i, Math.min(n, i + CHUNK), "e");
+    await consumer.done;
+    const rate = n / ((performance.now() - start) / 1000);
+    await expectEmpty(broker);
+    return rate;
+  } finally {
+    await broker.close();
+  }
+}
+
+/** Runs/s of the untimed bulk enqueue of the drain figure, measured on its own. */
+async function oursBulkEnqueue(n: number): Promise<number> {
+  const broker = openSqliteBroker({ path: newPath() });
+  try {
+    const start = performance.now();
+    for (let i = 0; i < n; i += CHUNK) await enqueueRange(broker, i, Math.min(n, i + CHUNK), "b");
+    return n / ((performance.now() - start) / 1000);
+  } finally {
+    await broker.close();
+  }
+}
+
+/**
+ * A random pause before each latency sample: uniform over one poll interval, so the enqueue
+ * falls at a uniformly random phase of the consumer's poll timer (a fixed pause would lock
+ * onto one phase and measure that instead).
+ */
+const jitter = (spanMs: number): Promise<void> => sleep(Math.random() * spanMs);
+
+/** Pause span where nothing polls (BullMQ blocks on Redis; the onEnqueue wake-up). */
+const WAKE_JITTER_MS = 5;
+
+/** Median ms from enqueue (through `producer`) to start, with `consumerBroker` polling every `pollMs`. */
+async function oursLatency(consumerBroker: Broker, producer: Broker, pollMs: number, jitterMs: number): Promise<number> {
+  const samples: number[] = [];
+  let t0 = 0;
+  let started: () => void = () => {};
+  const consumer = consume(consumerBroker, Number.MAX_SAFE_INTEGER, {
+    pollMs,
+    onStart: () => {
+      samples.push(performance.now() - t0);
+      started();
+    },
+  });
+  try {
+    for (let i = 0; i < LATENCY_RUNS; i++) {
+      await jitter(jitterMs);
+      const startedNow = new Promise<void>((resolve) => (started = resolve));
+      t0 = performance.now();
+      await producer.enqueue(makeRun(i, `l${pollMs}-${files}`));
+      await startedNow;
+    }
+  } finally {
+    consumer.stop();
+  }
+  await sleep(5); // let the last ack commit before the brokers close
+  return median(samples);
+}
+
+async function sqliteLatency(pollMs: number, sameObject: boolean): Promise<number> {
+  const path = newPath();
+  const consumerBroker = openSqliteBroker({ path });
+  const producer = sameObject ? consumerBroker : openSqliteBroker({ path });
+  try {
+    return await oursLatency(consumerBroker, producer, pollMs, sameObject ? WAKE_JITTER_MS : pollMs);
+  } finally {
+    await consumerBroker.close();
+    if (!sameObject) await producer.close();
+  }
+}
+
+// ---- BullMQ ----
+
+interface Redis {
+  port: number;
+  note: string;
+  stop: () => Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a throwaway redis-server on a free port; falls back to 127.0.0.1:6379 if that fails. */
+async function startRedis(): Promise<Redis> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  try {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+    const spawned = child;
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 5000);
+      const settle = (error?: Error): void => {
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      };
+      spawned.once("error", (e) => settle(e));
+      spawned.once("exit", (code) => settle(new Error(`redis-server exited ${code}: ${out}`)));
+      spawned.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("Ready to accept connections")) settle();
+      });
+    });
+    spawned.removeAllListeners("exit");
+    const stop = async (): Promise<void> => {
+      if (spawned.exitCode !== null) return;
+      const exited = new Promise((resolve) => spawned.once("exit", resolve));
+      spawned.kill("SIGTERM");
+      await exited;
+    };
+    return { port, note: `redis-server started by the bench on 127.0.0.1:${port}`, stop };
+  } catch (error) {
+    child?.kill("SIGKILL");
+    return { port: 6379, note: `could not start redis-server (${(error as Error).message.split("\n")[0]}); FELL BACK to 127.0.0.1:6379`, stop: async () => {} };
+  }
+}
+
+let queueNames = 0;
+
+async function bullDrain(port: number, n: number, includeEnqueue: boolean): Promise<number> {
+  const connection = { host: "127.0.0.1", port };
+  const name = `bench-${process.pid}-${queueNames++}`;
+  const queue = new Queue(name, { connection, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+  const addAll = async (): Promise<void> => {
+    for (let i = 0; i < n; i += CHUNK) {
+      const jobs = [];
+      for (let j = i; j < Math.min(n, i + CHUNK); j++) jobs.push({ name: `task_${j % 10}`, data: { i: j } });
+      await queue.addBulk(jobs);
+    }
+  };
+  if (!includeEnqueue) await addAll();
+  let completed = 0;
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const worker = new Worker(name, noop, { connection, concurrency: CONCURRENCY, autorun: false });
+  worker.on("completed", () => {
+    if (++completed === n) finish();
+  });
+  worker.on("error", (error) => console.error(`BullMQ worker: ${error.message}`));
+  try {
+    await worker.waitUntilReady();
+    const start = performance.now();
+    void worker.run();
+    if (includeEnqueue) await addAll();
+    await done;
+    return n / ((performance.now() - start) / 1000);
+  } finally {
+    await worker.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+}
+
+async function bullBulkEnqueue(port: number, n: number): Promise<number> {
+  const connection = { host: "127.0.0.1", port };
+  const queue = new Queue(`bench-${process.pid}-${queueNames++}`, { connection });
+  try {
+    await queue.waitUntilReady();
+    const start = performance.now();
+    for (let i = 0; i < n; i += CHUNK) {
+      const jobs = [];
+      for (let j = i; j < Math.min(n, i + CHUNK); j++) jobs.push({ name: `task_${j % 10}`, data: { i: j } });
+      await queue.addBulk(jobs);
+    }
+    return n / ((performance.now() - start) / 1000);
+  } finally {
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+}
+
+async function bullLatency(port: number): Promise<number> {
+  const connection = { host: "127.0.0.1", port };
+  const name = `bench-${process.pid}-${queueNames++}`;
+  const queue = new Queue(name, { connection, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+  const samples: number[] = [];
+  let t0 = 0;
+  let started: () => void = () => {};
+  const worker = new Worker(
+    name,
+    async () => {
+      samples.push(performance.now() - t0);
+      started();
+    },
+    { connection, concurrency: CONCURRENCY },
+  );
+  try {
+    await worker.waitUntilReady();
+    await queue.waitUntilReady();
+    await sleep(50); // the worker is now blocked waiting for a job
+    for (let i = 0; i < LATENCY_RUNS; i++) {
+      await jitter(WAKE_JITTER_MS);
+      const startedNow = new Promise<void>((resolve) => (started = resolve));
+      t0 = performance.now();
+      await queue.add("task_0", { i });
+      await startedNow;
+    }
+    return median(samples);
+  } finally {
+    await worker.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+}
+
+// ---- main ----
+
+async function rounds(count: number, measure: () => Promise<number>, warmUp = true): Promise<number> {
+  if (warmUp) await measure();
+  const values: number[] = [];
+  for (let i = 0; i < count; i++) values.push(await measure());
+  return median(values);
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis();
+  const began = performance.now();
+  try {
+    const memory = (): Broker => createMemoryBroker();
+    const sqlite = (): Broker => openSqliteBroker({ path: newPath() });
+    const r = {
+      memDrain: await rounds(ROUNDS, () => oursDrain(memory, RUNS.memory)),
+      memBoth: await rounds(ROUNDS, () => oursEnqueueDrain(memory, RUNS.memory)),
+      sqlDrain: await rounds(ROUNDS, () => oursDrain(sqlite, RUNS.sqlite)),
+      sqlBoth: await rounds(ROUNDS, () => oursEnqueueDrain(sqlite, RUNS.sqlite)),
+      sqlBulk: await rounds(ROUNDS, () => oursBulkEnqueue(RUNS.sqlite)),
+      bullDrain: await rounds(ROUNDS, () => bullDrain(redis.port, RUNS.bullmq, false)),
+      bullBoth: await rounds(ROUNDS, () => bullDrain(redis.port, RUNS.bullmq, true)),
+      bullBulk: await rounds(ROUNDS, () => bullBulkEnqueue(redis.port, RUNS.bullmq)),
+      // Latency rounds need no warm-up: the throughput rounds above warmed everything.
+      bullLatency: await rounds(LATENCY_ROUNDS, () => bullLatency(redis.port), false),
+      sqlLatency: [] as number[],
+      sqlLatencyWake: await rounds(LATENCY_ROUNDS, () => sqliteLatency(25, true), false),
+    };
+    for (const pollMs of POLLS_MS) r.sqlLatency.push(await rounds(LATENCY_ROUNDS, () => sqliteLatency(pollMs, false), false));
+
+    const rate = (v: number): string => `${Math.round(v).toLocaleString("en-US")}/s`;
+    const ms = (v: number): string => `${v.toFixed(2)} ms`;
+    const ratio = (ours: number, peer: number): string => `${(ours / peer).toFixed(2)}x`;
+    console.log(`\nno-op runs at concurrency ${CONCURRENCY}; medians of ${ROUNDS} rounds (latency: ${LATENCY_ROUNDS} rounds of ${LATENCY_RUNS} runs)`);
+    console.log(`Redis: ${redis.note}; BullMQ 5, ${RUNS.bullmq.toLocaleString("en-US")} jobs per round`);
+    console.log(`runs per round: memory ${RUNS.memory.toLocaleString("en-US")}, sqlite ${RUNS.sqlite.toLocaleString("en-US")}; ratio = ours / BullMQ (throughput: higher is better; latency: lower is better)\n`);
+    printTable(
+      ["figure", "ours", "BullMQ", "ratio"],
+      [
+        ["memory broker: drain (enqueued first)", rate(r.memDrain), rate(r.bullDrain), ratio(r.memDrain, r.bullDrain)],
+        ["memory broker: enqueue + drain", rate(r.memBoth), rate(r.bullBoth), ratio(r.memBoth, r.bullBoth)],
+        ["sqlite broker: drain (enqueued first, durably)", rate(r.sqlDrain), rate(r.bullDrain), ratio(r.sqlDrain, r.bullDrain)],
+        ["sqlite broker: enqueue + drain", rate(r.sqlBoth), rate(r.bullBoth), ratio(r.sqlBoth, r.bullBoth)],
+        ["sqlite broker: bulk enqueue (chunks of 1,000) vs addBulk", rate(r.sqlBulk), rate(r.bullBulk), ratio(r.sqlBulk, r.bullBulk)],
+        ...POLLS_MS.map((pollMs, i) => [
+          `sqlite: queue-to-start, other connection, poll ${pollMs} ms`,
+          ms(r.sqlLatency[i]!),
+          ms(r.bullLatency),
+          ratio(r.sqlLatency[i]!, r.bullLatency),
+        ]),
+        ["sqlite: queue-to-start, same broker (onEnqueue wake)", ms(r.sqlLatencyWake), ms(r.bullLatency), ratio(r.sqlLatencyWake, r.bullLatency)],
+      ],
+    );
+    console.log(`\ntotal ${((performance.now() - began) / 1000).toFixed(0)} s`);
+  } finally {
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,100 @@
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { openSqliteBroker } from "../../src/broker/sqlite.js";
+import { makeRun } from "./broker-contract.js";
+import { readRows, useTempDirs } from "./temp-dirs.js";
+
+const tempDir = useTempDirs();
+const root = join(import.meta.dirname, "..", "..");
+const brokerModule = pathToFileURL(join(root, "src", "broker", "sqlite.ts")).href;
+
+/**
+ * A consumer process: opens the broker, says "ready", waits for "go" on stdin so both start
+ * together, then claims batches of 1-16 runs (varying, so the two interleave), acks them a
+ * turn later as a consumer would, until the queue is empty. Prints the ids it claimed and
+ * the time span it was claiming.
+ */
+const CONSUMER = `
+import { openSqliteBroker } from ${JSON.stringify(brokerModule)};
+const [path, owner] = process.argv.slice(2);
+const broker = openSqliteBroker({ path });
+process.stdout.write("ready\\n");
+await new Promise((resolve) => process.stdin.once("data", resolve));
+const claimed = [];
+const start = Date.now();
+let batch = owner.length;
+for (;;) {
+  batch = (batch * 7 + 3) % 16 + 1;
+  const runs = await broker.claim({ max: batch, owner });
+  if (runs.length === 0) {
+    if ((await broker.counts()).ready === 0) break;
+    continue;
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  await Promise.all(runs.map((run) => broker.ack(run.id)));
+  for (const run of runs) claimed.push(run.id);
+}
+const end = Date.now();
+await broker.close();
+process.stdout.write(JSON.stringify({ claimed, start, end }) + "\\n");
+`;
+
+interface Child {
+  ready: Promise<void>;
+  go: () => void;
+  done: Promise<{ stdout: string; stderr: string; code: number | null }>;
+}
+
+function startChild(script: string, args: string[]): Child {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  let onReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (stdout.includes("ready\n")) onReady();
+  });
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      onReady(); // a child that died before "ready" must not hang the test
+      resolve({ stdout, stderr, code });
+    });
+  });
+  return { ready, go: () => child.stdin.end("go\n"), done };
+}
+
+describe("sqlite broker: several processes", () => {
+  it("two processes claiming 2,000 runs from one file at once claim each exactly once", async () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    const producer = openSqliteBroker({ path });
+    const ids = Array.from({ length: 2000 }, (_, i) => `run-${String(i).padStart(4, "0")}`);
+    await Promise.all(ids.map((id, i) => producer.enqueue(makeRun({ id, task: `t${i % 5}`, runAfter: 0 }))));
+    await producer.close();
+
+    const script = join(dir, "consumer.mts");
+    writeFileSync(script, CONSUMER);
+    const children = [startChild(script, [path, "alpha"]), startChild(script, [path, "beta-2"])];
+    await Promise.all(children.map((c) => c.ready));
+    for (const c of children) c.go();
+    const results = await Promise.all(children.map((c) => c.done));
+    for (const r of results) expect(r, r.stderr).toMatchObject({ code: 0, stderr: "" });
+
+    const [a, b] = results.map((r) => JSON.parse(r.stdout.split("\n").filter(Boolean).pop()!) as { claimed: string[]; start: number; end: number });
+    // The test only proves something if both claimed, and at the same time.
+    expect(a!.claimed.length).toBeGreaterThan(0);
+    expect(b!.claimed.length).toBeGreaterThan(0);
+    expect(Math.max(a!.start, b!.start)).toBeLessThan(Math.min(a!.end, b!.end));
+    const all = [...a!.claimed, ...b!.claimed];
+    expect(all).toHaveLength(2000);
+    expect(new Set(all).size).toBe(2000);
+    expect([...all].sort()).toEqual(ids);
+    expect(readRows(path, "SELECT count(*) AS n FROM queue")).toEqual([{ n: 0 }]);
+  });
+});
