@@ -1,10 +1,12 @@
 /**
  * bench/cli-startup: wall time of `fluid run say_hi --name bob` (warm compile cache) against
  * `node -e 0`, against the same task file run through tsx, and against loading the config and
- * task through jiti instead of fluid's esbuild cache. Commands are interleaved, several rounds;
+ * task through jiti instead of fluid's esbuild cache, and against the floor every task module
+ * pays: Node plus importing zod. Commands are interleaved, several rounds;
  * medians and ratios to `node -e 0`. Target: fluid <= 2x node -e 0.
  *
  * Run: npm run build && npx tsx bench/cli-startup.ts [rounds]
+ * The recorded row writes runs into the repo's .fluid/fluid.db.
  */
 import { join } from "node:path";
 import { median, printTable, timeCommand } from "./stats.ts";
@@ -14,7 +16,9 @@ const rounds = Number(process.argv[2] ?? 15);
 const env = { ...process.env, NO_COLOR: "1", FLUID_CONFIG: "" };
 const commands: Record<string, [string, string[]]> = {
   "node -e 0": ["node", ["-e", "0"]],
+  "node + import zod (floor)": ["node", [join(root, "bench/fixtures/zod-floor.mjs")]],
   "fluid run say_hi (warm cache)": ["node", [join(root, "bin/fluid.js"), "run", "say_hi", "--name", "bob", "--no-record"]],
+  "fluid run say_hi, recorded": ["node", [join(root, "bin/fluid.js"), "run", "say_hi", "--name", "bob"]],
   "tsx tasks/say_hi.ts (peer)": ["node", ["--import", "tsx", join(root, "bench/fixtures/tsx-say-hi.ts")]],
   "jiti load + run (loader alternative)": ["node", [join(root, "bench/fixtures/jiti-say-hi.mjs")]],
 };
@@ -32,4 +36,5 @@ printTable(
   Object.entries(times).map(([name, t]) => [name, median(t).toFixed(1), (median(t) / base).toFixed(2)]),
 );
 const fluid = median(times["fluid run say_hi (warm cache)"]!);
+console.log(`fluid over the zod floor: +${(fluid - median(times["node + import zod (floor)"]!)).toFixed(1)} ms`);
 console.log(`fluid vs tsx peer: ${(fluid / median(times["tsx tasks/say_hi.ts (peer)"]!)).toFixed(2)}x; target fluid <= 2.00x node -e 0: ${fluid / base <= 2 ? "met" : "NOT met"}`);

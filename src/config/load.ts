@@ -129,6 +129,7 @@ function resolveStore(value: unknown, root: string, env: NodeJS.ProcessEnv, fail
 }
 
 function validZone(tz: string): boolean {
+  if (tz === "UTC") return true; // the default: skip loading ICU's zone data at start-up
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
     return true;

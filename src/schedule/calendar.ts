@@ -101,7 +101,9 @@ const FIXED_TIME_RULE = "no-wildcard";
 
 function create(where: string, pattern: string, timezone: string, hint: string): Cron {
   try {
-    return new Cron(pattern, { timezone, paused: true, mode: MODE, domAndDow: false, fixedTimeRule: FIXED_TIME_RULE });
+    // UTC as a fixed offset: same instants, without croner formatting every probe through Intl.
+    const zone = timezone === "UTC" ? { utcOffset: 0 } : { timezone };
+    return new Cron(pattern, { ...zone, paused: true, mode: MODE, domAndDow: false, fixedTimeRule: FIXED_TIME_RULE });
   } catch (error) {
     const reason = error instanceof Error ? error.message.replace(/^CronPattern:\s*/, "") : String(error);
     throw new ScheduleError(`${where} is not a valid cron pattern: ${reason}`, { cause: error, hint });

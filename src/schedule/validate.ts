@@ -39,6 +39,7 @@ export function resolveTimezone(where: string, tz: unknown): string {
       hint: 'e.g. tz: "UTC", "Europe/London" or "America/New_York"',
     });
   }
+  if (tz.trim() === "UTC") return "UTC"; // the default: skip loading ICU's zone data at start-up
   try {
     return new Intl.DateTimeFormat("en-US", { timeZone: tz.trim() }).resolvedOptions().timeZone;
   } catch (error) {
