@@ -10,7 +10,7 @@ import { isPidAlive } from "../store/pid-alive.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
 import type { RunLogLine } from "../task/context.js";
-import { validateParams } from "../task/params.js";
+import { redactParams, validateParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
 import { acquireDaemonLock } from "./lock.js";
 import { openBroker } from "./open-broker.js";
@@ -143,7 +143,15 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       if (task.overlap === "skip" && (consumer.runningCount(task.name) > 0 || (await broker.hasPending(task.name)))) {
         const skipped = (skippedFires.get(task.name) ?? 0) + 1;
         skippedFires.set(task.name, skipped);
-        emit({ type: "fire-skipped", fire: f, reason: "a run of the task is still queued or running (overlap: skip)", skipped });
+        const reason = "a run of the task was still queued or running (overlap: skip)";
+        // Recorded as a cancelled run, so `fluid history` answers "why did it not run at 03:00?".
+        const now = Date.now();
+        store?.writeAttempt({
+          id: newRunId(), attempt: 1, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "cancelled", trigger: "schedule",
+          params: redactParams(task.params, task.schedule?.params ?? {}), queuedAt: f.scheduledAt, endedAt: now, durationMs: 0,
+          error: { name: "FireSkipped", code: "FLUID_SKIPPED", message: `fire skipped: ${reason}` }, host: hostname(), pid: process.pid,
+        });
+        emit({ type: "fire-skipped", fire: f, reason, skipped });
         return;
       }
       const id = await queueRun(task, task.schedule?.params ?? {}, "schedule", f.scheduledAt);

@@ -159,3 +159,26 @@ describe("fluid serve (real process)", () => {
     expect(hist[0]).toMatchObject({ id, state: "interrupted" });
   });
 });
+
+describe("fluid next", () => {
+  it("prints the next fires with their UTC offset and marks DST changes", async () => {
+    const p = tempProject({
+      "fluid.config.ts": CONFIG,
+      "tasks/t.ts": `import { task, cron } from "fluid-tasks";\nexport const daily = task({ schedule: cron("30 2 * * *", { tz: "America/New_York" }) }, async () => 1);\nexport const plain = task({}, async () => 1);\n`,
+    });
+    cleanups.push(p.cleanup);
+    const r = await fluid(["next", "daily", "-n", "400", "--json"], { cwd: p.dir });
+    expect(r.exitCode).toBe(0);
+    const times = JSON.parse(r.stdout) as string[];
+    expect(times).toHaveLength(400);
+    expect(times.every((t) => /T0[23]:[03]0:00-0[45]:00$/.test(t))).toBe(true);
+    // The spring-forward day: 02:30 does not exist, the fire runs at the change, 03:00 EDT.
+    expect(times.filter((t) => t.includes("T03:00:00-04:00"))).toHaveLength(1);
+    const table = await fluid(["next", "daily", "-n", "400"], { cwd: p.dir });
+    expect(table.stdout).toMatch(/DST starts \(clocks forward\)/);
+    expect(table.stdout).toMatch(/DST ends \(clocks back\)/);
+    const none = await fluid(["next", "plain"], { cwd: p.dir });
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toMatch(/task "plain" has no schedule/);
+  });
+});

@@ -162,7 +162,10 @@ describe("fluid serve: schedules", () => {
     `);
     try {
       const skip = await d.waitFor((e) => e.type === "fire-skipped", 5000);
-      expect(skip).toMatchObject({ type: "fire-skipped", fire: { task: "long" } });
+      expect(skip).toMatchObject({ type: "fire-skipped", fire: { task: "long" }, skipped: 1 });
+      const recorded = d.daemon.store!.listRuns({ task: "long", state: "cancelled" });
+      expect(recorded.length).toBeGreaterThanOrEqual(1);
+      expect(recorded[0]).toMatchObject({ trigger: "schedule", error: { code: "FLUID_SKIPPED" } });
       await d.waitFor(() => ends(d.events).length >= 2, 5000);
       let now = 0;
       for (const e of d.events) {
@@ -221,6 +224,31 @@ describe("fluid serve: schedules", () => {
       expect(events.filter((e) => e.type === "fire" || e.type === "run-start")).toEqual([]);
     } finally {
       project.cleanup();
+    }
+  });
+});
+
+describe("fluid serve: reload", () => {
+  it("reload() picks up an edited task module; a broken edit keeps the previous tasks", async () => {
+    const d = await startDaemon(`
+      import { task } from "fluid-tasks";
+      export const version = task({}, async () => 1);
+    `);
+    try {
+      const { writeFileSync } = await import("node:fs");
+      const conn = { store: d.daemon.store!, broker: d.daemon.broker };
+      expect((await waitForRun(conn, await d.daemon.queue("version"), { timeoutMs: 5000 })).result).toBe(1);
+      writeFileSync(join(d.dir, "tasks", "t.ts"), 'import { task } from "fluid-tasks";\nexport const version = task({}, async () => 2);\nexport const added = task({}, async () => "new");\n');
+      await d.daemon.reload();
+      expect(d.events.find((e) => e.type === "reloaded")).toMatchObject({ tasks: 2 });
+      expect((await waitForRun(conn, await d.daemon.queue("version"), { timeoutMs: 5000 })).result).toBe(2);
+      expect((await waitForRun(conn, await d.daemon.queue("added"), { timeoutMs: 5000 })).result).toBe("new");
+      writeFileSync(join(d.dir, "tasks", "t.ts"), "export const = broken");
+      await d.daemon.reload();
+      expect(d.events.find((e) => e.type === "reload-failed")).toBeTruthy();
+      expect((await waitForRun(conn, await d.daemon.queue("added"), { timeoutMs: 5000 })).result).toBe("new");
+    } finally {
+      await d.close();
     }
   });
 });

@@ -1,0 +1,146 @@
+/**
+ * Entry of a pool worker: a child process that loads the project once and then executes the
+ * runs the pool sends it, one at a time, with the inline executor. Started by `createPool`
+ * with an IPC channel; it takes everything (config path, run ids, params) from that channel,
+ * never from argv or the environment. It only executes runs: no scheduler, no consumer, no
+ * store. The parent owns every deadline (see `run` below).
+ */
+import { resolveDeps } from "../config/deps.js";
+import { loadProject, type Project } from "../config/load.js";
+import type { QueueFn } from "../task/context.js";
+import type { AttemptOutcome } from "../types.js";
+import { executeInline } from "./inline.js";
+import {
+  abortReason, errorFromInfo, syncMark, toWireError,
+  type ChildMessage, type DoneMessage, type ParentMessage, type RunMessage,
+} from "./protocol.js";
+
+// Taken before any user module loads, so a logger that patches process.stdout.write cannot
+// swallow the sync marks.
+const writeOut = process.stdout.write.bind(process.stdout);
+const writeErr = process.stderr.write.bind(process.stderr);
+
+let project: Project | undefined;
+let deps: unknown;
+let mark = "";
+/** The run being executed: its abort controller and pending queue requests. */
+let current: { seq: number; task: string; controller: AbortController; requests: Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }> } | undefined;
+let nextRequest = 0;
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+if (!process.send) {
+  process.stderr.write("fluid-tasks: this is the entry of a pool worker; it is started by the pool, over IPC\n");
+  process.exitCode = 2;
+} else {
+  process.on("message", (message: ParentMessage) => void onMessage(message));
+  // The parent is gone (it crashed or was killed): take our own process group with us, so
+  // nothing the tasks started outlives the daemon.
+  process.on("disconnect", onDisconnect);
+}
+
+function onDisconnect(): void {
+  try {
+    process.kill(-process.pid, "SIGKILL");
+  } catch {}
+  process.exit(1);
+}
+
+async function onMessage(message: ParentMessage): Promise<void> {
+  switch (message.type) {
+    case "hello":
+      return hello(message.configFile, message.cwd, message.mark);
+    case "run":
+      return run(message);
+    case "abort":
+      if (current && current.seq === message.seq) current.controller.abort(abortReason(message, current.task));
+      return;
+    case "queued": {
+      const pending = current?.seq === message.seq ? current.requests.get(message.req) : undefined;
+      if (!pending) return;
+      current!.requests.delete(message.req);
+      if (message.error) pending.reject(errorFromInfo(message.error));
+      else pending.resolve(message.id!);
+      return;
+    }
+  }
+}
+
+async function hello(configFile: string, cwd: string, syncPrefix: string): Promise<void> {
+  mark = syncPrefix;
+  try {
+    project = await loadProject({ config: configFile, cwd });
+    deps = await resolveDeps(project);
+  } catch (error) {
+    process.off("disconnect", onDisconnect);
+    process.send!({ type: "fatal", error: toWireError(error) } satisfies ChildMessage, () => process.exit(1));
+    return;
+  }
+  send({ type: "ready", rss: process.memoryUsage.rss() });
+}
+
+/**
+ * Executes one run. The timeout passed to the inline executor is 0: the parent owns the
+ * deadline (it starts when it sends the run and is enforced by killing this process, which
+ * also works while this thread is stuck in a loop), and it sends an abort message at the
+ * deadline that aborts `ctx.signal` here with the same TaskTimeoutError. A second clock here
+ * would only race the parent's and make the outcome depend on IPC latency.
+ */
+async function run(message: RunMessage): Promise<void> {
+  const { seq } = message;
+  const controller = new AbortController();
+  const requests = new Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }>();
+  current = { seq, task: message.task, controller, requests };
+  let outcome: AttemptOutcome;
+  try {
+    const task = project!.registry.get(message.task);
+    const queue: QueueFn = (target, params, options) =>
+      new Promise<string>((resolve, reject) => {
+        const req = nextRequest++;
+        requests.set(req, { resolve, reject });
+        try {
+          send({ type: "queue", seq, req, task: typeof target === "string" ? target : target.name, params, options });
+        } catch (error) {
+          requests.delete(req);
+          reject(new Error(`cannot queue "${typeof target === "string" ? target : target.name}": its params cannot be sent to the parent process (${(error as Error).message})`, { cause: error }));
+        }
+      });
+    outcome = await executeInline(
+      {
+        task, id: message.id, params: message.params, attempt: message.attempt, deps,
+        fromRunId: message.fromRunId, rootRunId: message.rootRunId, queue,
+        log: (line) => send({ type: "log", seq, line: { ts: line.ts, level: line.level, message: line.message } }),
+      },
+      { timeoutMs: 0, signal: controller.signal },
+    );
+  } catch (error) {
+    outcome = { state: "failure", error: toWireError(error) };
+  }
+  // Unanswered queue requests are dropped, not rejected: a rejection nobody awaits would
+  // crash this process.
+  if (current?.seq === seq) current = undefined;
+  const end = syncMark(mark, seq) + "\n";
+  writeOut(end);
+  writeErr(end);
+  const done: DoneMessage = {
+    type: "done", seq, state: outcome.state, rss: process.memoryUsage.rss(),
+    ...(outcome.state === "success" ? { result: outcome.result } : {}),
+    ...(outcome.error ? { error: withHint(outcome.error, outcome.thrown) } : {}),
+  };
+  try {
+    send(done);
+  } catch (error) {
+    // The result holds something the IPC channel cannot carry (a function, a socket, ...).
+    send({
+      type: "done", seq, state: "failure", rss: done.rss,
+      error: toWireError(new Error(`the result of task "${message.task}" cannot be sent from its child process: ${(error as Error).message}`, { cause: error })),
+    });
+  }
+}
+
+function withHint(info: NonNullable<AttemptOutcome["error"]>, thrown: unknown): ReturnType<typeof toWireError> {
+  const hint = (thrown as { hint?: unknown } | null)?.hint;
+  return typeof hint === "string" ? { ...info, hint } : info;
+}

@@ -1,0 +1,400 @@
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import type { LogLine } from "../types.js";
+import type { QueueFn } from "../task/context.js";
+import { groupAlive, signalGroup } from "./process-group.js";
+import {
+  errorFromInfo, syncMark, toWireError,
+  type AbortMessage, type ChildMessage, type DoneMessage, type ParentMessage, type QueueMessage, type RunMessage,
+} from "./protocol.js";
+import { delay, within } from "./timers.js";
+import { WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
+
+type Execa = typeof import("execa").execa;
+
+/** Lifecycle of a worker: starting -> idle <-> busy -> stopping -> exited. */
+export type WorkerState = "starting" | "idle" | "busy" | "stopping" | "exited";
+
+/** What a worker process is started with; workers with the same key are interchangeable. */
+export interface WorkerSpec {
+  key: string;
+  env: Record<string, string>;
+  maxMemoryMb: number | undefined;
+  /** Single use: discarded after one run (`isolate: "run"`). */
+  isolate: boolean;
+}
+
+export interface WorkerOptions {
+  execa: Execa;
+  childEntry: string;
+  configFile: string;
+  cwd: string;
+  spec: WorkerSpec;
+  killGraceMs: number;
+  /** Called once when the process has exited; `expected` when the pool stopped it. */
+  onExit: (worker: Worker, exit: WorkerExit, expected: boolean) => void;
+}
+
+/** The run-side callbacks of one run on a worker. */
+export interface RunHooks {
+  log?: ((line: LogLine) => void) | undefined;
+  queue?: QueueFn | undefined;
+}
+
+/** How a run on a worker ended, as the worker saw it. */
+export type RunEnd =
+  | { kind: "done"; done: DoneMessage }
+  | { kind: "exit"; exit: WorkerExit; stderr: string[] };
+
+interface Slot {
+  seq: number;
+  hooks: RunHooks;
+  /** Still taking queue requests and sync marks. */
+  open: boolean;
+  done: DoneMessage | undefined;
+  out: boolean;
+  err: boolean;
+  markWait: { cancel(): void } | undefined;
+  resolve: (end: RunEnd) => void;
+}
+
+/** Lines longer than this are passed on in pieces. */
+const MAX_LINE = 64 * 1024;
+/** Stderr lines kept for the message of a crash. */
+const TAIL_LINES = 20;
+/** How long to wait for the sync marks after `done` before ending the run anyway. */
+const MARK_WAIT_MS = 1000;
+
+let nextId = 1;
+
+/** One child process of the pool, running the worker entry; executes one run at a time. */
+export class Worker {
+  readonly id = nextId++;
+  readonly spec: WorkerSpec;
+  readonly pid: number | undefined;
+  state: WorkerState = "starting";
+  /** Runs executed so far. */
+  runs = 0;
+  /** Resident set size after the last run, bytes. */
+  rss = 0;
+  /** Loaded an older version of the project: retire after the current run. */
+  stale = false;
+  /** When the worker last became idle (for reaping). */
+  idleSince = 0;
+  idleTimer: NodeJS.Timeout | undefined;
+  /** Resolves when the project is loaded; rejects when the child cannot start. */
+  readonly ready: Promise<void>;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<WorkerExit>;
+
+  private readonly options: WorkerOptions;
+  private readonly proc: ReturnType<typeof startProcess>;
+  private readonly mark = `\u0000fluid-sync:${randomBytes(6).toString("hex")}:`;
+  private slot: Slot | undefined;
+  private seq = 0;
+  private tail: string[] = [];
+  private gone: Promise<void> | undefined;
+  private stopping = false;
+  private resolveReady!: () => void;
+  private rejectReady!: (error: Error) => void;
+  private fatal: Error | undefined;
+
+  constructor(options: WorkerOptions) {
+    this.options = options;
+    this.spec = options.spec;
+    this.ready = new Promise<void>((resolve, reject) => ((this.resolveReady = resolve), (this.rejectReady = reject)));
+    this.ready.catch(() => {}); // observed by the pool; this only keeps it from being unhandled
+    this.proc = startProcess(options);
+    this.pid = this.proc.pid;
+    this.exited = new Promise<WorkerExit>((resolve) => {
+      let settled = false;
+      const settle = (exit: WorkerExit): void => {
+        if (settled) return;
+        settled = true;
+        resolve(exit);
+        this.onProcessExit(exit);
+      };
+      this.proc.on("exit", (code, signal) => settle({ code: code ?? undefined, signal: signal ?? undefined }));
+      // A process that could not be spawned at all emits no "exit"; execa's result still says why.
+      this.proc.then(
+        (r) => settle({ code: r.exitCode, signal: r.signal }),
+        () => settle({ code: undefined, signal: undefined }),
+      );
+    });
+    this.readLines(this.proc.stdout, "stdout");
+    this.readLines(this.proc.stderr, "stderr");
+    void this.readMessages();
+    this.send({ type: "hello", configFile: options.configFile, cwd: options.cwd, mark: this.mark });
+  }
+
+  /** Starts a run; resolves when the child reports its end (after its output is read) or exits. */
+  run(message: Omit<RunMessage, "type" | "seq">, hooks: RunHooks): Promise<RunEnd> {
+    const seq = ++this.seq;
+    this.tail = [];
+    this.state = "busy";
+    this.setRef(true);
+    return new Promise<RunEnd>((resolve) => {
+      let settled = false;
+      this.slot = {
+        seq, hooks, open: true, done: undefined, out: false, err: false, markWait: undefined,
+        resolve: (end) => {
+          if (settled) return;
+          settled = true;
+          const slot = this.slot;
+          if (slot?.seq === seq) {
+            slot.open = false;
+            slot.markWait?.cancel();
+          }
+          resolve(end);
+        },
+      };
+      if (!this.send({ type: "run", seq, ...message })) {
+        // The channel is already gone: the exit handler ends the run with the reason.
+        if (this.state === "exited") this.slot.resolve({ kind: "exit", exit: { code: undefined, signal: undefined }, stderr: this.tail });
+      }
+    });
+  }
+
+  /** Asks the child to abort the current run (its `ctx.signal` aborts with the reason). */
+  abort(message: Omit<AbortMessage, "seq" | "type">): void {
+    if (this.slot) this.send({ type: "abort", seq: this.slot.seq, ...message });
+  }
+
+  /** Marks the worker idle: it no longer keeps the parent's event loop alive. */
+  setIdle(): void {
+    this.state = "idle";
+    this.idleSince = Date.now();
+    this.setRef(false);
+  }
+
+  /**
+   * Stops the process and everything in its process group: SIGTERM to the group, SIGKILL to
+   * the group after `killGraceMs` if anything is left. Resolves when the group is gone.
+   */
+  stop(): Promise<void> {
+    if (this.gone) return this.gone;
+    this.stopping = true;
+    if (this.state !== "exited") this.state = "stopping";
+    clearTimeout(this.idleTimer);
+    this.setRef(true);
+    this.gone = this.killGroup();
+    return this.gone;
+  }
+
+  /** The error a run gets when this worker could not start. */
+  startError(): Error {
+    return this.fatal ?? new Error("the worker did not start");
+  }
+
+  /** SIGKILL to the whole group at once (the parent is exiting). */
+  killNow(): void {
+    if (this.pid !== undefined) signalGroup(this.pid, "SIGKILL");
+  }
+
+  private async killGroup(): Promise<void> {
+    const pid = this.pid;
+    if (pid === undefined) return;
+    const grace = this.options.killGraceMs;
+    const deadline = Date.now() + grace;
+    signalGroup(pid, "SIGTERM");
+    await within(this.exited, grace);
+    // The leader is gone (or the grace is over); give the rest of the group what is left of it.
+    while (Date.now() < deadline && groupAlive(pid)) {
+      const d = delay(20);
+      await d.promise;
+    }
+    if (groupAlive(pid)) {
+      signalGroup(pid, "SIGKILL");
+      await within(this.exited, 1000);
+      for (let i = 0; i < 50 && groupAlive(pid); i++) await delay(20).promise;
+    }
+  }
+
+  private onProcessExit(exit: WorkerExit): void {
+    const wasStarting = this.state === "starting";
+    this.state = "exited";
+    clearTimeout(this.idleTimer);
+    const expected = this.stopping;
+    // Sweep what the task left in the group (a crash leaves its grandchildren behind).
+    if (!this.stopping) void this.stop();
+    void (async () => {
+      // Let the last stderr lines arrive (bounded: a grandchild may hold the pipe open).
+      await within(streamClosed(this.proc.stderr), 200);
+      if (wasStarting) {
+        this.fatal ??= new WorkerExitError("a worker could not load the project", exit, this.tail);
+        this.rejectReady(this.fatal);
+      }
+      const slot = this.slot;
+      if (slot?.open) {
+        if (slot.done) slot.resolve({ kind: "done", done: slot.done });
+        else slot.resolve({ kind: "exit", exit, stderr: [...this.tail] });
+      }
+      this.options.onExit(this, exit, expected);
+    })();
+  }
+
+  private async readMessages(): Promise<void> {
+    try {
+      for await (const message of this.proc.getEachMessage({ reference: false })) this.onMessage(message as ChildMessage);
+    } catch {}
+  }
+
+  private onMessage(message: ChildMessage): void {
+    switch (message.type) {
+      case "ready":
+        this.rss = message.rss;
+        if (this.state === "starting") this.state = "idle";
+        this.resolveReady();
+        return;
+      case "fatal":
+        this.fatal = errorFromInfo(message.error);
+        this.rejectReady(this.fatal);
+        return;
+      case "log": {
+        const slot = this.slot;
+        if (slot?.seq === message.seq) callSafely(() => slot.hooks.log?.(message.line));
+        return;
+      }
+      case "queue":
+        void this.onQueue(message);
+        return;
+      case "done": {
+        const slot = this.slot;
+        if (slot?.seq !== message.seq || !slot.open) return;
+        slot.done = message;
+        this.rss = message.rss;
+        this.maybeEnd(slot);
+        if (slot.open && !slot.markWait) {
+          const wait = delay(MARK_WAIT_MS);
+          slot.markWait = wait;
+          void wait.promise.then(() => slot.resolve({ kind: "done", done: message }));
+        }
+        return;
+      }
+    }
+  }
+
+  private async onQueue(message: QueueMessage): Promise<void> {
+    const slot = this.slot;
+    const answer = (body: { id: string } | { error: unknown }): void => {
+      if ("id" in body) this.send({ type: "queued", seq: message.seq, req: message.req, id: body.id });
+      else this.send({ type: "queued", seq: message.seq, req: message.req, error: toWireError(body.error) });
+    };
+    if (slot?.seq !== message.seq || !slot.open) return answer({ error: new Error("the run has ended") });
+    if (!slot.hooks.queue) return answer({ error: new Error(`cannot queue "${message.task}": this run has no queue`) });
+    try {
+      answer({ id: await slot.hooks.queue(message.task, message.params, message.options) });
+    } catch (error) {
+      answer({ error });
+    }
+  }
+
+  private readLines(stream: Readable | null, level: "stdout" | "stderr"): void {
+    if (!stream) return;
+    stream.setEncoding("utf8");
+    let buffer = "";
+    stream.on("data", (chunk: string) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        this.onLine(buffer.slice(0, nl), level);
+        buffer = buffer.slice(nl + 1);
+      }
+      while (buffer.length > MAX_LINE) {
+        this.onLine(buffer.slice(0, MAX_LINE), level);
+        buffer = buffer.slice(MAX_LINE);
+      }
+    });
+    stream.on("end", () => {
+      if (buffer) this.onLine(buffer, level);
+      buffer = "";
+    });
+    stream.on("error", () => {});
+  }
+
+  private onLine(raw: string, level: "stdout" | "stderr"): void {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    const at = line.indexOf(this.mark);
+    if (at >= 0) {
+      // A task's unfinished line (no newline) ends up in front of the mark.
+      if (at > 0) this.deliver(line.slice(0, at), level);
+      const seq = Number(line.slice(at + this.mark.length));
+      const slot = this.slot;
+      if (slot?.seq === seq && slot.open) {
+        if (level === "stdout") slot.out = true;
+        else slot.err = true;
+        this.maybeEnd(slot);
+      }
+      return;
+    }
+    this.deliver(line, level);
+  }
+
+  private deliver(message: string, level: "stdout" | "stderr"): void {
+    if (level === "stderr") {
+      this.tail.push(message);
+      if (this.tail.length > TAIL_LINES) this.tail.shift();
+    }
+    const slot = this.slot;
+    if (slot) callSafely(() => slot.hooks.log?.({ ts: Date.now(), level, message }));
+  }
+
+  private maybeEnd(slot: Slot): void {
+    if (slot.open && slot.done && slot.out && slot.err) slot.resolve({ kind: "done", done: slot.done });
+  }
+
+  private send(message: ParentMessage): boolean {
+    try {
+      if (!this.proc.connected) return false;
+      this.proc.sendMessage(message).catch(() => {});
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Idle workers do not keep the parent alive (a process 'exit' hook of the pool kills them). */
+  private setRef(on: boolean): void {
+    const handles = [this.proc, this.proc.channel, this.proc.stdout, this.proc.stderr] as Array<{ ref?: () => void; unref?: () => void } | null | undefined>;
+    for (const h of handles) {
+      try {
+        if (on) h?.ref?.();
+        else h?.unref?.();
+      } catch {}
+    }
+  }
+}
+
+function startProcess(o: WorkerOptions) {
+  const memory = o.spec.maxMemoryMb ? [`--max-old-space-size=${o.spec.maxMemoryMb}`] : [];
+  return o.execa(process.execPath, [...memory, o.childEntry], {
+    ipc: true,
+    serialization: "advanced",
+    // Leads its own process group, so a timeout kills what the task spawned too.
+    detached: true,
+    cleanup: false,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    // Output and IPC messages are read as they come; nothing is kept by execa.
+    buffer: false,
+    reject: false,
+    cwd: o.cwd,
+    env: o.spec.env,
+    extendEnv: true,
+  });
+}
+
+function streamClosed(stream: Readable | null): Promise<void> {
+  if (!stream || stream.destroyed || stream.readableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once("close", resolve);
+    stream.once("end", resolve);
+  });
+}
+
+function callSafely(fn: () => void): void {
+  try {
+    fn();
+  } catch {}
+}
