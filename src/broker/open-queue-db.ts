@@ -3,7 +3,8 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { StoreError } from "../errors.js";
 import { migrate } from "../store/schema.js";
-import { errorCode, toStoreError } from "../store/store-error.js";
+import { toStoreError } from "../store/store-error.js";
+import { setWal } from "../store/wal.js";
 
 /**
  * Opens a connection of its own to the store file for the SQLite broker, set up as the store
@@ -41,20 +42,3 @@ export function openQueueDb(path: string, busyTimeoutMs: number): { db: Database
   }
 }
 
-/**
- * Switches to WAL (a no-op once the file is in WAL). On a new file another process is creating
- * at the same moment the switch can fail with SQLITE_BUSY without waiting: retry until the timeout.
- * (The same loop as the store's; kept here so the store's internals stay private.)
- */
-function setWal(db: Database.Database, busyTimeoutMs: number): void {
-  const deadline = Date.now() + busyTimeoutMs;
-  for (;;) {
-    try {
-      db.pragma("journal_mode = WAL");
-      return;
-    } catch (error) {
-      if (!errorCode(error).startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw error;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-    }
-  }
-}

@@ -4,12 +4,13 @@ import Database from "better-sqlite3";
 import type { ErrorInfo } from "../errors.js";
 import { StoreError } from "../errors.js";
 import type { LogLine } from "../types.js";
+import { setWal } from "./wal.js";
 import { createPruner, type Pruner, type Retention } from "./prune.js";
 import { RUN_COLUMNS, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
 import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
 import { migrate, requireCurrent } from "./schema.js";
 import type { Store, StoreOptions } from "./store.js";
-import { errorCode, isTransient, toStoreError } from "./store-error.js";
+import { isTransient, toStoreError } from "./store-error.js";
 import { WriteBuffer, type BufferedWrite } from "./write-buffer.js";
 
 const DEFAULTS = {
@@ -77,22 +78,6 @@ function makeDirectory(path: string): void {
   }
 }
 
-/**
- * Switches to WAL (a no-op once the file is in WAL). On a new file that another process is
- * creating at the same moment the switch can fail with SQLITE_BUSY: retry until the timeout.
- */
-function setWal(db: Database.Database, busyTimeoutMs: number): void {
-  const deadline = Date.now() + busyTimeoutMs;
-  for (;;) {
-    try {
-      db.pragma("journal_mode = WAL");
-      return;
-    } catch (error) {
-      if (!errorCode(error).startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw error;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-    }
-  }
-}
 
 /** Open stores, flushed by one `exit` listener so a process that exits without `close()` loses nothing buffered. */
 const openStores = new Set<SqliteStore>();

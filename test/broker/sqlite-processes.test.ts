@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -6,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { openSqliteBroker } from "../../src/broker/sqlite.js";
 import { makeRun } from "./broker-contract.js";
 import { readRows, useTempDirs } from "./temp-dirs.js";
+import { startGatedChild } from "../helpers/gated-child.js";
 
 const tempDir = useTempDirs();
 const root = join(import.meta.dirname, "..", "..");
@@ -42,32 +42,6 @@ await broker.close();
 process.stdout.write(JSON.stringify({ claimed, start, end }) + "\\n");
 `;
 
-interface Child {
-  ready: Promise<void>;
-  go: () => void;
-  done: Promise<{ stdout: string; stderr: string; code: number | null }>;
-}
-
-function startChild(script: string, args: string[]): Child {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  let onReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-    if (stdout.includes("ready\n")) onReady();
-  });
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      onReady(); // a child that died before "ready" must not hang the test
-      resolve({ stdout, stderr, code });
-    });
-  });
-  return { ready, go: () => child.stdin.end("go\n"), done };
-}
 
 describe("sqlite broker: several processes", () => {
   it("two processes claiming 2,000 runs from one file at once claim each exactly once", async () => {
@@ -80,7 +54,7 @@ describe("sqlite broker: several processes", () => {
 
     const script = join(dir, "consumer.mts");
     writeFileSync(script, CONSUMER);
-    const children = [startChild(script, [path, "alpha"]), startChild(script, [path, "beta-2"])];
+    const children = [startGatedChild(script, [path, "alpha"]), startGatedChild(script, [path, "beta-2"])];
     await Promise.all(children.map((c) => c.ready));
     for (const c of children) c.go();
     const results = await Promise.all(children.map((c) => c.done));

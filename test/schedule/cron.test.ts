@@ -1,24 +1,11 @@
 import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
-import { ScheduleError } from "../../src/errors.js";
 import { cron, crontab, isSchedule, nextRuns, withDefaultTimezone } from "../../src/schedule/index.js";
+import { at, isoOf, thrown } from "./helpers.js";
 
-const at = (iso: string): Date => new Date(iso);
-const isoOf = (dates: Date[]): string[] => dates.map((d) => d.toISOString());
 const runs = (pattern: string, n: number, from: string, tz?: string): string[] =>
   isoOf(nextRuns(cron(pattern, tz === undefined ? {} : { tz }), n, at(from)));
 
-/** The ScheduleError `fn` throws. */
-function thrown(fn: () => unknown): ScheduleError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ScheduleError);
-    expect((error as ScheduleError).code).toBe("FLUID_SCHEDULE");
-    return error as ScheduleError;
-  }
-  throw new Error("expected a ScheduleError, nothing was thrown");
-}
 
 describe("cron: patterns", () => {
   it("reads 5 fields, and 6 with seconds first", () => {

@@ -1,21 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ScheduleError } from "../../src/errors.js";
 import { every, isSchedule, MIN_INTERVAL_MS, nextRuns, withDefaultTimezone } from "../../src/schedule/index.js";
+import { at, isoOf, thrown } from "./helpers.js";
 
-const at = (iso: string): Date => new Date(iso);
-const isoOf = (dates: Date[]): string[] => dates.map((d) => d.toISOString());
 
-/** The ScheduleError `fn` throws. */
-function thrown(fn: () => unknown): ScheduleError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ScheduleError);
-    expect((error as ScheduleError).code).toBe("FLUID_SCHEDULE");
-    return error as ScheduleError;
-  }
-  throw new Error("expected a ScheduleError, nothing was thrown");
-}
 
 describe("every: grid", () => {
   it("fires at the top of each UTC hour, strictly after the given time", () => {

@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.js";
 import { readTable, useTempStores } from "./temp-store.js";
+import { startGatedChild } from "../helpers/gated-child.js";
 
 const { tempDir } = useTempStores();
 const root = join(import.meta.dirname, "..", "..");
@@ -38,32 +38,6 @@ store.close();
 process.stdout.write(JSON.stringify({ start, end }) + "\\n");
 `;
 
-interface Writer {
-  ready: Promise<void>;
-  go: () => void;
-  done: Promise<{ stdout: string; stderr: string; code: number | null }>;
-}
-
-function startWriter(script: string, args: string[]): Writer {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  let onReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-    if (stdout.includes("ready\n")) onReady();
-  });
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      onReady(); // a writer that died before "ready" must not hang the test
-      resolve({ stdout, stderr, code });
-    });
-  });
-  return { ready, go: () => child.stdin.end("go\n"), done };
-}
 
 describe("store: several processes", () => {
   it("two processes recording 1,000 runs each into one new file at the same time lose nothing", async () => {
@@ -71,7 +45,7 @@ describe("store: several processes", () => {
     const script = join(dir, "writer.mts");
     writeFileSync(script, WRITER);
     const path = join(dir, "shared", "runs.db"); // created (and migrated) by whichever writer is first
-    const writers = [startWriter(script, [path, "a", "1000"]), startWriter(script, [path, "b", "1000"])];
+    const writers = [startGatedChild(script, [path, "a", "1000"]), startGatedChild(script, [path, "b", "1000"])];
     await Promise.all(writers.map((w) => w.ready));
     for (const w of writers) w.go();
     const results = await Promise.all(writers.map((w) => w.done));
@@ -101,7 +75,7 @@ describe("store: several processes", () => {
     const script = join(dir, "writer.mts");
     writeFileSync(script, WRITER);
     const path = join(dir, "runs.db");
-    const writer = startWriter(script, [path, "c", "25", "exit-without-close"]);
+    const writer = startGatedChild(script, [path, "c", "25", "exit-without-close"]);
     await writer.ready;
     writer.go();
     const result = await writer.done;
