@@ -49,6 +49,10 @@ export interface TaskOptions<P extends ParamsSchema = ParamsSchema> {
   catchUp?: CatchUpPolicy;
   /** At `maxConcurrency`: "wait" in the queue, or "drop" the run (recorded `rate_limited`). Default "wait". */
   onLimit?: "wait" | "drop";
+  /** cpu-bound only: heap limit of the child process, e.g. "512MB", "2GB" (a number is MB). Default: Node's own. */
+  maxMemory?: number | string;
+  /** cpu-bound only: "worker" reuses warm child processes; "run" starts a fresh one per run. Default "worker". */
+  isolate?: "worker" | "run";
 }
 
 /** See `TaskOptions.overlap`. */
@@ -116,13 +120,16 @@ export interface Task<P extends ParamsSchema = ParamsSchema, R = unknown> {
   readonly overlap: OverlapPolicy;
   readonly catchUp: ResolvedCatchUp;
   readonly onLimit: "wait" | "drop";
+  /** Heap limit of the child process in MB; undefined = Node's default. */
+  readonly maxMemoryMb: number | undefined;
+  readonly isolate: "worker" | "run";
   readonly fn: TaskFn<P, R>;
 }
 
 const NAME = /^[A-Za-z_][\w.:-]{0,99}$/;
 const KNOWN = new Set([
   "name", "description", "params", "timeout", "retry", "tags", "priority", "cpuBound",
-  "maxConcurrency", "schedule", "env", "overlap", "catchUp", "onLimit",
+  "maxConcurrency", "schedule", "env", "overlap", "catchUp", "onLimit", "maxMemory", "isolate",
 ]);
 
 /**
@@ -187,6 +194,10 @@ export function task(a: unknown, b?: unknown): Task {
   if (o.onLimit !== undefined && !["wait", "drop"].includes(o.onLimit)) {
     throw fail(`invalid onLimit ${JSON.stringify(o.onLimit)}`, 'use "wait" or "drop"');
   }
+  if (o.isolate !== undefined && !["worker", "run"].includes(o.isolate)) {
+    throw fail(`invalid isolate ${JSON.stringify(o.isolate)}`, 'use "worker" (warm, reused processes) or "run" (a fresh process per run)');
+  }
+  const maxMemoryMb = o.maxMemory === undefined ? undefined : parseMegabytes(o.maxMemory, fail);
   return {
     [TASK_BRAND]: true,
     name,
@@ -203,6 +214,8 @@ export function task(a: unknown, b?: unknown): Task {
     overlap: o.overlap ?? "skip",
     catchUp: catchUpPolicy(o.catchUp, fail),
     onLimit: o.onLimit ?? "wait",
+    maxMemoryMb,
+    isolate: o.isolate ?? "worker",
     fn: fn as TaskFn<ParamsSchema, unknown>,
   };
 }
@@ -243,6 +256,19 @@ function catchUpPolicy(c: CatchUpPolicy | undefined, fail: (m: string, h?: strin
     return { mode: "some", max: c.max, withinMs: parseDurationAs(c.within, "catchUp.within", (m, h) => fail(m, h)) };
   }
   throw fail(`invalid catchUp ${JSON.stringify(c)}`, 'use "skip", "latest" or { max: 3, within: "1h" }');
+}
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(kb|mb|gb|k|m|g)?$/i;
+const MB_PER_UNIT: Record<string, number> = { k: 1 / 1024, kb: 1 / 1024, m: 1, mb: 1, g: 1024, gb: 1024 };
+
+/** "512MB", "2GB", 256 (MB) -> whole megabytes, at least 16. */
+function parseMegabytes(value: number | string, fail: (m: string, h?: string) => TaskDefinitionError): number {
+  const m = typeof value === "number" ? [String(value), String(value), "mb"] : SIZE.exec(value.trim());
+  const mb = m ? Math.floor(Number(m[1]) * MB_PER_UNIT[(m[2] ?? "mb").toLowerCase()]!) : NaN;
+  if (!Number.isFinite(mb) || mb < 16) {
+    throw fail(`invalid maxMemory ${JSON.stringify(value)}`, 'write a size of at least 16MB, e.g. "512MB" or "2GB" (a number is MB)');
+  }
+  return mb;
 }
 
 /** Wait before attempt `next` (2 = first retry): delay * backoff^(next-2), capped at maxDelay. */

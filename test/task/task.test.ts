@@ -59,3 +59,17 @@ describe("task()", () => {
     expect(t.params.parse({ n: 2 })).toEqual({ n: 2 });
   });
 });
+
+describe("task() child-process options", () => {
+  it("parses maxMemory sizes and isolate", () => {
+    expect(task({ name: "a", cpuBound: true, maxMemory: "512MB" }, async () => {}).maxMemoryMb).toBe(512);
+    expect(task({ name: "b", cpuBound: true, maxMemory: "2GB" }, async () => {}).maxMemoryMb).toBe(2048);
+    expect(task({ name: "c", cpuBound: true, maxMemory: 64 }, async () => {}).maxMemoryMb).toBe(64);
+    expect(task({ name: "d" }, async () => {}).maxMemoryMb).toBeUndefined();
+    expect(task({ name: "e", isolate: "run" }, async () => {}).isolate).toBe("run");
+    expect(task({ name: "f" }, async () => {}).isolate).toBe("worker");
+    expect(() => task({ name: "g", maxMemory: "lots" }, async () => {})).toThrow(/invalid maxMemory "lots"/);
+    expect(() => task({ name: "h", maxMemory: "1MB" }, async () => {})).toThrow(/invalid maxMemory "1MB"/);
+    expect(() => task({ name: "i", isolate: "thread" as never }, async () => {})).toThrow(/invalid isolate "thread"/);
+  });
+});
