@@ -6,6 +6,7 @@ import { createRecorder } from "../consumer/recorder.js";
 import { runTask, type RunResult } from "../consumer/run-task.js";
 import { formatDuration, parseDuration } from "../duration.js";
 import { ExitCode, isFluidError, StoreError, UsageError } from "../errors.js";
+import { maybePrune } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
 import type { LogSink } from "../task/context.js";
@@ -60,6 +61,7 @@ async function execute(project: Project, task: Task, o: ExecuteOptions, io: Outp
   try {
     return await executeWith(project, task, o, io, store);
   } finally {
+    if (store) maybePrune(store);
     store?.close();
   }
 }

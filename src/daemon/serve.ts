@@ -7,6 +7,7 @@ import { newRunId } from "../consumer/run-id.js";
 import { ConfigError } from "../errors.js";
 import { createScheduler, type Fire, type SchedulerEvent } from "../schedule/timer.js";
 import { isPidAlive } from "../store/pid-alive.js";
+import { maybePrune, PRUNE_EVERY_MS } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
 import type { RunLogLine } from "../task/context.js";
@@ -119,6 +120,15 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     }, 1000);
     refresh.unref();
     releasers.push(() => clearInterval(refresh));
+
+    if (store) {
+      // Retention: now and every hour, in small transactions that never block runs for long.
+      const prune = (): void => void maybePrune(store, (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }));
+      prune();
+      const pruner = setInterval(prune, PRUNE_EVERY_MS);
+      pruner.unref();
+      releasers.push(() => clearInterval(pruner));
+    }
 
     const concurrency = options.concurrency ?? project.config.concurrency;
     const deps = await resolveDeps(project);
