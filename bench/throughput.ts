@@ -38,6 +38,10 @@ import type { Broker, QueuedRun } from "../src/broker/broker.js";
 import { createMemoryBroker } from "../src/broker/memory.js";
 import { openSqliteBroker } from "../src/broker/sqlite.js";
 import { median, printTable } from "./stats.js";
+import { Registry } from "../src/config/registry.js";
+import { createConsumer } from "../src/consumer/consumer.js";
+import { openStore } from "../src/store/index.js";
+import { task } from "../src/task/task.js";
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const CONCURRENCY = 100;
@@ -380,6 +384,45 @@ async function bullLatency(port: number): Promise<number> {
 
 // ---- main ----
 
+/**
+ * Runs/s of what `fluid serve` does: the real consumer (src/consumer) draining `n` runs enqueued
+ * beforehand from the SQLite broker, executing a no-op task and recording every attempt in
+ * the store (running + success rows), at concurrency 100.
+ */
+async function daemonDrain(n: number, record: boolean): Promise<number> {
+  const path = newPath();
+  const broker = openSqliteBroker({ path });
+  const store = record ? openStore({ path }) : undefined;
+  const registry = new Registry();
+  registry.add(task({ name: "noop" }, async () => {}), { file: "bench", exportName: "noop" });
+  try {
+    const now = Date.now();
+    for (let i = 0; i < n; i += CHUNK) {
+      await Promise.all(Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) =>
+        broker.enqueue({ id: `c${i + k}`, task: "noop", params: {}, priority: "medium", attempt: 1, trigger: "queue", runAfter: now, queuedAt: now })));
+    }
+    let ended = 0;
+    let finish: () => void = () => {};
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const consumer = createConsumer({
+      registry, broker, store, concurrency: CONCURRENCY, pollMs: 25,
+      onEvent: (e) => {
+        if (e.type === "end" && ++ended === n) finish();
+      },
+    });
+    const start = performance.now();
+    consumer.start();
+    await done;
+    const rate = n / ((performance.now() - start) / 1000);
+    await consumer.drain(1000);
+    await expectEmpty(broker);
+    return rate;
+  } finally {
+    store?.close();
+    await broker.close();
+  }
+}
+
 async function rounds(count: number, measure: () => Promise<number>, warmUp = true): Promise<number> {
   if (warmUp) await measure();
   const values: number[] = [];
@@ -399,6 +442,8 @@ async function main(): Promise<void> {
       sqlDrain: await rounds(ROUNDS, () => oursDrain(sqlite, RUNS.sqlite)),
       sqlBoth: await rounds(ROUNDS, () => oursEnqueueDrain(sqlite, RUNS.sqlite)),
       sqlBulk: await rounds(ROUNDS, () => oursBulkEnqueue(RUNS.sqlite)),
+      daemon: await rounds(ROUNDS, () => daemonDrain(RUNS.bullmq, false)),
+      daemonRecorded: await rounds(ROUNDS, () => daemonDrain(RUNS.bullmq, true)),
       bullDrain: await rounds(ROUNDS, () => bullDrain(redis.port, RUNS.bullmq, false)),
       bullBoth: await rounds(ROUNDS, () => bullDrain(redis.port, RUNS.bullmq, true)),
       bullBulk: await rounds(ROUNDS, () => bullBulkEnqueue(redis.port, RUNS.bullmq)),
@@ -422,6 +467,8 @@ async function main(): Promise<void> {
         ["memory broker: enqueue + drain", rate(r.memBoth), rate(r.bullBoth), ratio(r.memBoth, r.bullBoth)],
         ["sqlite broker: drain (enqueued first, durably)", rate(r.sqlDrain), rate(r.bullDrain), ratio(r.sqlDrain, r.bullDrain)],
         ["sqlite broker: enqueue + drain", rate(r.sqlBoth), rate(r.bullBoth), ratio(r.sqlBoth, r.bullBoth)],
+        ["fluid serve's consumer on sqlite: drain, no recording", rate(r.daemon), rate(r.bullDrain), ratio(r.daemon, r.bullDrain)],
+        ["fluid serve's consumer on sqlite: drain, every run recorded", rate(r.daemonRecorded), rate(r.bullDrain), ratio(r.daemonRecorded, r.bullDrain)],
         ["sqlite broker: bulk enqueue (chunks of 1,000) vs addBulk", rate(r.sqlBulk), rate(r.bullBulk), ratio(r.sqlBulk, r.bullBulk)],
         ...POLLS_MS.map((pollMs, i) => [
           `sqlite: queue-to-start, other connection, poll ${pollMs} ms`,

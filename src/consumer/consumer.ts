@@ -3,7 +3,8 @@ import type { Broker, QueuedRun } from "../broker/broker.js";
 import type { Registry } from "../config/registry.js";
 import { parseDuration } from "../duration.js";
 import { RunCancelledError, RunInterruptedError, toErrorInfo, type ErrorInfo } from "../errors.js";
-import { executeInline } from "../executor/inline.js";
+import { executeAttempt } from "../executor/execute-attempt.js";
+import type { Pool, PoolOutcome } from "../executor/pool.js";
 import type { Store } from "../store/store.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
@@ -39,6 +40,8 @@ export interface ConsumerOptions {
   isEnabled?: (task: string) => boolean;
   /** Most runs of a task at once besides its own `maxConcurrency` (e.g. 1 for overlap "queue"). */
   taskLimit?: (task: Task) => number;
+  /** Child-process pool for cpu-bound tasks. Default: none, they run on this event loop. */
+  pool?: Pool;
 }
 
 /** A run being executed. */
@@ -93,8 +96,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const record = (rec: AttemptRecord & { state: RunState }): void => {
     if (!store) return;
     try {
+      // Buffered: the store writes on the next turn of the event loop, in one transaction with
+      // everything else recorded meanwhile (a `running` row is on disk before the task's first await returns).
       store.writeAttempt(rec);
-      if (rec.state === "running") store.flush();
     } catch (error) {
       emit({ type: "error", message: `cannot record run ${rec.id}: ${(error as Error).message}`, error });
     }
@@ -228,9 +232,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     }
     emit({ type: "start", run });
     record({ ...base, state: "running", startedAt });
-    const outcome = await executeInline(
+    const outcome = await executeAttempt(
       { task, id: run.id, params, attempt: run.attempt, deps: options.deps, fromRunId: run.fromRunId, rootRunId: run.rootRunId, log, queue },
-      { timeoutMs: task.timeoutMs, signal: controller.signal },
+      { timeoutMs: task.timeoutMs, signal: controller.signal, pool: options.pool, isolate: task.isolate },
     );
     await finish(run, task, outcome, startedAt);
   };
@@ -243,6 +247,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       ...base, state: outcome.state, startedAt, endedAt, durationMs: endedAt - startedAt,
       ...(outcome.state === "success" ? { result: outcome.result } : {}),
       ...(outcome.error ? { error: outcome.error } : {}),
+      ...((outcome as PoolOutcome).exitCode !== undefined ? { exitCode: (outcome as PoolOutcome).exitCode! } : {}),
     });
     if (outcome.state === "interrupted") {
       // Shutdown: the same attempt runs again on the next start.
