@@ -146,12 +146,17 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     if (!stopped) timer = setTimeout(() => void pump(), Math.max(0, ms));
   };
 
-  const pump = async (): Promise<void> => {
-    if (stopped) return;
+  let pumped: Promise<void> = Promise.resolve();
+  const pump = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
     if (pumping) {
       again = true;
-      return;
+      return pumped;
     }
+    pumped = pumpOnce();
+    return pumped;
+  };
+  const pumpOnce = async (): Promise<void> => {
     pumping = true;
     try {
       do {
@@ -162,8 +167,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         const claimed = await broker.claim({ max: free, owner, skipTasks: skipTasks() });
         for (const run of claimed) {
           // One batch may hold more runs of a task than its limit allows: give the extra back.
+          // So does a claim that was under way when drain() began.
           const task = registry.has(run.task) ? registry.get(run.task) : undefined;
-          if (task && task.onLimit === "wait" && (perTask.get(task.name) ?? 0) >= limitOf(task)) {
+          if (stopped || (task && task.onLimit === "wait" && (perTask.get(task.name) ?? 0) >= limitOf(task))) {
             await broker.retry(run.id, run.attempt, run.runAfter);
             continue;
           }
@@ -286,6 +292,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       stopped = true;
       clearTimeout(timer);
       unsubscribe?.();
+      await pumped; // a claim under way gives its runs back (see pumpOnce)
       const inFlight = [...running.values()];
       let graceTimer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
