@@ -13,7 +13,7 @@ rmSync(out, { recursive: true, force: true });
 process.on("exit", () => rmSync(out, { recursive: true, force: true })); // after a failed step too
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--emitDeclarationOnly", "--outDir", out], { stdio: "inherit" });
 await build({
-  entryPoints: ["src/index.ts", "src/cli/main.ts"],
+  entryPoints: ["src/index.ts", "src/cli/main.ts", "src/executor/child.ts"],
   outdir: out,
   outbase: "src",
   bundle: true,

@@ -6,6 +6,7 @@ import { createRecorder } from "../consumer/recorder.js";
 import { runTask, type RunResult } from "../consumer/run-task.js";
 import { formatDuration, parseDuration } from "../duration.js";
 import { ExitCode, isFluidError, StoreError, UsageError } from "../errors.js";
+import { openProjectPool } from "../executor/project-pool.js";
 import { maybePrune } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
@@ -91,7 +92,9 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const base = { deps, log, signal: controller.signal, ...(recorder ? { onAttempt: recorder.onAttempt } : {}) };
+  // A cpu-bound task runs in a child process here too, so its timeout can kill it.
+  const pool = task.cpuBound ? await openProjectPool(project, { size: 1 }) : undefined;
+  const base = { deps, log, signal: controller.signal, ...(recorder ? { onAttempt: recorder.onAttempt } : {}), ...(pool ? { pool } : {}) };
   const chained = createInlineQueue(project.registry, base);
   let result: RunResult;
   try {
@@ -102,6 +105,7 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
     const children = await chained.drain();
     for (const child of children) progress.line(`${err.c.dim("chained")} ${child.task} ${child.id.slice(0, 8)} ${stateText(err.c, child.state)} ${err.c.dim(formatDuration(child.durationMs))}\n`);
   } finally {
+    await pool?.close(0);
     progress.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -89,6 +89,10 @@ function jsonWriter(io: Output): (e: DaemonEvent) => void {
       case "scheduler":
         line = { event: "scheduler", ...e.event };
         break;
+      case "pool":
+        line = { ...e.event, event: "pool", worker: e.event.type };
+        delete line.type;
+        break;
       default:
         line = { ...e, event: e.type };
         delete line.type;
@@ -141,6 +145,9 @@ function prettyWriter(io: Output): (e: DaemonEvent) => void {
       case "stopped":
         w(`${c.green("stopped")}: ${e.finished} run(s) finished, ${e.interrupted} interrupted and put back in the queue`);
         break;
+      case "pool":
+        if (e.event.type === "crashed" || e.event.type === "killed") w(`${c.yellow("worker")} ${JSON.stringify(e.event)}`);
+        break;
       case "error":
         w(`${c.red("error")} ${e.message}`);
         break;
@@ -151,6 +158,7 @@ function prettyWriter(io: Output): (e: DaemonEvent) => void {
 function summaryText(c: ChalkInstance, s: import("../daemon/serve.js").DaemonSummary): string {
   let text = `${c.bold("fluid serve")} pid ${s.pid}\n`;
   text += `  config       ${s.configFile}\n  store        ${s.store}\n  broker       ${s.broker}\n  concurrency  ${s.concurrency}\n  tasks        ${s.tasks}\n`;
+  if (s.pool) text += `  cpu pool     ${s.pool.workers} worker(s) now, started on demand (size from config pool.size, default cores - 1)\n`;
   if (s.schedules.length === 0) text += `  schedules    ${c.dim("none")}\n`;
   for (const [i, sc] of s.schedules.entries()) {
     text += `  ${i === 0 ? "schedules    " : "             "}${c.bold(sc.task)} ${sc.schedule}${sc.next ? c.dim(`, next ${sc.next}`) : ""}\n`;

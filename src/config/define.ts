@@ -8,6 +8,20 @@ export interface StoreConfig {
   retention?: { days?: number; perTask?: number };
 }
 
+/** The child processes of cpu-bound tasks. */
+export interface PoolConfig {
+  /** Most child processes at once. Default: available cores minus one, at least 1. */
+  size?: number;
+  /** Replace a child after this many runs. Default 10000. */
+  maxRunsPerWorker?: number;
+  /** Replace a child whose memory after a run is above this: "512MB", "1GB" or MB. Default "512MB". */
+  maxWorkerMemory?: number | string;
+  /** Stop a child idle this long: ms or "60s"; 0 = never. Default "60s". */
+  idleTimeout?: number | string;
+  /** After a timeout or cancel: SIGTERM, then SIGKILL of the child's process tree this long after. Default "5s". */
+  killGrace?: number | string;
+}
+
 /** The contents of `fluid.config.ts`. */
 export interface FluidConfig<Deps = unknown> {
   /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required. */
@@ -20,6 +34,8 @@ export interface FluidConfig<Deps = unknown> {
   timezone?: string;
   /** Most runs at once in `fluid serve`. Default 10. */
   concurrency?: number;
+  /** Child processes of cpu-bound tasks. */
+  pool?: PoolConfig;
 }
 
 /** Declares the config with types; returns it unchanged. */

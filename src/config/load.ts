@@ -7,7 +7,8 @@ import { isTask, type Task } from "../task/task.js";
 import { withDefaultTimezone } from "../schedule/calendar.js";
 import type { Schedule } from "../types.js";
 import { compileModules, importCompiled } from "./compile.js";
-import type { FluidConfig, StoreConfig } from "./define.js";
+import { parseDuration } from "../duration.js";
+import type { FluidConfig, PoolConfig, StoreConfig } from "./define.js";
 import { findConfig } from "./find.js";
 import { Registry } from "./registry.js";
 import { suggest } from "../suggest.js";
@@ -20,6 +21,8 @@ export interface ResolvedConfig {
   store: (Required<Pick<StoreConfig, "path" | "logCap">> & { retention: { days: number; perTask: number } }) | false;
   timezone: string;
   concurrency: number;
+  /** Pool options resolved to numbers (undefined fields take the pool's defaults). */
+  pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number };
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -40,7 +43,7 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -104,7 +107,10 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   if (!Number.isInteger(concurrency) || (concurrency as number) < 1) {
     throw fail(`concurrency must be a whole number >= 1, got ${JSON.stringify(concurrency)}`);
   }
-  return { tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number };
+  return {
+    tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number,
+    pool: resolvePool(c.pool, fail),
+  };
 }
 
 function resolveStore(value: unknown, root: string, env: NodeJS.ProcessEnv, fail: (m: string, h?: string) => ConfigError): ResolvedConfig["store"] {
@@ -126,6 +132,36 @@ function resolveStore(value: unknown, root: string, env: NodeJS.ProcessEnv, fail
     throw fail("store.retention needs days > 0 and perTask a whole number > 0");
   }
   return { path: path === ":memory:" ? path : resolve(root, path), logCap, retention: { days, perTask } };
+}
+
+function resolvePool(value: unknown, fail: (m: string, h?: string) => ConfigError): ResolvedConfig["pool"] {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null) throw fail("`pool` must be an object ({ size, maxRunsPerWorker, maxWorkerMemory, idleTimeout, killGrace })");
+  const p = value as PoolConfig;
+  const known = ["size", "maxRunsPerWorker", "maxWorkerMemory", "idleTimeout", "killGrace"];
+  for (const key of Object.keys(p)) if (!known.includes(key)) throw fail(`unknown pool key "${key}"`, `known: ${known.join(", ")}`);
+  const whole = (v: unknown, name: string): number => {
+    if (!Number.isInteger(v) || (v as number) < 1) throw fail(`pool.${name} must be a whole number >= 1, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const out: ResolvedConfig["pool"] = {};
+  if (p.size !== undefined) out.size = whole(p.size, "size");
+  if (p.maxRunsPerWorker !== undefined) out.maxRunsPerWorker = whole(p.maxRunsPerWorker, "maxRunsPerWorker");
+  if (p.maxWorkerMemory !== undefined) {
+    const m = /^(\d+)\s*(mb|gb)?$/i.exec(String(p.maxWorkerMemory).trim());
+    if (!m) throw fail(`pool.maxWorkerMemory must be a size such as "512MB" or "1GB", got ${JSON.stringify(p.maxWorkerMemory)}`);
+    out.maxWorkerMemoryMb = Number(m[1]) * (m[2]?.toLowerCase() === "gb" ? 1024 : 1);
+  }
+  const ms = (v: number | string, name: string): number => {
+    try {
+      return parseDuration(v, `pool.${name}`);
+    } catch (error) {
+      throw fail((error as Error).message, (error as ConfigError).hint);
+    }
+  };
+  if (p.idleTimeout !== undefined) out.idleTimeoutMs = ms(p.idleTimeout, "idleTimeout");
+  if (p.killGrace !== undefined) out.killGraceMs = ms(p.killGrace, "killGrace");
+  return out;
 }
 
 function validZone(tz: string): boolean {

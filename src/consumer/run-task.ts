@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { RunInterruptedError, toErrorInfo, type ErrorInfo } from "../errors.js";
-import { executeInline } from "../executor/inline.js";
+import { executeAttempt } from "../executor/execute-attempt.js";
+import type { Pool, PoolOutcome } from "../executor/pool.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
 import { retryDelay, type Task } from "../task/task.js";
@@ -27,6 +28,8 @@ export interface AttemptRecord {
   rootRunId?: string;
   host: string;
   pid: number;
+  /** Exit code of the child process of a cpu-bound attempt that ended it. */
+  exitCode?: number;
 }
 
 /** Options of `runTask`. */
@@ -51,6 +54,8 @@ export interface RunTaskOptions {
   queue?: QueueFn;
   /** Called as each attempt starts and ends (recording). Errors thrown here are not caught. */
   onAttempt?: (record: AttemptRecord) => void;
+  /** Child-process pool for cpu-bound tasks. Default: none, the task runs on this event loop. */
+  pool?: Pool;
 }
 
 /** How a run ended. */
@@ -94,19 +99,20 @@ export async function runTask(task: Task, options: RunTaskOptions = {}): Promise
     const trigger: RunTrigger = attempt > 1 ? "retry" : (options.trigger ?? "cli");
     const attemptStart = Date.now();
     options.onAttempt?.({ ...base, attempt, trigger, state: "running", startedAt: attemptStart });
-    outcome = await executeInline(
+    outcome = await executeAttempt(
       {
         task, id, params, attempt, deps: options.deps, fromRunId: options.fromRunId, rootRunId: options.rootRunId,
         log: options.log ?? (() => {}),
         queue: options.queue ?? noQueue,
       },
-      { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) },
+      { timeoutMs, ...(options.signal ? { signal: options.signal } : {}), pool: options.pool, isolate: task.isolate },
     );
     const endedAt = Date.now();
     options.onAttempt?.({
       ...base, attempt, trigger, state: outcome.state, startedAt: attemptStart, endedAt, durationMs: endedAt - attemptStart,
       ...(outcome.state === "success" ? { result: outcome.result } : {}),
       ...(outcome.error ? { error: outcome.error } : {}),
+      ...((outcome as PoolOutcome).exitCode !== undefined ? { exitCode: (outcome as PoolOutcome).exitCode! } : {}),
     });
     if (!shouldRetry(task, outcome, attempt, maxAttempts)) break;
     const wait = retryDelay(task.retry!, attempt + 1);

@@ -13,6 +13,8 @@ import type { Store } from "../store/store.js";
 import type { RunLogLine } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
+import { openProjectPool } from "../executor/project-pool.js";
+import type { PoolEvent, PoolStats } from "../executor/pool.js";
 import { acquireDaemonLock } from "./lock.js";
 import { openBroker } from "./open-broker.js";
 
@@ -44,6 +46,7 @@ export type DaemonEvent =
   | { type: "reload-failed"; error: unknown }
   | { type: "stopping"; reason: string; running: number; graceMs: number }
   | { type: "stopped"; finished: number; interrupted: number }
+  | { type: "pool"; event: PoolEvent }
   | { type: "error"; message: string; error?: unknown };
 
 /** The start-up summary. */
@@ -55,6 +58,8 @@ export interface DaemonSummary {
   tasks: number;
   schedules: Array<{ task: string; schedule: string; next: string | null }>;
   pid: number;
+  /** The child-process pool of cpu-bound tasks, when the project has any. */
+  pool: PoolStats | null;
 }
 
 /** A running daemon. */
@@ -132,8 +137,11 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
 
     const concurrency = options.concurrency ?? project.config.concurrency;
     const deps = await resolveDeps(project);
+    // Closed after the consumer has drained (releasers run in reverse), so no child outlives us.
+    const pool = await openProjectPool(project, { onEvent: (event) => emit({ type: "pool", event }) });
+    if (pool) releasers.push(() => pool.close(graceMsOf(options)));
     const consumer = createConsumer({
-      registry: project.registry, broker, store, concurrency, deps, isEnabled,
+      registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}),
       pollMs: options.pollMs ?? 25,
       // overlap "skip" and "queue" mean one run of the task at a time.
       taskLimit: (task) => (task.schedule && task.overlap !== "allow" ? 1 : Infinity),
@@ -198,12 +206,13 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
         return { task: t.name, schedule: t.schedule!.describe(), next: next ? next.toISOString() : null };
       }),
       pid: process.pid,
+      pool: pool ? pool.stats() : null,
     };
 
     let stopping: Promise<void> | undefined;
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
-    const graceMs = options.graceMs ?? 30_000;
+    const graceMs = graceMsOf(options);
 
     consumer.start();
     scheduler.start();
@@ -230,6 +239,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
         try {
           project = await loadProject(options);
           consumer.setRegistry(project.registry);
+          pool?.reload(); // workers load the new code once their current run ends
           scheduler.replace(entries(project));
           emit({ type: "reloaded", tasks: project.registry.size });
         } catch (error) {
@@ -246,4 +256,9 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     await release();
     throw error;
   }
+}
+
+/** Shutdown grace of `serve`: 30 s unless given. */
+function graceMsOf(options: ServeOptions): number {
+  return options.graceMs ?? 30_000;
 }

@@ -4,10 +4,12 @@ import { ConfigError, RunInterruptedError, TaskTimeoutError, isFluidError, toErr
 import type { QueueFn } from "../task/context.js";
 import type { AttemptOutcome, LogLevel } from "../types.js";
 import { defaultChildEntry } from "./child-entry.js";
+import { decodeValue } from "./codec.js";
 import { errorFromInfo, type DoneMessage } from "./protocol.js";
 import { delay } from "./timers.js";
 import { Worker, type RunEnd, type WorkerSpec } from "./worker.js";
-import { WorkerExitError, looksOutOfMemory, type WorkerExit } from "./worker-exit-error.js";
+import { WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
+import { WorkerStartError } from "./worker-start-error.js";
 
 /** Options of `createPool`. */
 export interface PoolOptions {
@@ -17,7 +19,11 @@ export interface PoolOptions {
   cwd: string;
   /** Most worker processes at once. Default: `os.availableParallelism() - 1`, at least 1. */
   size?: number;
-  /** Replace a worker after this many runs (leaks stay bounded). Default 1000. */
+  /**
+   * Replace a worker after this many runs, so a slow leak stays bounded. Default 10_000: a
+   * replacement costs a process start (~250 ms of CPU on a small machine), which 1,000 short
+   * runs would not pay for; `maxWorkerMemoryMb` catches the leaks that matter sooner.
+   */
   maxRunsPerWorker?: number;
   /** Replace a worker whose resident memory after a run is above this, in MB. Default 512. */
   maxWorkerMemoryMb?: number;
@@ -33,6 +39,11 @@ export interface PoolOptions {
    * SIGTERM, in ms (at most `killGraceMs`). Default 1000.
    */
   abortGraceMs?: number;
+  /**
+   * Most time a worker may take to start and load the project (config, task modules, deps),
+   * in ms. A run waiting for it then fails. Default 60_000.
+   */
+  startTimeoutMs?: number;
   /**
    * The worker entry. Default: `<package root>/dist/executor/child.js`, the package root being
    * the directory of the package.json named "fluid-tasks" above this module.
@@ -55,7 +66,10 @@ export type PoolEvent =
 export interface PoolRun {
   task: string;
   id: string;
-  /** Validated params; they travel over IPC (structured clone), never on argv or in the environment. */
+  /**
+   * Validated params. They travel over IPC (JSON that keeps Date, BigInt, Map, Set, Buffer:
+   * see codec.ts), never on argv or in the environment.
+   */
   params: Record<string, unknown>;
   attempt: number;
   fromRunId?: string | undefined;
@@ -138,11 +152,12 @@ let isolates = 0;
  */
 export function createPool(options: PoolOptions): Pool {
   const size = Math.max(1, Math.floor(options.size ?? availableParallelism() - 1));
-  const maxRuns = Math.max(1, options.maxRunsPerWorker ?? 1000);
+  const maxRuns = Math.max(1, options.maxRunsPerWorker ?? 10_000);
   const maxRssBytes = (options.maxWorkerMemoryMb ?? 512) * 1024 * 1024;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   const killGraceMs = Math.max(0, options.killGraceMs ?? 5000);
   const abortGraceMs = Math.min(Math.max(0, options.abortGraceMs ?? 1000), killGraceMs);
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const workers = new Set<Worker>(); // starting, idle or busy
   const dying = new Set<Worker>(); // stopped by us or exited, until their process group is gone
   const everReady = new WeakSet<Worker>();
@@ -178,11 +193,21 @@ export function createPool(options: PoolOptions): Pool {
       };
       process.on("exit", exitHook);
     }
+    // A worker stuck loading (a deps() that never resolves) must not hold runs forever.
+    const startTimer = setTimeout(() => {
+      worker.failStart(new WorkerStartError(`a worker did not load the project within ${startTimeoutMs} ms (${options.configFile})`, {
+        hint: "look for a config deps() or a task module that waits at import time; raise startTimeoutMs if loading is just slow",
+      }));
+    }, startTimeoutMs);
+    void worker.ready.then(() => clearTimeout(startTimer), () => clearTimeout(startTimer));
     worker.ready.then(
       () => {
         everReady.add(worker);
         if (worker.state !== "idle") return; // stopped while starting
-        if (closed || worker.stale) return void stop(worker);
+        if (closed || worker.stale) {
+          void stop(worker);
+          return pump();
+        }
         if (spec.isolate) {
           const at = waiters.findIndex((w) => w.spawned === worker);
           if (at < 0) return void stop(worker); // its run was aborted while it started
@@ -301,6 +326,7 @@ export function createPool(options: PoolOptions): Pool {
   /** Waits for a worker for `spec`, or for the outside signal. */
   const acquire = (spec: WorkerSpec, signal: AbortSignal | undefined): Promise<{ worker: Worker } | { outcome: PoolOutcome }> =>
     new Promise((resolve) => {
+      if (signal?.aborted) return resolve({ outcome: stopped(signal.reason) });
       const onAbort = (): void => {
         const at = waiters.indexOf(waiter);
         if (at >= 0) waiters.splice(at, 1);
@@ -369,7 +395,6 @@ export function createPool(options: PoolOptions): Pool {
       }
       let settled = false;
       let deadline: NodeJS.Timeout | undefined;
-      let entry: ActiveRun | undefined;
       const settle = (outcome: PoolOutcome): void => {
         if (settled) return;
         settled = true;
@@ -387,13 +412,23 @@ export function createPool(options: PoolOptions): Pool {
         { task: run.task, id: run.id, params: run.params, attempt: run.attempt, fromRunId: run.fromRunId, rootRunId: run.rootRunId },
         { log: hooks.log, queue: hooks.queue },
       );
-      entry = { worker, ended, interrupt: (reason) => interrupt(reason, 0) };
+      const entry: ActiveRun = { worker, ended, interrupt: (reason) => interrupt(reason, 0) };
       active.add(entry);
       void ended.then((end) => {
-        active.delete(entry!);
+        active.delete(entry);
         if (end.kind === "exit") {
           busyWorkers.delete(worker);
-          return settle(crashed(run, end.exit, end.stderr));
+          return settle(crashed(run, end.exit, end.stderr, end.oomLine));
+        }
+        if (end.kind === "unsent") {
+          // Nothing reached the child: the worker goes back as it was.
+          busyWorkers.delete(worker);
+          if (!settled) {
+            makeIdle(worker);
+            pump();
+          }
+          const error = new Error(`the params of run ${run.id} (task "${run.task}") cannot be sent to its worker process: ${end.error.message}`, { cause: end.error });
+          return settle(failure(error));
         }
         if (settled) return; // aborted: `kill` stops the worker
         settle(fromDone(end.done));
@@ -405,9 +440,8 @@ export function createPool(options: PoolOptions): Pool {
       }
     });
 
-  const crashed = (run: PoolRun, exit: WorkerExit, stderr: string[]): PoolOutcome => {
-    const oom = looksOutOfMemory(exit, stderr, run.maxMemoryMb !== undefined);
-    const error = new WorkerExitError(`task "${run.task}" (run ${run.id})`, exit, stderr, { oom, maxMemoryMb: run.maxMemoryMb });
+  const crashed = (run: PoolRun, exit: WorkerExit, stderr: string[], oomLine: string | undefined): PoolOutcome => {
+    const error = new WorkerExitError(`task "${run.task}" (run ${run.id})`, exit, stderr, { oomLine, maxMemoryMb: run.maxMemoryMb });
     return {
       state: "failure", error: toErrorInfo(error), thrown: error,
       ...(exit.code !== undefined ? { exitCode: exit.code } : {}),
@@ -443,7 +477,7 @@ export function createPool(options: PoolOptions): Pool {
       try {
         if (hooks.signal?.aborted) return stopped(hooks.signal.reason);
         if (closed) return stopped(new RunInterruptedError("interrupted: the worker pool is closed"));
-        await prepare();
+        if (!execa || !childEntry) await prepare();
         const got = await acquire(specOf(run), hooks.signal);
         if ("outcome" in got) return got.outcome;
         return await runOn(got.worker, run, hooks);
@@ -521,7 +555,7 @@ function abortBody(reason: Error): { code: string; message: string; timeoutMs?: 
 }
 
 function fromDone(done: DoneMessage): PoolOutcome {
-  if (done.state === "success") return { state: "success", result: done.result };
+  if (done.state === "success") return { state: "success", result: decodeValue(done.result) };
   return { state: done.state, ...(done.error ? { error: done.error, thrown: errorFromInfo(done.error) } : {}) };
 }
 

@@ -6,9 +6,9 @@
  * parent -> child: hello (once), run, abort, queued (the answer to a queue request)
  * child -> parent: ready | fatal (once), log, queue, done
  *
- * After each run the child also writes a sync mark to its stdout and its stderr, so the parent
- * knows it has read every line the run printed before it ends the run (IPC and the two pipes
- * are separate channels with no order between them).
+ * After a run that printed to its stdout or stderr, the child writes a sync mark there, so the
+ * parent knows it has read every line the run printed before it ends the run (IPC and the two
+ * pipes are separate channels with no order between them).
  */
 import { RunCancelledError, RunInterruptedError, TaskTimeoutError, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { QueueOptions } from "../task/task.js";
@@ -32,7 +32,8 @@ export interface RunMessage {
   seq: number;
   task: string;
   id: string;
-  params: Record<string, unknown>;
+  /** The params, encoded with `encodeValue`. */
+  params: string;
   attempt: number;
   fromRunId?: string | undefined;
   rootRunId?: string | undefined;
@@ -81,7 +82,8 @@ export interface QueueMessage {
   seq: number;
   req: number;
   task: string;
-  params: Record<string, unknown> | undefined;
+  /** The params, encoded with `encodeValue` (undefined: none). */
+  params: string | undefined;
   options: QueueOptions & { fromRunId: string; rootRunId: string };
 }
 
@@ -89,10 +91,13 @@ export interface DoneMessage {
   type: "done";
   seq: number;
   state: AttemptOutcome["state"];
-  result?: unknown;
+  /** The result, encoded with `encodeValue`. */
+  result?: string | undefined;
   error?: WireError;
-  /** Resident set size of the child after the run, in bytes (for recycling). */
+  /** Resident set size of the child after the run, in bytes (for recycling; sampled, up to 200 ms old). */
   rss: number;
+  /** Which streams carry a sync mark after this run: those the run printed to. */
+  marks: { out: boolean; err: boolean };
 }
 
 export type ChildMessage = ReadyMessage | FatalMessage | LogMessage | QueueMessage | DoneMessage;

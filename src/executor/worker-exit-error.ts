@@ -8,10 +8,14 @@ export interface WorkerExit {
   signal: string | undefined;
 }
 
+/** Stderr lines shown in the message (the error keeps more in `stderr`). */
+const SHOWN_LINES = 10;
+
 /**
  * The child process of a cpu-bound run ended before the run did: it crashed, called
- * `process.exit`, was killed by a signal, or ran out of memory (exit 1). `code` is
- * FLUID_WORKER_OOM for out-of-memory, FLUID_WORKER_EXIT otherwise.
+ * `process.exit`, was killed by a signal, or ran out of memory. `code` is FLUID_WORKER_OOM
+ * for out-of-memory, FLUID_WORKER_EXIT otherwise; the message names the exit code or signal
+ * and quotes the last lines the child printed on stderr.
  */
 export class WorkerExitError extends FluidError {
   /** Exit code of the child process, or undefined when a signal ended it. */
@@ -21,17 +25,18 @@ export class WorkerExitError extends FluidError {
   /** The last lines the child printed on stderr. */
   readonly stderr: string[];
 
-  constructor(what: string, exit: WorkerExit, stderr: string[], options: { oom?: boolean; maxMemoryMb?: number | undefined } = {}) {
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    const oom = options.oom === true;
-    const head = oom
-      ? `${what}: its child process ran out of memory (JavaScript heap out of memory${options.maxMemoryMb ? `, limit ${options.maxMemoryMb} MB` : ""}) and ${how}`
-      : `${what}: its child process ${how}`;
-    const tail = stderr.length ? `\nlast lines on stderr:\n${stderr.map((l) => `  ${l}`).join("\n")}` : "";
+  constructor(what: string, exit: WorkerExit, stderr: string[], options: { oomLine?: string | undefined; maxMemoryMb?: number | undefined } = {}) {
+    const how = exit.signal ? `was killed by ${exit.signal}` : exit.code !== undefined ? `exited with code ${exit.code}` : "exited";
+    const oom = options.oomLine !== undefined;
+    const limit = options.maxMemoryMb ? ` (limit ${options.maxMemoryMb} MB)` : "";
+    const head = oom ? `${what}: its child process ran out of memory${limit} and ${how}` : `${what}: its child process ${how}`;
+    // V8's native stack frames and blank lines say nothing to the user.
+    const shown = oom ? [options.oomLine!.trim()] : stderr.filter((l) => l.trim() !== "" && !/^\s*\d+: 0x[0-9a-f]+/.test(l)).slice(-SHOWN_LINES);
+    const tail = shown.length ? `\nlast lines on stderr:\n${shown.map((l) => `  ${l}`).join("\n")}` : "";
     super(oom ? "FLUID_WORKER_OOM" : "FLUID_WORKER_EXIT", head + tail, ExitCode.failure, {
       hint: oom
         ? "use less memory in the task, or raise its memory limit"
-        : "the lines above come from the task; a task must not call process.exit, throw an error instead",
+        : "a task must not call process.exit: throw an error instead; the stderr lines above come from the task",
     });
     this.childExitCode = exit.code;
     this.childSignal = exit.signal;
@@ -41,8 +46,5 @@ export class WorkerExitError extends FluidError {
   }
 }
 
-/** True when a child's end looks like V8 running out of heap: the message, or SIGABRT / 134 under a heap limit. */
-export function looksOutOfMemory(exit: WorkerExit, stderr: string[], hadLimit: boolean): boolean {
-  if (stderr.some((l) => l.includes("heap out of memory") || l.includes("Reached heap limit"))) return true;
-  return hadLimit && (exit.signal === "SIGABRT" || exit.code === 134);
-}
+/** V8's line when it runs out of heap, e.g. "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory". */
+export const OOM_LINE = /JavaScript heap out of memory|Reached heap limit/;

@@ -4,11 +4,12 @@ import type { LogLine } from "../types.js";
 import type { QueueFn } from "../task/context.js";
 import { groupAlive, signalGroup } from "./process-group.js";
 import {
-  errorFromInfo, syncMark, toWireError,
+  errorFromInfo, toWireError,
   type AbortMessage, type ChildMessage, type DoneMessage, type ParentMessage, type QueueMessage, type RunMessage,
 } from "./protocol.js";
+import { decodeValue, encodeValue } from "./codec.js";
 import { delay, within } from "./timers.js";
-import { WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
+import { OOM_LINE, WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
 
 type Execa = typeof import("execa").execa;
 
@@ -44,7 +45,9 @@ export interface RunHooks {
 /** How a run on a worker ended, as the worker saw it. */
 export type RunEnd =
   | { kind: "done"; done: DoneMessage }
-  | { kind: "exit"; exit: WorkerExit; stderr: string[] };
+  | { kind: "exit"; exit: WorkerExit; stderr: string[]; oomLine: string | undefined }
+  /** The run could not be sent: its params cannot cross the IPC channel (the worker is fine). */
+  | { kind: "unsent"; error: Error };
 
 interface Slot {
   seq: number;
@@ -93,16 +96,24 @@ export class Worker {
   private slot: Slot | undefined;
   private seq = 0;
   private tail: string[] = [];
+  /** V8's out-of-memory line, when the child printed one during this run. */
+  private oomLine: string | undefined;
   private gone: Promise<void> | undefined;
   private stopping = false;
+  /** Whether `ready` has settled. */
+  private readySettled = false;
   private resolveReady!: () => void;
   private rejectReady!: (error: Error) => void;
   private fatal: Error | undefined;
+  private exit: WorkerExit | undefined;
 
   constructor(options: WorkerOptions) {
     this.options = options;
     this.spec = options.spec;
-    this.ready = new Promise<void>((resolve, reject) => ((this.resolveReady = resolve), (this.rejectReady = reject)));
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = () => ((this.readySettled = true), resolve());
+      this.rejectReady = (error) => ((this.readySettled = true), reject(error));
+    });
     this.ready.catch(() => {}); // observed by the pool; this only keeps it from being unhandled
     this.proc = startProcess(options);
     this.pid = this.proc.pid;
@@ -123,14 +134,21 @@ export class Worker {
     });
     this.readLines(this.proc.stdout, "stdout");
     this.readLines(this.proc.stderr, "stderr");
-    void this.readMessages();
-    this.send({ type: "hello", configFile: options.configFile, cwd: options.cwd, mark: this.mark });
+    this.readMessages();
+    void this.send({ type: "hello", configFile: options.configFile, cwd: options.cwd, mark: this.mark });
   }
 
   /** Starts a run; resolves when the child reports its end (after its output is read) or exits. */
-  run(message: Omit<RunMessage, "type" | "seq">, hooks: RunHooks): Promise<RunEnd> {
+  run(message: Omit<RunMessage, "type" | "seq" | "params"> & { params: Record<string, unknown> }, hooks: RunHooks): Promise<RunEnd> {
+    let params: string;
+    try {
+      params = encodeValue(message.params) ?? "P{}";
+    } catch (error) {
+      return Promise.resolve({ kind: "unsent", error: error as Error });
+    }
     const seq = ++this.seq;
     this.tail = [];
+    this.oomLine = undefined;
     this.state = "busy";
     this.setRef(true);
     return new Promise<RunEnd>((resolve) => {
@@ -148,16 +166,19 @@ export class Worker {
           resolve(end);
         },
       };
-      if (!this.send({ type: "run", seq, ...message })) {
-        // The channel is already gone: the exit handler ends the run with the reason.
-        if (this.state === "exited") this.slot.resolve({ kind: "exit", exit: { code: undefined, signal: undefined }, stderr: this.tail });
-      }
+      this.send({ type: "run", seq, ...message, params }).catch((error: Error & { closed?: boolean }) => {
+        const slot = this.slot;
+        if (slot?.seq !== seq) return;
+        if (!error.closed) return slot.resolve({ kind: "unsent", error });
+        // The channel is gone: the exit handler ends the run with the reason, unless it already ran.
+        if (this.state === "exited") slot.resolve({ kind: "exit", exit: this.exit ?? { code: undefined, signal: undefined }, stderr: [...this.tail], oomLine: this.oomLine });
+      });
     });
   }
 
   /** Asks the child to abort the current run (its `ctx.signal` aborts with the reason). */
   abort(message: Omit<AbortMessage, "seq" | "type">): void {
-    if (this.slot) this.send({ type: "abort", seq: this.slot.seq, ...message });
+    if (this.slot) void this.send({ type: "abort", seq: this.slot.seq, ...message });
   }
 
   /** Marks the worker idle: it no longer keeps the parent's event loop alive. */
@@ -181,9 +202,11 @@ export class Worker {
     return this.gone;
   }
 
-  /** The error a run gets when this worker could not start. */
-  startError(): Error {
-    return this.fatal ?? new Error("the worker did not start");
+  /** Gives up on a worker that is still starting: `ready` rejects with `error` (stop it next). */
+  failStart(error: Error): void {
+    if (this.state !== "starting") return;
+    this.fatal = error;
+    this.rejectReady(error);
   }
 
   /** SIGKILL to the whole group at once (the parent is exiting). */
@@ -211,7 +234,7 @@ export class Worker {
   }
 
   private onProcessExit(exit: WorkerExit): void {
-    const wasStarting = this.state === "starting";
+    this.exit = exit;
     this.state = "exited";
     clearTimeout(this.idleTimer);
     const expected = this.stopping;
@@ -220,23 +243,27 @@ export class Worker {
     void (async () => {
       // Let the last stderr lines arrive (bounded: a grandchild may hold the pipe open).
       await within(streamClosed(this.proc.stderr), 200);
-      if (wasStarting) {
+      if (!this.readySettled) {
+        // It died (or was stopped) before it was ready.
         this.fatal ??= new WorkerExitError("a worker could not load the project", exit, this.tail);
         this.rejectReady(this.fatal);
       }
       const slot = this.slot;
       if (slot?.open) {
         if (slot.done) slot.resolve({ kind: "done", done: slot.done });
-        else slot.resolve({ kind: "exit", exit, stderr: [...this.tail] });
+        else slot.resolve({ kind: "exit", exit, stderr: [...this.tail], oomLine: this.oomLine });
       }
       this.options.onExit(this, exit, expected);
     })();
   }
 
-  private async readMessages(): Promise<void> {
-    try {
-      for await (const message of this.proc.getEachMessage({ reference: false })) this.onMessage(message as ChildMessage);
-    } catch {}
+  /**
+   * Node's own 'message' event, not execa's getEachMessage(): execa re-emits each message on
+   * a later macrotask (it debounces them), which cost more than half the throughput of one
+   * worker in bench/cpu-dispatch.ts.
+   */
+  private readMessages(): void {
+    this.proc.on("message", (message) => this.onMessage(message as ChildMessage));
   }
 
   private onMessage(message: ChildMessage): void {
@@ -263,6 +290,9 @@ export class Worker {
         if (slot?.seq !== message.seq || !slot.open) return;
         slot.done = message;
         this.rss = message.rss;
+        // Streams the run did not print to carry no mark: nothing to wait for there.
+        if (!message.marks.out) slot.out = true;
+        if (!message.marks.err) slot.err = true;
         this.maybeEnd(slot);
         if (slot.open && !slot.markWait) {
           const wait = delay(MARK_WAIT_MS);
@@ -277,13 +307,13 @@ export class Worker {
   private async onQueue(message: QueueMessage): Promise<void> {
     const slot = this.slot;
     const answer = (body: { id: string } | { error: unknown }): void => {
-      if ("id" in body) this.send({ type: "queued", seq: message.seq, req: message.req, id: body.id });
-      else this.send({ type: "queued", seq: message.seq, req: message.req, error: toWireError(body.error) });
+      if ("id" in body) void this.send({ type: "queued", seq: message.seq, req: message.req, id: body.id });
+      else void this.send({ type: "queued", seq: message.seq, req: message.req, error: toWireError(body.error) });
     };
     if (slot?.seq !== message.seq || !slot.open) return answer({ error: new Error("the run has ended") });
     if (!slot.hooks.queue) return answer({ error: new Error(`cannot queue "${message.task}": this run has no queue`) });
     try {
-      answer({ id: await slot.hooks.queue(message.task, message.params, message.options) });
+      answer({ id: await slot.hooks.queue(message.task, decodeValue(message.params) as Record<string, unknown> | undefined, message.options) });
     } catch (error) {
       answer({ error });
     }
@@ -332,6 +362,7 @@ export class Worker {
 
   private deliver(message: string, level: "stdout" | "stderr"): void {
     if (level === "stderr") {
+      if (this.oomLine === undefined && OOM_LINE.test(message)) this.oomLine = message;
       this.tail.push(message);
       if (this.tail.length > TAIL_LINES) this.tail.shift();
     }
@@ -343,14 +374,22 @@ export class Worker {
     if (slot.open && slot.done && slot.out && slot.err) slot.resolve({ kind: "done", done: slot.done });
   }
 
-  private send(message: ParentMessage): boolean {
-    try {
-      if (!this.proc.connected) return false;
-      this.proc.sendMessage(message).catch(() => {});
-      return true;
-    } catch {
-      return false;
-    }
+  /**
+   * Sends a message. The promise rejects with `closed: true` when the channel is gone (the exit
+   * handler reports why), or with the serialisation error when the message cannot be encoded
+   * (then nothing was written and the channel is still fine).
+   */
+  private send(message: ParentMessage): Promise<void> {
+    const sent = new Promise<void>((resolve, reject) => {
+      if (!this.proc.connected) return reject(Object.assign(new Error("the worker's IPC channel is closed"), { closed: true }));
+      try {
+        this.proc.send(message, (error) => (error ? reject(Object.assign(error, { closed: true })) : resolve()));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    sent.catch(() => {}); // callers that care chain their own handler
+    return sent;
   }
 
   /** Idle workers do not keep the parent alive (a process 'exit' hook of the pool kills them). */
@@ -369,7 +408,8 @@ function startProcess(o: WorkerOptions) {
   const memory = o.spec.maxMemoryMb ? [`--max-old-space-size=${o.spec.maxMemoryMb}`] : [];
   return o.execa(process.execPath, [...memory, o.childEntry], {
     ipc: true,
-    serialization: "advanced",
+    // JSON, with params and results encoded by ./codec.ts: cheaper than "advanced" (see there).
+    serialization: "json",
     // Leads its own process group, so a timeout kills what the task spawned too.
     detached: true,
     cleanup: false,
