@@ -28,9 +28,7 @@
  * parent event-loop lag p99 <= 10 ms.
  * Noise: a fixed CPU loop is timed before and after; its spread and the load average are printed.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -41,6 +39,7 @@ import { loadProject } from "../src/config/load.js";
 import { executeInline } from "../src/executor/inline.js";
 import { createPool, type Pool } from "../src/executor/pool.js";
 import { median, percentile, printTable } from "./stats.js";
+import { startRedis } from "./redis.js";
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const ROOT = join(import.meta.dirname, "..");
@@ -246,49 +245,6 @@ async function oursLag(pool: Pool, workers: number): Promise<number> {
 
 // ---- BullMQ ----
 
-interface Redis {
-  port: number;
-  stop: () => Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(): Promise<Redis> {
-  const port = await freePort();
-  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 5000);
-    child.once("error", (e) => (clearTimeout(timer), reject(e)));
-    child.once("exit", (code) => (clearTimeout(timer), reject(new Error(`redis-server exited ${code}: ${out}`))));
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes("Ready to accept connections")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  child.removeAllListeners("exit");
-  return {
-    port,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
 
 /** One queue and one sandboxed worker (concurrency 4, forked children), kept warm across rounds. */
 interface Bull {

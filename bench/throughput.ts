@@ -27,9 +27,7 @@
  * Every throughput figure is the median of `rounds` rounds, after an unmeasured warm-up round;
  * latency figures are medians of 3 rounds. After each of our drains the broker must be empty.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -37,6 +35,7 @@ import { Queue, Worker } from "bullmq";
 import type { Broker, QueuedRun } from "../src/broker/broker.js";
 import { createMemoryBroker } from "../src/broker/memory.js";
 import { openSqliteBroker } from "../src/broker/sqlite.js";
+import { startRedis } from "./redis.js";
 import { median, printTable } from "./stats.js";
 import { Registry } from "../src/config/registry.js";
 import { createConsumer } from "../src/consumer/consumer.js";
@@ -241,58 +240,6 @@ async function sqliteLatency(pollMs: number, sameObject: boolean): Promise<numbe
 
 // ---- BullMQ ----
 
-interface Redis {
-  port: number;
-  note: string;
-  stop: () => Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a throwaway redis-server on a free port; falls back to 127.0.0.1:6379 if that fails. */
-async function startRedis(): Promise<Redis> {
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  try {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-    const spawned = child;
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 5000);
-      const settle = (error?: Error): void => {
-        clearTimeout(timer);
-        if (error) reject(error);
-        else resolve();
-      };
-      spawned.once("error", (e) => settle(e));
-      spawned.once("exit", (code) => settle(new Error(`redis-server exited ${code}: ${out}`)));
-      spawned.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes("Ready to accept connections")) settle();
-      });
-    });
-    spawned.removeAllListeners("exit");
-    const stop = async (): Promise<void> => {
-      if (spawned.exitCode !== null) return;
-      const exited = new Promise((resolve) => spawned.once("exit", resolve));
-      spawned.kill("SIGTERM");
-      await exited;
-    };
-    return { port, note: `redis-server started by the bench on 127.0.0.1:${port}`, stop };
-  } catch (error) {
-    child?.kill("SIGKILL");
-    return { port: 6379, note: `could not start redis-server (${(error as Error).message.split("\n")[0]}); FELL BACK to 127.0.0.1:6379`, stop: async () => {} };
-  }
-}
 
 let queueNames = 0;
 

@@ -4,6 +4,7 @@ import { loadProject } from "../../src/config/load.js";
 import { createPool, type Pool, type PoolEvent, type PoolOptions, type PoolRun } from "../../src/executor/pool.js";
 import { groupMembers } from "../../src/executor/process-group.js";
 import { tempProject } from "../helpers/cli.js";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 /** Task modules of the pool tests: each task exercises one path of the worker. */
 export const TASKS = `
@@ -199,4 +200,25 @@ export async function waitUntil(pred: () => boolean, timeoutMs = 10_000, what = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Registers the hooks every pool test file needs: one project for the file, and the pool a
+ * test opened closed after it. Returns `open(options)` and a getter of the project.
+ */
+export function usePoolTests(): { open: (options?: Partial<PoolOptions>) => TestPool; project: () => Awaited<ReturnType<typeof makeProject>> } {
+  let project: Awaited<ReturnType<typeof makeProject>> | undefined;
+  let current: TestPool | undefined;
+  beforeAll(async () => {
+    project = await makeProject();
+  });
+  afterAll(() => project?.cleanup());
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    open: (options = {}) => (current = testPool(project!, options)),
+    project: () => project!,
+  };
 }

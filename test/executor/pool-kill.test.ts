@@ -1,21 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RunCancelledError, RunInterruptedError } from "../../src/errors.js";
 import { groupMembers } from "../../src/executor/process-group.js";
-import { alive, childrenOf, makeProject, run, testPool, waitUntil, type TestPool } from "./fixture.js";
+import { alive, childrenOf, run, usePoolTests, waitUntil } from "./fixture.js";
 
-let project: Awaited<ReturnType<typeof makeProject>>;
-let current: TestPool | undefined;
-
-beforeAll(async () => {
-  project = await makeProject();
-});
-afterAll(() => project.cleanup());
-afterEach(async () => {
-  await current?.close();
-  current = undefined;
-});
-
-const open = (options: Parameters<typeof testPool>[1] = {}): TestPool => (current = testPool(project, options));
+const fixture = usePoolTests();
+const open = fixture.open;
 const pidOf = (o: { result?: unknown }): number => (o.result as { pid: number }).pid;
 
 describe("pool: timeouts kill the process", () => {

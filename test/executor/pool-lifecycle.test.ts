@@ -1,23 +1,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/cli.js";
-import { alive, makeProject, run, testPool, waitUntil, type TestPool } from "./fixture.js";
+import { alive, run, usePoolTests, waitUntil } from "./fixture.js";
 
-let project: Awaited<ReturnType<typeof makeProject>>;
-let current: TestPool | undefined;
-
-beforeAll(async () => {
-  project = await makeProject();
-});
-afterAll(() => project.cleanup());
-afterEach(async () => {
-  await current?.close();
-  current = undefined;
-});
-
-const open = (options: Parameters<typeof testPool>[1] = {}): TestPool => (current = testPool(project, options));
+const fixture = usePoolTests();
+const open = fixture.open;
 const pidOf = (o: { result?: unknown }): number => (o.result as { pid: number }).pid;
 
 describe("pool: recycling and reaping", () => {
@@ -110,10 +99,10 @@ describe("pool: concurrency", () => {
 
 describe("pool: the parent process", () => {
   it("is not kept alive by idle workers, and kills them when it exits", async () => {
-    const script = join(project.dir, "exit-without-close.mts");
+    const script = join(fixture.project().dir, "exit-without-close.mts");
     writeFileSync(script, `
 import { createPool } from ${JSON.stringify(join(ROOT, "src", "executor", "pool.ts"))};
-const pool = createPool({ configFile: ${JSON.stringify(project.configFile)}, cwd: ${JSON.stringify(project.dir)}, size: 1, idleTimeoutMs: 60_000 });
+const pool = createPool({ configFile: ${JSON.stringify(fixture.project().configFile)}, cwd: ${JSON.stringify(fixture.project().dir)}, size: 1, idleTimeoutMs: 60_000 });
 const out = await pool.execute({ task: "echo", id: "x", params: {}, attempt: 1, timeoutMs: 10_000 });
 console.log(JSON.stringify({ pid: out.result.pid }));
 `);

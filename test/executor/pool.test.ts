@@ -1,24 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createPool } from "../../src/executor/pool.js";
 import type { QueueFn } from "../../src/task/context.js";
 import { tempProject, ROOT } from "../helpers/cli.js";
-import { alive, makeProject, run, testPool, waitUntil, type TestPool } from "./fixture.js";
+import { alive, run, usePoolTests, waitUntil, testPool } from "./fixture.js";
 
-let project: Awaited<ReturnType<typeof makeProject>>;
-let current: TestPool | undefined;
-
-beforeAll(async () => {
-  project = await makeProject();
-});
-afterAll(() => project.cleanup());
-afterEach(async () => {
-  await current?.close();
-  current = undefined;
-});
-
-const open = (options: Parameters<typeof testPool>[1] = {}): TestPool => (current = testPool(project, options));
+const fixture = usePoolTests();
+const open = fixture.open;
 
 describe("pool: results and errors cross the process boundary", () => {
   it("returns the result, with the run's ids and the deps built once in the worker", async () => {
@@ -49,7 +38,7 @@ describe("pool: results and errors cross the process boundary", () => {
       name: "Error", message: "the outer failure", code: "E_OUTER",
       cause: { name: "TypeError", message: "the inner reason", code: "E_INNER" },
     });
-    expect(out.error!.stack).toContain(join(project.dir, "tasks", "t.ts"));
+    expect(out.error!.stack).toContain(join(fixture.project().dir, "tasks", "t.ts"));
     // `thrown` is a real Error for the retry policy, recognisable by code.
     expect(out.thrown).toBeInstanceOf(Error);
     expect(out.thrown).toMatchObject({ code: "E_OUTER", cause: { code: "E_INNER" } });
@@ -226,7 +215,7 @@ describe("pool: start-up failures", () => {
   });
 
   it("says how to build when the worker entry is missing", async () => {
-    const pool = createPool({ configFile: project.configFile, cwd: project.dir, childEntry: join(ROOT, "dist", "no-such-child.js") });
+    const pool = createPool({ configFile: fixture.project().configFile, cwd: fixture.project().dir, childEntry: join(ROOT, "dist", "no-such-child.js") });
     const out = await pool.execute(run("echo"));
     expect(out).toMatchObject({ state: "failure", error: { code: "FLUID_CONFIG" } });
     expect(out.error!.message).toContain("no-such-child.js");
