@@ -111,7 +111,7 @@ export type CancelResult =
  * running one is flagged, and the daemon aborts its signal within a poll interval.
  */
 export async function cancel(conn: Connection, idOrPrefix: string): Promise<CancelResult> {
-  const run = conn.store.getRun(idOrPrefix).run;
+  const run = await findRun(conn, idOrPrefix);
   const result = await conn.broker.cancel(run.id);
   if (result === "unknown") return { outcome: "ended", run };
   if (result === "removed") {
@@ -127,6 +127,22 @@ export async function cancel(conn: Connection, idOrPrefix: string): Promise<Canc
     return { outcome: "removed", run: cancelled };
   }
   return { outcome: "flagged", run };
+}
+
+/**
+ * The latest attempt of a run by id or unique prefix. A full id that the queue holds but the
+ * store does not show yet (the daemon writes its records a moment later, or retries a write
+ * while another process holds the lock) waits up to a second for the record.
+ */
+async function findRun(conn: Connection, idOrPrefix: string): Promise<RunRecord> {
+  for (let waited = 0; ; waited += 50) {
+    try {
+      return conn.store.getRun(idOrPrefix).run;
+    } catch (error) {
+      if (!(error instanceof StoreError) || waited >= 1000 || !(await conn.broker.has(idOrPrefix))) throw error;
+    }
+    await sleep(50);
+  }
 }
 
 /** Options of `queueAndWait`. */

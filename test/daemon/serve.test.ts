@@ -122,6 +122,8 @@ describe("fluid serve: the consumer side", () => {
 
       const running = await d.daemon.queue("slow", { ms: 10_000 });
       await waitForEvent(d.events, (e) => e.type === "run-start" && e.run.id === running);
+      // As a user would: the id as `fluid history` shows it, once the daemon has recorded the run.
+      await waitForEvent(d.events, () => conn.store.listRuns({ task: "slow", limit: 100 }).some((r) => r.id === running && r.state === "running"));
       expect((await cancel(conn, running.slice(0, 10))).outcome).toBe("flagged");
       const end = await waitForRun(conn, running, { timeoutMs: 5000 });
       expect(end.state).toBe("cancelled");
