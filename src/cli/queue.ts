@@ -26,6 +26,10 @@ export async function queueCommand(args: string[], globalConfig: string | undefi
     const run = await enqueue(conn, task, params, {
       ...(id ? { id } : {}), ...(opts.priority ? { priority: opts.priority as Priority } : {}), ...(delay !== undefined ? { delay } : {}),
     });
+    const { daemonHolding } = await import("../daemon/lock.js");
+    if (!daemonHolding(conn.store.path)) {
+      io.err.write(io.err.c.yellow(`no fluid serve is running for ${conn.store.path}: the run waits in the queue until one starts\n`));
+    }
     if (!opts.wait) {
       io.out.write(opts.json ? JSON.stringify({ id: run.id, task: run.task, state: "queued", priority: run.priority, runAfter: new Date(run.runAfter).toISOString() }) + "\n" : `${run.id}\n`);
       if (!opts.json) io.err.write(`queued ${task.name} ${run.id} (${run.priority} priority)${delay ? ` to start in ${formatDuration(delay)}` : ""}\n`);

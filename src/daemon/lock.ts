@@ -47,6 +47,14 @@ export function acquireDaemonLock(storePath: string): () => void {
   throw new DaemonLockedError(`cannot take the daemon lock ${path}`, `remove ${path} if no fluid serve is running`);
 }
 
+/** The daemon serving this store, when one is alive on this host (or holds the lock from another host). */
+export function daemonHolding(storePath: string): { pid: string; host: string } | undefined {
+  const [pid, host] = readLock(`${storePath}.lock`);
+  if (pid === undefined || host === undefined) return undefined;
+  if (host === hostname() && !isPidAlive(Number(pid))) return undefined;
+  return { pid, host };
+}
+
 function readLock(path: string): [string | undefined, string | undefined] {
   try {
     const [pid, host] = readFileSync(path, "utf8").trim().split(/\s+/);

@@ -136,6 +136,18 @@ describe("fluid serve (real process)", () => {
     expect((await second.child).exitCode).toBe(0);
   });
 
+  it("a run queued while no daemon runs says so, waits in the queue, and runs when one starts", async () => {
+    const dir = project();
+    const q = await fluid(["queue", "nap", "--ms", "10", "--label", "patient"], { cwd: dir });
+    expect(q.exitCode).toBe(0);
+    expect(q.stderr).toMatch(/no fluid serve is running for .*fluid\.db: the run waits in the queue until one starts/);
+    const id = q.stdout.trim();
+    const s = startServe(dir);
+    await s.waitFor((l) => l.event === "run-end" && l.id === id && l.state === "success");
+    const withDaemon = await fluid(["queue", "nap", "--ms", "10"], { cwd: dir });
+    expect(withDaemon.stderr).not.toMatch(/no fluid serve is running/);
+  });
+
   it("a second daemon on the same store is refused with exit 2", async () => {
     const dir = project();
     const s = startServe(dir);
