@@ -12,11 +12,13 @@ export interface TaskOrigin {
 export class Registry {
   private readonly tasks = new Map<string, Task>();
   private readonly origins = new Map<string, TaskOrigin>();
+  private sorted: Task[] | undefined;
 
   /** Adds a task; the caller checks for duplicate names first. */
   add(task: Task, origin: TaskOrigin): void {
     this.tasks.set(task.name, task);
     this.origins.set(task.name, origin);
+    this.sorted = undefined;
   }
 
   has(name: string): boolean {
@@ -38,9 +40,10 @@ export class Registry {
     return this.origins.get(name);
   }
 
-  /** Every task, sorted by name. */
-  list(): Task[] {
-    return [...this.tasks.values()].sort((a, b) => a.name.localeCompare(b.name));
+  /** Every task, sorted by name (computed once; the consumer asks on every claim). */
+  list(): readonly Task[] {
+    this.sorted ??= [...this.tasks.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return this.sorted;
   }
 
   get size(): number {
