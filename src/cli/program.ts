@@ -1,8 +1,7 @@
 import { Command, Option } from "commander";
+import { packageRoot } from "../package-root.js";
 import type { Output } from "./output.js";
 
-/** Package version, read once (for --version). */
-export const VERSION = "0.1.0";
 
 // Commands are imported when they run, so `fluid --help` or `fluid ls` load only what they use.
 const runCommand: typeof import("./run.js").runCommand = async (...a) => (await import("./run.js")).runCommand(...a);
@@ -23,7 +22,7 @@ const enableCommand: typeof import("./enable.js").enableCommand = async (...a) =
 export function buildProgram(io: Output, setExit: (code: number) => void, argv: readonly string[]): Command {
   const program = new Command("fluid")
     .description("Run TypeScript tasks now (fluid run) or on a schedule (fluid serve).")
-    .version(VERSION, "-V, --version")
+    .version(packageRoot().version, "-V, --version")
     .option("-c, --config <path>", "config file (default: FLUID_CONFIG, else fluid.config.ts here or above)")
     .addOption(new Option("--no-color", "no colours (also NO_COLOR=1)"))
     .showSuggestionAfterError(true)

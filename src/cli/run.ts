@@ -76,7 +76,7 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
     });
   }
   const deps = await resolveDeps(project);
-  const recorder = store ? createRecorder(store) : undefined;
+  const recorder = store ? createRecorder(store, { flushRunning: true }) : undefined;
   const progress = o.json ? { line: (t: string) => err.write(t), stop: () => {} } : await startProgress(err, `running ${task.name}`);
   const log: LogSink = (line) => {
     recorder?.log(line);

@@ -1,10 +1,12 @@
 import { dirname, extname, join, relative, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { glob } from "tinyglobby";
 import { ConfigError, isFluidError } from "../errors.js";
+import { packageRoot } from "../package-root.js";
 import { validateParams } from "../task/params.js";
 import { isTask, type Task } from "../task/task.js";
 import { withDefaultTimezone } from "../schedule/calendar.js";
+import { resolveTimezone } from "../schedule/validate.js";
 import type { Schedule } from "../types.js";
 import { compileModules, importCompiled } from "./compile.js";
 import { parseDuration } from "../duration.js";
@@ -99,9 +101,11 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   if (!Array.isArray(tasks) || tasks.length === 0 || !tasks.every((t) => typeof t === "string" && t !== "")) {
     throw fail("`tasks` must be a non-empty array of globs", 'e.g. tasks: ["./tasks/*.ts"]');
   }
-  const timezone = c.timezone ?? "UTC";
-  if (typeof timezone !== "string" || !validZone(timezone)) {
-    throw fail(`unknown time zone ${JSON.stringify(timezone)}`, 'use an IANA name such as "UTC", "Europe/London" or "America/New_York"');
+  let timezone: string;
+  try {
+    timezone = resolveTimezone("timezone", c.timezone ?? "UTC");
+  } catch {
+    throw fail(`unknown time zone ${JSON.stringify(c.timezone)}`, 'use an IANA name such as "UTC", "Europe/London" or "America/New_York"');
   }
   const concurrency = c.concurrency ?? 10;
   if (!Number.isInteger(concurrency) || (concurrency as number) < 1) {
@@ -162,16 +166,6 @@ function resolvePool(value: unknown, fail: (m: string, h?: string) => ConfigErro
   if (p.idleTimeout !== undefined) out.idleTimeoutMs = ms(p.idleTimeout, "idleTimeout");
   if (p.killGrace !== undefined) out.killGraceMs = ms(p.killGrace, "killGrace");
   return out;
-}
-
-function validZone(tz: string): boolean {
-  if (tz === "UTC") return true; // the default: skip loading ICU's zone data at start-up
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function expandGlobs(patterns: string[], root: string, configFile: string): Promise<string[]> {
@@ -242,8 +236,7 @@ function basenameOf(file: string): string {
 }
 
 /** Our own compiled and source folders, skipped when looking for the user's frame. */
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const OWN_DIRS = [join(PACKAGE_ROOT, "dist") + "/", join(PACKAGE_ROOT, "src") + "/"];
+const ownDirs = (): string[] => [join(packageRoot().dir, "dist") + "/", join(packageRoot().dir, "src") + "/"];
 
 /** Turns an error thrown while importing a user module into a ConfigError with the file and line. */
 function moduleError(error: unknown, file: string | undefined, root: string): ConfigError {
@@ -260,7 +253,7 @@ function userFrame(error: unknown, root: string): string | undefined {
   for (const m of stack.matchAll(/(?:file:\/\/)?(\/[^\s():]+):(\d+):(\d+)/g)) {
     const path = m[1]!;
     if (path.includes("/node_modules/") || path.includes("/.fluid/") || !path.startsWith(root)) continue;
-    if (OWN_DIRS.some((dir) => path.startsWith(dir))) continue;
+    if (ownDirs().some((dir) => path.startsWith(dir))) continue;
     return `${relative(process.cwd(), path)}:${m[2]}:${m[3]}`;
   }
   return undefined;

@@ -10,6 +10,7 @@ import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
 import { retryDelay, type Task } from "../task/task.js";
 import type { AttemptOutcome, RunState } from "../types.js";
+import { createRecorder } from "./recorder.js";
 import { newRunId } from "./run-id.js";
 import { shouldRetry, type AttemptRecord } from "./run-task.js";
 
@@ -93,22 +94,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let lastCancelPoll = 0;
   let unsubscribe: (() => void) | undefined;
 
-  const record = (rec: AttemptRecord & { state: RunState }): void => {
-    if (!store) return;
-    try {
-      // Buffered: the store writes on the next turn of the event loop, in one transaction with
-      // everything else recorded meanwhile (a `running` row is on disk before the task's first await returns).
-      store.writeAttempt(rec);
-    } catch (error) {
-      emit({ type: "error", message: `cannot record run ${rec.id}: ${(error as Error).message}`, error });
-    }
-  };
+  const recorder = store ? createRecorder(store, { onError: (message, error) => emit({ type: "error", message, error }) }) : undefined;
+  const record = (rec: AttemptRecord): void => recorder?.onAttempt(rec);
   const log: LogSink = (line) => {
-    try {
-      store?.appendLogs(line.runId, line.attempt, [{ ts: line.ts, level: line.level, message: line.message }]);
-    } catch (error) {
-      emit({ type: "error", message: `cannot record log lines: ${(error as Error).message}`, error });
-    }
+    recorder?.log(line);
     options.log?.(line);
   };
 
@@ -116,12 +105,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const queue: QueueFn = async (target, params, opts) => {
     const task = registry.get(typeof target === "string" ? target : target.name);
     const valid = validateParams(task.name, task.params, params ?? {});
-    const delay = opts.delay === undefined ? 0 : parseDuration(opts.delay, "delay");
-    const now = Date.now();
-    const run: QueuedRun = {
-      id: newRunId(), task: task.name, params: valid, priority: opts.priority ?? task.priority, attempt: 1,
-      trigger: "queue", runAfter: now + delay, queuedAt: now, fromRunId: opts.fromRunId, rootRunId: opts.rootRunId,
-    };
+    const run = newQueuedRun(task, valid, {
+      delayMs: opts.delay === undefined ? 0 : parseDuration(opts.delay, "delay"),
+      ...(opts.priority ? { priority: opts.priority } : {}), fromRunId: opts.fromRunId, rootRunId: opts.rootRunId,
+    });
     await enqueueRecorded(broker, store, task, run);
     return run.id;
   };
@@ -333,6 +320,30 @@ function baseRecord(run: QueuedRun, task: Task | undefined, host: string): Omit<
 /** The outcome of a run that could not start (unknown task, params that no longer fit). */
 function failed(error: unknown): AttemptOutcome {
   return { state: "failure", error: toErrorInfo(error), thrown: error };
+}
+
+/** What varies between new runs: where they come from and when they may start. */
+export interface NewRunOptions {
+  id?: string;
+  trigger?: QueuedRun["trigger"];
+  priority?: QueuedRun["priority"];
+  /** Wait before the run may start, in ms. Default 0. */
+  delayMs?: number;
+  fromRunId?: string | undefined;
+  rootRunId?: string | undefined;
+  scheduledAt?: number;
+}
+
+/** A new run of `task` (attempt 1) with validated params, ready to enqueue. */
+export function newQueuedRun(task: Task, params: Record<string, unknown>, o: NewRunOptions = {}): QueuedRun {
+  const now = Date.now();
+  return {
+    id: o.id ?? newRunId(), task: task.name, params, priority: o.priority ?? task.priority, attempt: 1,
+    trigger: o.trigger ?? "queue", runAfter: now + (o.delayMs ?? 0), queuedAt: now,
+    ...(o.fromRunId ? { fromRunId: o.fromRunId } : {}),
+    ...(o.rootRunId ? { rootRunId: o.rootRunId } : {}),
+    ...(o.scheduledAt !== undefined ? { scheduledAt: o.scheduledAt } : {}),
+  };
 }
 
 /** Enqueues a run and records it as `queued`, so `fluid history` shows it before it starts. */

@@ -8,18 +8,37 @@ export interface Recorder {
   log: LogSink;
 }
 
-/**
- * Records into `store`. A `running` attempt is flushed at once, so a crash leaves a `running`
- * row that the daemon later marks `interrupted`; everything else is batched by the store.
- */
-export function createRecorder(store: Store): Recorder {
+/** Options of `createRecorder`. */
+export interface RecorderOptions {
+  /**
+   * Commit a `running` attempt at once, so a crash of this one-run process (`fluid run`)
+   * leaves a `running` row that the daemon later marks `interrupted`. Default false: the
+   * store commits on the next turn of the event loop, batched with everything else.
+   */
+  flushRunning?: boolean;
+  /** Receives recording failures instead of having them thrown. Default: thrown. */
+  onError?: (message: string, error: unknown) => void;
+}
+
+/** Records attempts and log lines of runs into `store`. */
+export function createRecorder(store: Store, o: RecorderOptions = {}): Recorder {
+  const guard = (what: string, write: () => void): void => {
+    if (!o.onError) return write();
+    try {
+      write();
+    } catch (error) {
+      o.onError(`cannot record ${what}: ${(error as Error).message}`, error);
+    }
+  };
   return {
     onAttempt(record) {
-      store.writeAttempt(record);
-      if (record.state === "running") store.flush();
+      guard(`run ${record.id}`, () => {
+        store.writeAttempt(record);
+        if (o.flushRunning && record.state === "running") store.flush();
+      });
     },
     log(line) {
-      store.appendLogs(line.runId, line.attempt, [{ ts: line.ts, level: line.level, message: line.message }]);
+      guard("log lines", () => store.appendLogs(line.runId, line.attempt, [{ ts: line.ts, level: line.level, message: line.message }]));
     },
   };
 }

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
-import { enqueueRecorded } from "../consumer/consumer.js";
-import { newRunId } from "../consumer/run-id.js";
+import { enqueueRecorded, newQueuedRun } from "../consumer/consumer.js";
 import { parseDuration } from "../duration.js";
 import { ConfigError, RunInterruptedError, StoreError, UsageError } from "../errors.js";
 import { openProjectStore } from "../store/project-store.js";
@@ -55,12 +54,10 @@ export interface EnqueueOptions {
 /** Validates params exactly as `fluid run` does, then queues a run for the daemon; returns it. */
 export async function enqueue(conn: Connection, task: Task, rawParams: unknown, o: EnqueueOptions = {}): Promise<QueuedRun> {
   const params = validateParams(task.name, task.params, rawParams);
-  const now = Date.now();
-  const delay = o.delay === undefined ? 0 : parseDuration(o.delay, "delay");
-  const run: QueuedRun = {
-    id: o.id ?? newRunId(), task: task.name, params, priority: o.priority ?? task.priority, attempt: 1,
-    trigger: "queue", runAfter: now + delay, queuedAt: now,
-  };
+  const run = newQueuedRun(task, params, {
+    ...(o.id ? { id: o.id } : {}), ...(o.priority ? { priority: o.priority } : {}),
+    delayMs: o.delay === undefined ? 0 : parseDuration(o.delay, "delay"),
+  });
   if (o.id && (await conn.broker.has(o.id))) throw new UsageError(`run id "${o.id}" is already queued`, { hint: "choose another --run-id" });
   await enqueueRecorded(conn.broker, conn.store, task, run);
   conn.store.flush();

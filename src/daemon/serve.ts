@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { resolveDeps } from "../config/deps.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
-import { createConsumer, enqueueRecorded, type Consumer, type ConsumerEvent } from "../consumer/consumer.js";
+import { createConsumer, enqueueRecorded, newQueuedRun, type Consumer, type ConsumerEvent } from "../consumer/consumer.js";
 import { newRunId } from "../consumer/run-id.js";
 import { ConfigError } from "../errors.js";
 import { createScheduler, type Fire, type SchedulerEvent } from "../schedule/timer.js";
@@ -176,11 +176,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       emit({ type: "fire", fire: f, runId: id });
     };
     const queueRun = async (task: Task, params: Record<string, unknown>, trigger: "schedule" | "queue", scheduledAt?: number): Promise<string> => {
-      const now = Date.now();
-      const run: QueuedRun = {
-        id: newRunId(), task: task.name, params, priority: task.priority, attempt: 1, trigger, runAfter: now, queuedAt: now,
-        ...(scheduledAt !== undefined ? { scheduledAt } : {}),
-      };
+      const run = newQueuedRun(task, params, { trigger, ...(scheduledAt !== undefined ? { scheduledAt } : {}) });
       await enqueueRecorded(broker, store, task, run);
       return run.id;
     };

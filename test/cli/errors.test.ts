@@ -1,18 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { CONFIG, ROOT, fluid, tempProject, type CliResult } from "../helpers/cli.js";
+import { describe, expect, it } from "vitest";
+import { CONFIG, ROOT, fluid, type CliResult, useTempProjects } from "../helpers/cli.js";
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length > 0) cleanups.pop()!();
-});
-
-function project(files: Record<string, string>): string {
-  const p = tempProject(files);
-  cleanups.push(p.cleanup);
-  return p.dir;
-}
+const project = useTempProjects();
 
 const HELLO = `import { task } from "fluid-tasks";\nexport const hello = task({ name: "hello" }, async () => "hi");\n`;
 

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { TaskListing } from "../../src/cli/ls.js";
 import { ROOT, fluid, type CliResult } from "../helpers/cli.js";
 
 // A store of this file's own (an empty one: no runs, every task enabled), not the repo's.
@@ -17,17 +18,7 @@ function ls(args: string[] = [], env: Record<string, string> = {}): Promise<CliR
 const EXAMPLES = ["fail", "fib", "flaky", "maybe_abort", "ping", "report", "resize", "say_hi", "sleepy", "tick", "welcome_team"];
 const DEMO = ["fail", "flaky", "maybe_abort", "resize", "sleepy"];
 
-interface Row {
-  name: string;
-  description: string;
-  schedule: string | null;
-  scheduleText: string | null;
-  nextRun: string | null;
-  cpuBound: boolean;
-  timeoutMs: number;
-  tags: string[];
-  file: string | null;
-}
+type Row = TaskListing;
 
 async function listing(args: string[] = []): Promise<Row[]> {
   const r = await ls(["--json", ...args]);

@@ -6,24 +6,21 @@ import { afterEach, describe, expect, it } from "vitest";
 import { compileModules } from "../../src/config/compile.js";
 import { findConfig } from "../../src/config/find.js";
 import { loadProject } from "../../src/config/load.js";
-import { CONFIG, fluid, tempProject } from "../helpers/cli.js";
+import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
 
 /** Temp projects made by the current test, removed after it. */
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length > 0) cleanups.pop()!();
-});
+const project = useTempProjects();
 
-function project(files: Record<string, string>): string {
-  const p = tempProject(files);
-  cleanups.push(p.cleanup);
-  return p.dir;
-}
+/** Empty temp directories made by the current test, removed after it. */
+const emptyDirs: string[] = [];
+afterEach(() => {
+  for (const dir of emptyDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 /** An empty temp directory (no config in it or, normally, above it). */
 function emptyDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "fluid-empty-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  emptyDirs.push(dir);
   return dir;
 }
 

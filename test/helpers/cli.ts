@@ -1,3 +1,4 @@
+import { afterEach } from "vitest";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -45,3 +46,16 @@ export function tempProject(files: Record<string, string>): { dir: string; clean
 
 /** A minimal config that loads ./tasks/*.ts. */
 export const CONFIG = `import { defineConfig } from "fluid-tasks";\nexport default defineConfig({ tasks: ["./tasks/*.ts"] });\n`;
+
+/** Registers an afterEach that removes the temp projects a test made; returns `project(files)` giving a project's directory. */
+export function useTempProjects(): (files: Record<string, string>) => string {
+  const cleanups: Array<() => void> = [];
+  afterEach(() => {
+    while (cleanups.length > 0) cleanups.pop()!();
+  });
+  return (files) => {
+    const p = tempProject(files);
+    cleanups.push(p.cleanup);
+    return p.dir;
+  };
+}
