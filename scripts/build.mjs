@@ -1,10 +1,14 @@
-// Builds dist/: type declarations with tsc, JavaScript with esbuild. The CLI and the library
-// share chunks (so a task module importing "fluid-tasks" reuses what the CLI loaded), pure-JS
-// dependencies are bundled (fewer files to resolve and load at start-up), and packages that
-// are native, large or loaded on demand stay external.
+// Builds dist/: type declarations with tsc, JavaScript with esbuild.
+// - The library (dist/index.js) and the worker process (dist/executor/child.js) are ES modules
+//   sharing chunks; pure-JS dependencies are bundled, native or large ones stay external.
+// - The CLI is one CommonJS file (dist/cli/bundle.js, all but native packages bundled), run
+//   by dist/cli/boot.js through V8's code cache: Node 20 has no compile cache for ES modules,
+//   and parsing the CLI anew was a large part of every `fluid` start (src/loader/code-cache.ts).
 import { execFileSync } from "node:child_process";
 import { renameSync, rmSync } from "node:fs";
 import { build } from "esbuild";
+
+const WRAPPER = ["(function (exports, require, module, __filename, __dirname) {", "\n})"]; // src/loader/code-cache.ts
 
 // Build beside dist/ and swap at the end, so a `fluid` process running meanwhile never sees
 // a half-empty dist/ (and no stale chunk survives).
@@ -12,21 +16,35 @@ const out = `dist.build-${process.pid}`;
 rmSync(out, { recursive: true, force: true });
 process.on("exit", () => rmSync(out, { recursive: true, force: true })); // after a failed step too
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--emitDeclarationOnly", "--outDir", out], { stdio: "inherit" });
+const common = { bundle: true, platform: "node", target: "node20", logLevel: "warning" };
 await build({
-  entryPoints: ["src/index.ts", "src/cli/main.ts", "src/executor/child.ts"],
+  ...common,
+  entryPoints: ["src/index.ts", "src/executor/child.ts"],
   outdir: out,
   outbase: "src",
-  bundle: true,
   splitting: true,
   format: "esm",
-  platform: "node",
-  target: "node20",
   sourcemap: true,
   chunkNames: "chunks/[name]-[hash]",
   external: ["zod", "esbuild", "better-sqlite3", "ora", "execa"],
   // commander is CommonJS and requires Node built-ins; give the ESM bundle a real `require`.
   banner: { js: "import { createRequire as __fluidRequire } from 'node:module'; const require = __fluidRequire(import.meta.url);" },
-  logLevel: "warning",
+});
+await build({ ...common, entryPoints: ["src/cli/boot.ts"], outfile: `${out}/cli/boot.js`, format: "esm" });
+await build({
+  ...common,
+  entryPoints: ["src/cli/main.ts"],
+  outfile: `${out}/cli/bundle.js`,
+  format: "cjs",
+  // Loaded on demand (src/loader/dynamic-import.ts): the cpu-bound pool, the spinner, globbing.
+  external: ["zod", "esbuild", "better-sqlite3", "execa", "ora", "tinyglobby"],
+  minify: !process.env.NOMIN, // half the bytes to read at every start
+  keepNames: true, // error classes name themselves from new.target.name
+  // Bundled ES modules read import.meta.url (to find this package's root, for instance).
+  define: { "import.meta.url": "__fluidImportMetaUrl" },
+  // The file is the module already in Node's CommonJS wrapper (see requireCached).
+  banner: { js: `${WRAPPER[0]}var __fluidImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+  footer: { js: WRAPPER[1] },
 });
 rmSync("dist", { recursive: true, force: true });
 renameSync(out, "dist");

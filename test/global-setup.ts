@@ -5,7 +5,7 @@ import { join } from "node:path";
 /** Builds dist/ once before the suite when it is missing or older than src/, since CLI tests run bin/fluid.js. */
 export default function setup(): void {
   const root = join(import.meta.dirname, "..");
-  const built = join(root, "dist", "cli", "main.js");
+  const built = join(root, "dist", "cli", "bundle.js");
   if (existsSync(built) && statSync(built).mtimeMs >= newest(join(root, "src"))) return;
   execFileSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
 }

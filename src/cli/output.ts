@@ -1,6 +1,7 @@
 /** Everything the CLI prints goes through here: colours, tables, errors, log lines, spinner. */
 import { Chalk, type ChalkInstance } from "chalk";
 import { isFluidError } from "../errors.js";
+import { importModule } from "../loader/dynamic-import.js";
 import type { RunLogLine } from "../task/context.js";
 import type { RunState } from "../types.js";
 
@@ -137,7 +138,7 @@ export interface Progress {
 /** Starts a spinner (ora, loaded only on a TTY) showing `text` and the elapsed seconds. */
 export async function startProgress(err: Stream, text: string): Promise<Progress> {
   if (!err.isTTY) return { line: (t) => err.write(t), stop: () => {} };
-  const { default: ora } = await import("ora");
+  const { default: ora } = (await importModule("ora")) as typeof import("ora");
   const started = Date.now();
   const spinner = ora({ text, stream: process.stderr, discardStdin: false, color: err.c.level > 0 ? "cyan" : false as never }).start();
   const timer = setInterval(() => {

@@ -4,6 +4,7 @@ import { ExitCode, UsageError } from "../errors.js";
 import type { DaemonEvent, ServeOptions } from "../daemon/serve.js";
 import { formatLogLine, printError, stateText, type Output } from "./output.js";
 import type { RunState } from "../types.js";
+import { flushCodeCache } from "../loader/code-cache.js";
 
 /** Options of `fluid serve` as they come from argv. */
 export interface ServeCliOptions {
@@ -36,6 +37,7 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
     onEvent: write,
   };
   const daemon = await serve(options);
+  flushCodeCache(); // now, not at exit: a daemon may run for months, or end by SIGKILL
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
     signals++;

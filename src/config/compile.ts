@@ -1,12 +1,21 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError } from "../errors.js";
+import { packageRoot } from "../package-root.js";
+import { resolveZod, zodFacade } from "../loader/zod.js";
+import { exportProperties } from "../loader/facade.js";
+import { importModule } from "../loader/dynamic-import.js";
+import * as api from "../index.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
-const CACHE_FORMAT = 3;
+const CACHE_FORMAT = 4;
+
+/** Where `loadProject` publishes this instance's API for the task modules' `import "fluid-tasks"`. */
+export const API_GLOBAL = Symbol.for("fluid-tasks.api");
 
 interface Manifest {
   format: number;
@@ -23,9 +32,11 @@ export interface Compiled {
 
 /**
  * Compiles TypeScript entry modules (and the local files they import) into one ESM file under
- * `cacheDir`, and returns its path. Packages (`zod`, `fluid-tasks`, ...) stay external and are
- * resolved by Node from the project. The result is reused while no input file changed (checked
- * by mtime and size), so a warm start does no compilation at all and never loads esbuild.
+ * `cacheDir`, and returns its path. Packages stay external and are resolved by Node from the
+ * project, except two that every task module imports: `fluid-tasks` becomes the instance
+ * loading the project (published by `loadProject`) and `zod` the shared zod of
+ * src/loader/zod.ts. The result is reused while no input file changed (checked by mtime and
+ * size), so a warm start does no compilation at all and never loads esbuild.
  * The output exports the namespace of entry i as `m<i>`.
  */
 export async function compileModules(entries: string[], cacheDir: string): Promise<Compiled> {
@@ -60,7 +71,7 @@ export async function compileModules(entries: string[], cacheDir: string): Promi
  */
 export function importCompiled(file: string): Promise<Record<string, Record<string, unknown>>> {
   const url = `${pathToFileURL(file).href}?v=${statSync(file).mtimeMs}`;
-  return import(url) as Promise<Record<string, Record<string, unknown>>>;
+  return importModule(url) as Promise<Record<string, Record<string, unknown>>>;
 }
 
 function readFresh(manifestFile: string): string[] | undefined {
@@ -91,9 +102,23 @@ const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = {
   ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx",
 };
 
+/**
+ * The module a task module's `import ... from "fluid-tasks"` gets: the instance that loads it
+ * (the CLI's own, already in memory) rather than a second copy of the library. Compiled
+ * modules are only ever imported by loadProject, which publishes the instance first.
+ */
+function apiFacade(): string {
+  return [
+    `const api = globalThis[Symbol.for("fluid-tasks.api")];`,
+    `if (!api) throw new Error("fluid-tasks: a compiled task module must be loaded by loadProject()");`,
+    exportProperties("api", Object.keys(api)),
+  ].join("\n");
+}
+
 async function bundle(entries: string[], outfile: string): Promise<{ code: string; inputs: string[] }> {
-  const esbuild = await import("esbuild");
+  const esbuild = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
   const cwd = process.cwd();
+  const zodEntries = new Set<string>();
   const contents = entries.map((e, i) => `export * as m${i} from ${JSON.stringify(e)};`).join("\n");
   let result;
   try {
@@ -112,6 +137,24 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
       metafile: true,
       logLevel: "silent",
       plugins: [
+        {
+          // Two packages every task module imports become small modules inside the bundle
+          // (one file for Node to load, not three) that take them from this process.
+          name: "fluid-facades",
+          setup(build) {
+            build.onResolve({ filter: /^fluid-tasks$/ }, () => ({ path: "fluid-tasks", namespace: "fluid-api" }));
+            build.onLoad({ filter: /.*/, namespace: "fluid-api" }, () => ({ contents: apiFacade(), loader: "js" }));
+            // zod through the shared, code-cached loader (src/loader/zod.ts). The installation
+            // the importing file would get is the one loaded; none found: left to Node's error.
+            build.onResolve({ filter: /^zod$/ }, (args) => {
+              const entry = resolveZod(args.resolveDir);
+              if (!entry) return undefined;
+              zodEntries.add(entry);
+              return { path: entry, namespace: "fluid-zod" };
+            });
+            build.onLoad({ filter: /.*/, namespace: "fluid-zod" }, (args) => ({ contents: zodFacade(args.path), loader: "js", resolveDir: cwd }));
+          },
+        },
         {
           name: "fluid-import-meta",
           setup(build) {
@@ -144,7 +187,9 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
   }
   const code = result.outputFiles[0]!.text;
   const inputs = Object.keys(result.metafile.inputs)
-    .filter((p) => p !== "fluid-entry.js" && !p.startsWith("<"))
+    .filter((p) => p !== "fluid-entry.js" && !p.startsWith("<") && !/^fluid-(api|zod):/.test(p))
     .map((p) => resolve(cwd, p));
+  // The facades name the exports of zod and of this package: recompile when either changes.
+  inputs.push(join(packageRoot().dir, "package.json"), ...zodEntries);
   return { code, inputs };
 }

@@ -1,6 +1,6 @@
 import { dirname, extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { glob } from "tinyglobby";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { ConfigError, isFluidError } from "../errors.js";
 import { packageRoot } from "../package-root.js";
 import { validateParams } from "../task/params.js";
@@ -8,7 +8,9 @@ import { isTask, type Task } from "../task/task.js";
 import { withDefaultTimezone } from "../schedule/calendar.js";
 import { resolveTimezone } from "../schedule/validate.js";
 import type { Schedule } from "../types.js";
-import { compileModules, importCompiled } from "./compile.js";
+import { API_GLOBAL, compileModules, importCompiled } from "./compile.js";
+import { importModule } from "../loader/dynamic-import.js";
+import * as api from "../index.js";
 import { parseDuration } from "../duration.js";
 import type { FluidConfig, PoolConfig, StoreConfig } from "./define.js";
 import { findConfig } from "./find.js";
@@ -55,10 +57,12 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
   const root = dirname(configFile);
   const cacheDir = env.FLUID_CACHE_DIR ? resolve(cwd, env.FLUID_CACHE_DIR) : join(root, ".fluid", "cache");
   process.setSourceMapsEnabled(true); // stack traces of user code point at the .ts files
+  // Task modules' `import "fluid-tasks"` gets this instance (see compileModules).
+  (globalThis as Record<symbol, unknown>)[API_GLOBAL] ??= api;
 
   const raw = await loadConfigModule(configFile, cacheDir, root);
   const config = resolveConfig(raw, configFile, env);
-  const files = await expandGlobs(config.tasks, root, configFile);
+  const files = await expandGlobs(config.tasks, root, configFile, cacheDir);
   const registry = await loadTasks(files, cacheDir, root, config.timezone);
   return { configFile, root, config, registry };
 }
@@ -67,7 +71,7 @@ async function loadConfigModule(configFile: string, cacheDir: string, root: stri
   let mod: Record<string, unknown>;
   try {
     if ([".js", ".mjs"].includes(extname(configFile))) {
-      mod = (await import(pathToFileURL(configFile).href)) as Record<string, unknown>;
+      mod = (await importModule(pathToFileURL(configFile).href)) as Record<string, unknown>;
     } else {
       const compiled = await compileModules([configFile], cacheDir);
       mod = (await importCompiled(compiled.file)).m0 ?? {};
@@ -168,10 +172,11 @@ function resolvePool(value: unknown, fail: (m: string, h?: string) => ConfigErro
   return out;
 }
 
-async function expandGlobs(patterns: string[], root: string, configFile: string): Promise<string[]> {
+async function expandGlobs(patterns: string[], root: string, configFile: string, cacheDir: string): Promise<string[]> {
   const files = new Set<string>();
+  const cache = new GlobCache(cacheDir);
   for (const pattern of patterns) {
-    const matches = await glob(pattern, { cwd: root, absolute: true, ignore: ["**/node_modules/**", "**/*.d.ts", "**/.fluid/**"] });
+    const matches = await cache.glob(pattern, root);
     if (matches.length === 0) {
       throw new ConfigError(`${relative(process.cwd(), configFile) || configFile}: the tasks glob "${pattern}" matched no file (relative to ${root})`, {
         hint: "fix the glob in `tasks`, or create the task module it should match",
@@ -179,7 +184,76 @@ async function expandGlobs(patterns: string[], root: string, configFile: string)
     }
     for (const m of matches.sort()) files.add(resolve(m));
   }
+  cache.save();
   return [...files];
+}
+
+interface GlobEntry {
+  dir: string;
+  mtimeMs: number;
+  files: string[];
+}
+
+/**
+ * Remembers what each tasks glob matched, so a start neither walks the tree nor loads the
+ * glob library. Only for globs whose wildcards are all in the last segment ("./tasks/*.ts"):
+ * their matches change only when the entries of one directory do, which changes its mtime.
+ */
+class GlobCache {
+  private readonly file: string;
+  private entries: Record<string, GlobEntry> = {};
+  private dirty = false;
+
+  constructor(cacheDir: string) {
+    this.file = join(cacheDir, "globs.json");
+    try {
+      this.entries = JSON.parse(readFileSync(this.file, "utf8")) as Record<string, GlobEntry>;
+    } catch {}
+  }
+
+  async glob(pattern: string, root: string): Promise<string[]> {
+    const key = JSON.stringify([root, pattern]);
+    const dir = flatGlobDir(pattern, root);
+    const hit = this.entries[key];
+    if (dir !== undefined && hit?.dir === dir && hit.mtimeMs === mtimeOf(dir)) return hit.files;
+    const { glob } = (await importModule("tinyglobby")) as typeof import("tinyglobby");
+    const files = await glob(pattern, { cwd: root, absolute: true, ignore: ["**/node_modules/**", "**/*.d.ts", "**/.fluid/**"] });
+    const mtimeMs = dir === undefined ? undefined : mtimeOf(dir);
+    // A directory changed within the last seconds could change again within the same mtime
+    // tick on a coarse file system (one second on some): remember only settled listings.
+    if (dir !== undefined && mtimeMs !== undefined && Date.now() - mtimeMs > SETTLED_MS) {
+      this.entries[key] = { dir, mtimeMs, files };
+      this.dirty = true;
+    }
+    return files;
+  }
+
+  save(): void {
+    if (!this.dirty) return;
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+      writeFileSync(`${this.file}.${process.pid}.tmp`, JSON.stringify(this.entries));
+      renameSync(`${this.file}.${process.pid}.tmp`, this.file);
+    } catch {} // only a cache: the next start globs again
+  }
+}
+
+const SETTLED_MS = 2_000;
+
+/** The directory a glob lists when its only wildcards are in its last segment, else undefined. */
+function flatGlobDir(pattern: string, root: string): string | undefined {
+  const parts = pattern.split("/");
+  const last = parts.pop() ?? "";
+  if (last.includes("**") || parts.some((p) => /[*?[\]{}()!+@]/.test(p))) return undefined;
+  return resolve(root, parts.join("/") || ".");
+}
+
+function mtimeOf(path: string): number | undefined {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }
 
 async function loadTasks(files: string[], cacheDir: string, root: string, timezone: string): Promise<Registry> {
@@ -188,7 +262,7 @@ async function loadTasks(files: string[], cacheDir: string, root: string, timezo
   try {
     if (allJs) {
       modules = {};
-      for (const [i, f] of files.entries()) modules[`m${i}`] = (await import(pathToFileURL(f).href)) as Record<string, unknown>;
+      for (const [i, f] of files.entries()) modules[`m${i}`] = (await importModule(pathToFileURL(f).href)) as Record<string, unknown>;
     } else {
       modules = await importCompiled((await compileModules(files, cacheDir)).file);
     }

@@ -10,6 +10,7 @@ import { delay } from "./timers.js";
 import { Worker, type RunEnd, type WorkerSpec } from "./worker.js";
 import { WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
 import { WorkerStartError } from "./worker-start-error.js";
+import { importModule } from "../loader/dynamic-import.js";
 
 /** Options of `createPool`. */
 export interface PoolOptions {
@@ -461,7 +462,7 @@ export function createPool(options: PoolOptions): Pool {
 
   /** Loads execa and checks the worker entry once, at the first run. */
   const prepare = async (): Promise<void> => {
-    execa ??= (await import("execa")).execa;
+    execa ??= ((await importModule("execa")) as typeof import("execa")).execa;
     if (childEntry) return;
     const entry = options.childEntry ?? defaultChildEntry();
     if (!existsSync(entry)) {

@@ -1,4 +1,4 @@
-import { Cron, CronPattern } from "croner";
+import { Cron } from "croner";
 import { ScheduleError } from "../errors.js";
 import type { Schedule } from "../types.js";
 import { SCHEDULE_BRAND } from "./brand.js";
@@ -74,7 +74,7 @@ export function compile(where: string, pattern: string, timezone: string, hint: 
       hint: "check the day and month, e.g. day 30 or 31 never occurs in February",
     });
   }
-  const fixedTime = new CronPattern(pattern, timezone, { mode: MODE, fixedTimeRule: FIXED_TIME_RULE }).isFixedTime;
+  const fixedTime = isFixedTime(native.getPattern() ?? pattern);
   if (!fixedTime || timezone === "UTC") {
     return (after) => native.nextRun(new Date(checkAfter(after, "calendar")));
   }
@@ -94,6 +94,17 @@ export function compile(where: string, pattern: string, timezone: string, hint: 
     }
     return null;
   };
+}
+
+/**
+ * croner's `fixedTimeRule: "no-wildcard"`, read off the pattern (nicknames already expanded
+ * by croner) rather than from a second CronPattern: each one allocates a 10,000-entry year
+ * table, which made schedules a visible part of every `fluid` start.
+ */
+function isFixedTime(pattern: string): boolean {
+  const parts = pattern.trim().split(/\s+/);
+  if (parts.length === 5) parts.unshift("0");
+  return parts.slice(0, 3).every((part) => !/[*/?]/.test(part));
 }
 
 const MODE = "5-or-6-parts";

@@ -1,4 +1,5 @@
-import { z } from "zod";
+import type { z } from "zod";
+import { ownZod } from "../loader/zod.js";
 import { TaskDefinitionError } from "../errors.js";
 import { parseDurationAs } from "../duration.js";
 import { suggest } from "../suggest.js";
@@ -202,7 +203,7 @@ export function task(a: unknown, b?: unknown): Task {
     [TASK_BRAND]: true,
     name,
     description: (o.description ?? "").trim(),
-    params: (o.params ?? z.object({})) as ParamsSchema,
+    params: (o.params ?? ownZod().z.object({})) as ParamsSchema,
     timeoutMs,
     retry: o.retry === undefined ? undefined : retryPolicy(o.retry, fail),
     tags: [...(o.tags ?? [])],

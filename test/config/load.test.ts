@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, sep } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -7,6 +7,7 @@ import { compileModules } from "../../src/config/compile.js";
 import { findConfig } from "../../src/config/find.js";
 import { loadProject } from "../../src/config/load.js";
 import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
+import { packageRoot } from "../../src/package-root.js";
 
 /** Temp projects made by the current test, removed after it. */
 const project = useTempProjects();
@@ -92,6 +93,32 @@ describe("loadProject", () => {
     // Defaults are filled in; the store sits next to the config.
     expect(p.config).toMatchObject({ tasks: ["./tasks/*.ts"], timezone: "UTC", concurrency: 10 });
     expect(p.config.store).toMatchObject({ path: join(dir, ".fluid", "fluid.db"), logCap: 1000 });
+  });
+
+  it("remembers what the tasks glob matched, and sees a task module added or removed since", async () => {
+    const dir = project({ "fluid.config.ts": CONFIG, "tasks/hello.ts": HELLO });
+    const tasks = join(dir, "tasks");
+    const globs = join(dir, ".fluid", "cache", "globs.json");
+    // A listing is remembered once the directory has not changed for a few seconds.
+    expect((await loadProject({ cwd: dir, env: {} })).registry.list().map((t) => t.name)).toEqual(["hello"]);
+    expect(existsSync(globs)).toBe(false);
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(tasks, past, past);
+    await loadProject({ cwd: dir, env: {} });
+    expect(readFileSync(globs, "utf8")).toContain(join(tasks, "hello.ts"));
+
+    writeFileSync(join(dir, "tasks", "bye.ts"), `import { task } from "fluid-tasks";\nexport const bye = task(async function bye() {});\n`);
+    expect((await loadProject({ cwd: dir, env: {} })).registry.list().map((t) => t.name)).toEqual(["bye", "hello"]);
+    rmSync(join(dir, "tasks", "hello.ts"));
+    expect((await loadProject({ cwd: dir, env: {} })).registry.list().map((t) => t.name)).toEqual(["bye"]);
+  });
+
+  it("globs a recursive pattern anew each time (a new file in a subdirectory is found)", async () => {
+    const config = `import { defineConfig } from "fluid-tasks";\nexport default defineConfig({ tasks: ["./tasks/**/*.ts"] });\n`;
+    const dir = project({ "fluid.config.ts": config, "tasks/a/hello.ts": HELLO });
+    expect((await loadProject({ cwd: dir, env: {} })).registry.list().map((t) => t.name)).toEqual(["hello"]);
+    writeFileSync(join(dir, "tasks", "a", "bye.ts"), `import { task } from "fluid-tasks";\nexport const bye = task(async function bye() {});\n`);
+    expect((await loadProject({ cwd: dir, env: {} })).registry.list().map((t) => t.name)).toEqual(["bye", "hello"]);
   });
 
   it("loads the config of a parent directory, with task globs relative to the config", async () => {
@@ -434,8 +461,13 @@ describe("compileModules", () => {
 
     const first = await compileModules([entry], cacheDir);
     expect(first.cached).toBe(false);
-    expect(first.inputs.sort()).toEqual([join(dir, "lib", "words.ts"), entry].sort());
-    expect(readFileSync(first.file, "utf8")).toContain('"hello"');
+    // The user's files, and this package's package.json (the facade of "fluid-tasks" lists its exports).
+    expect(first.inputs.sort()).toEqual([join(dir, "lib", "words.ts"), entry, join(packageRoot().dir, "package.json")].sort());
+    const code = readFileSync(first.file, "utf8");
+    expect(code).toContain('"hello"');
+    // "fluid-tasks" is not imported from node_modules: the bundle takes the loading instance.
+    expect(code).not.toMatch(/from\s*"fluid-tasks"/);
+    expect(code).toContain('Symbol.for("fluid-tasks.api")');
 
     const second = await compileModules([entry], cacheDir);
     expect(second).toEqual({ ...first, cached: true });

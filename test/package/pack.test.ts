@@ -79,7 +79,8 @@ describe("the packed package", () => {
     const entryPoints = [pkg.main, pkg.types, ...Object.values(pkg.bin)];
     for (const value of Object.values(pkg.exports)) entryPoints.push(...(typeof value === "string" ? [value] : Object.values(value)));
     for (const entry of entryPoints) expect(files, entry).toContain(entry.replace(/^\.\//, ""));
-    expect(files).toContain("dist/cli/main.js");
+    expect(files).toContain("dist/cli/bundle.js");
+    expect(files).toContain("dist/cli/boot.js");
     expect([...files].filter((f) => /^(src|test|tasks|bench)\//.test(f))).toEqual([]);
     expect([...files].filter((f) => f.startsWith(".fluid/") || f.endsWith(".tgz"))).toEqual([]);
   });
