@@ -31,9 +31,23 @@ await build({
   banner: { js: "import { createRequire as __fluidRequire } from 'node:module'; const require = __fluidRequire(import.meta.url);" },
 });
 await build({ ...common, entryPoints: ["src/cli/boot.ts"], outfile: `${out}/cli/boot.js`, format: "esm" });
+// commander requires child_process (for executable subcommands, which fluid has none of);
+// loading it costs a `fluid` start milliseconds. Its copy in the CLI loads it when used.
+const lazyChildProcess = {
+  name: "lazy-child-process",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: "child_process", namespace: "lazy" } : undefined);
+    b.onLoad({ filter: /.*/, namespace: "lazy" }, () => ({
+      contents: `module.exports = new Proxy({}, { get: (_, key) => require("node:child_process")[key] });`,
+      loader: "js",
+    }));
+  },
+};
 await build({
   ...common,
   entryPoints: ["src/cli/main.ts"],
+  plugins: [lazyChildProcess],
   outfile: `${out}/cli/bundle.js`,
   format: "cjs",
   // Loaded on demand (src/loader/dynamic-import.ts): the cpu-bound pool, the spinner, globbing.

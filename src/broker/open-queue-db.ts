@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openDatabase } from "../loader/sqlite.js";
 import { StoreError } from "../errors.js";
 import { migrate } from "../store/schema.js";
 import { toStoreError } from "../store/store-error.js";
@@ -30,7 +31,7 @@ export function openQueueDb(path: string, busyTimeoutMs: number): { db: Database
   }
   let db: Database.Database | undefined;
   try {
-    db = new Database(file);
+    db = openDatabase(file);
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
     setWal(db, busyTimeoutMs);
     db.pragma("synchronous = NORMAL");

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -9,6 +8,7 @@ import { packageRoot } from "../package-root.js";
 import { resolveZod, zodFacade } from "../loader/zod.js";
 import { exportProperties } from "../loader/facade.js";
 import { importModule } from "../loader/dynamic-import.js";
+import { cacheKey } from "../loader/hash.js";
 import * as api from "../index.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
@@ -40,7 +40,7 @@ export interface Compiled {
  * The output exports the namespace of entry i as `m<i>`.
  */
 export async function compileModules(entries: string[], cacheDir: string): Promise<Compiled> {
-  const key = createHash("sha256").update(JSON.stringify([CACHE_FORMAT, entries])).digest("hex").slice(0, 16);
+  const key = cacheKey(JSON.stringify([CACHE_FORMAT, entries]));
   const file = join(cacheDir, `${key}.mjs`);
   const manifestFile = join(cacheDir, `${key}.json`);
   const fresh = readFresh(manifestFile);

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import vm from "node:vm";
+import { cacheKey } from "./hash.js";
 
 /**
  * Loads CommonJS files through V8's code cache. Node 20 has no compile cache for modules
@@ -30,11 +30,8 @@ export function codeCacheDir(packageDir: string, env: NodeJS.ProcessEnv = proces
 /** The key of a file's cached data: its identity and the runtime that compiled it. */
 function cacheFileFor(file: string, cacheDir: string): { path: string; prefix: string } {
   const st = statSync(file);
-  const prefix = `${basename(file)}-${createHash("sha256").update(file).digest("hex").slice(0, 8)}-`;
-  const key = createHash("sha256")
-    .update(JSON.stringify([st.size, st.mtimeMs, process.version, process.arch]))
-    .digest("hex")
-    .slice(0, 12);
+  const prefix = `${basename(file)}-${cacheKey(file, 8)}-`;
+  const key = cacheKey(JSON.stringify([st.size, st.mtimeMs, process.version, process.arch]), 12);
   return { path: join(cacheDir, `${prefix}${key}.v8`), prefix };
 }
 

@@ -1,24 +1,17 @@
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { packageRoot } from "../package-root.js";
-import { codeCacheDir, requireCached, WRAPPER } from "./code-cache.js";
 import { exportProperties } from "./facade.js";
+import { requirePrebundled } from "./prebundle.js";
 
 /**
- * zod, loaded fast. Every task module imports zod, and Node loads its ~100 module files one
- * by one, which is most of what a `fluid run` costs after Node's own start. The first time a
- * zod installation is used, it is bundled into one CommonJS file in the code cache directory;
- * after that it loads from that file through V8's code cache. One instance per installation
- * per process, shared (through a global) by the CLI, the library and the task modules'
- * `import "zod"`. Without a cache directory, or if bundling fails, plain `require`.
+ * zod, loaded fast (src/loader/prebundle.ts): every task module imports it, and its ~100
+ * files were most of a `fluid run` after Node's own start. The CLI, the library and the task
+ * modules' `import "zod"` (a facade compiled into their bundle) share one instance per
+ * installation.
  */
 
 export type ZodModule = typeof import("zod");
-
-const LOADER = Symbol.for("fluid-tasks.load-zod");
-const instances = new Map<string, ZodModule>();
 
 /** The path of the zod entry `require("zod")` resolves to from `fromDir`, or undefined. */
 export function resolveZod(fromDir: string): string | undefined {
@@ -31,17 +24,11 @@ export function resolveZod(fromDir: string): string | undefined {
 
 /** Loads the zod installation whose CommonJS entry is `entry` (see resolveZod). */
 export function loadZod(entry: string): ZodModule {
-  let zod = instances.get(entry);
-  if (!zod) {
-    const cacheDir = codeCacheDir(packageRoot().dir);
-    const bundle = cacheDir === undefined ? undefined : bundleOf(entry, cacheDir);
-    zod = (bundle ? requireCached(bundle, cacheDir, createRequire(entry)) : createRequire(entry)(entry)) as ZodModule;
-    instances.set(entry, zod);
-  }
-  return zod;
+  return requirePrebundled(entry) as ZodModule;
 }
 
-// One loader per process even when the CLI bundle and the library are both loaded.
+// The facades call it through a global: the CLI bundle and the library may both be loaded.
+const LOADER = Symbol.for("fluid-tasks.load-zod");
 const shared = ((globalThis as Record<symbol, unknown>)[LOADER] ??= loadZod) as typeof loadZod;
 
 let own: ZodModule | undefined;
@@ -64,37 +51,4 @@ export function zodFacade(entry: string): string {
     `export default zod.default ?? zod;`,
     exportProperties("zod", Object.keys(shared(entry))),
   ].join("\n");
-}
-
-/** Bundles zod's CommonJS entry into one file (once per installation), or undefined on failure. */
-function bundleOf(entry: string, cacheDir: string): string | undefined {
-  let version = "0";
-  try {
-    version = (JSON.parse(readFileSync(join(dirname(entry), "package.json"), "utf8")) as { version?: string }).version ?? "0";
-  } catch {}
-  const file = join(cacheDir, `zod-${version}-${createHash("sha256").update(entry).digest("hex").slice(0, 8)}.js`);
-  if (existsSync(file)) return file;
-  try {
-    const esbuild = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
-    const result = esbuild.buildSync({
-      entryPoints: [entry],
-      bundle: true,
-      write: false,
-      format: "cjs",
-      platform: "node",
-      target: "node20",
-      minify: true, // less to read at every start
-      keepNames: true, // zod names classes in messages from constructor.name
-      banner: { js: WRAPPER[0] },
-      footer: { js: WRAPPER[1] },
-      logLevel: "silent",
-    });
-    mkdirSync(cacheDir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, result.outputFiles[0]!.contents);
-    renameSync(tmp, file);
-    return file;
-  } catch {
-    return undefined;
-  }
 }

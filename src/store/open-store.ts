@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openDatabase } from "../loader/sqlite.js";
 import type { ErrorInfo } from "../errors.js";
 import { StoreError } from "../errors.js";
 import type { LogLine } from "../types.js";
@@ -49,7 +50,7 @@ export function openStore(options: StoreOptions): Store {
 
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { readonly, fileMustExist: readonly });
+    db = openDatabase(path, { readonly, fileMustExist: readonly });
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
     if (readonly) {
       requireCurrent(db, path);
