@@ -14,12 +14,23 @@ const brokerModule = pathToFileURL(join(root, "src", "broker", "sqlite.ts")).hre
 /**
  * A consumer process: opens the broker, says "ready", waits for "go" on stdin so both start
  * together, then claims batches of 1-16 runs (varying, so the two interleave), acks them a
- * turn later as a consumer would, until the queue is empty. Prints the ids it claimed and
- * the time span it was claiming.
+ * turn later as a consumer would, until the queue is empty. After its first claim it waits
+ * until the other process has claimed too (a marker file each), so on a loaded machine one
+ * cannot drain the queue before the other is scheduled. Prints the ids it claimed and the
+ * time span it was claiming.
  */
 const CONSUMER = `
+import { existsSync, writeFileSync } from "node:fs";
 import { openSqliteBroker } from ${JSON.stringify(brokerModule)};
-const [path, owner] = process.argv.slice(2);
+const [path, owner, other] = process.argv.slice(2);
+let first = true;
+async function afterFirstClaim() {
+  if (!first) return;
+  first = false;
+  writeFileSync(path + "." + owner + ".claimed", "");
+  const deadline = Date.now() + 20000;
+  while (!existsSync(path + "." + other + ".claimed") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
 const broker = openSqliteBroker({ path });
 process.stdout.write("ready\\n");
 await new Promise((resolve) => process.stdin.once("data", resolve));
@@ -33,6 +44,7 @@ for (;;) {
     if ((await broker.counts()).ready === 0) break;
     continue;
   }
+  await afterFirstClaim();
   await new Promise((resolve) => setImmediate(resolve));
   await Promise.all(runs.map((run) => broker.ack(run.id)));
   for (const run of runs) claimed.push(run.id);
@@ -54,7 +66,7 @@ describe("sqlite broker: several processes", () => {
 
     const script = join(dir, "consumer.mts");
     writeFileSync(script, CONSUMER);
-    const children = [startGatedChild(script, [path, "alpha"]), startGatedChild(script, [path, "beta-2"])];
+    const children = [startGatedChild(script, [path, "alpha", "beta-2"]), startGatedChild(script, [path, "beta-2", "alpha"])];
     await Promise.all(children.map((c) => c.ready));
     for (const c of children) c.go();
     const results = await Promise.all(children.map((c) => c.done));
