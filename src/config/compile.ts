@@ -5,7 +5,7 @@ import { extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError } from "../errors.js";
 import { packageRoot } from "../package-root.js";
-import { resolveZod, zodFacade } from "../loader/zod.js";
+import { prepareZod, resolveZod, zodFacade } from "../loader/zod.js";
 import { exportProperties } from "../loader/facade.js";
 import { importModule } from "../loader/dynamic-import.js";
 import { cacheKey } from "../loader/hash.js";
@@ -118,7 +118,10 @@ function apiFacade(): string {
 async function bundle(entries: string[], outfile: string): Promise<{ code: string; inputs: string[] }> {
   const esbuild = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
   const cwd = process.cwd();
-  const zodEntries = new Set<string>();
+  const zodEntries = new Map<string, Promise<void>>();
+  // Tasks without params use this package's zod (an empty object schema).
+  const ownZodEntry = resolveZod(packageRoot().dir);
+  if (ownZodEntry) await prepareZod(ownZodEntry);
   const contents = entries.map((e, i) => `export * as m${i} from ${JSON.stringify(e)};`).join("\n");
   let result;
   try {
@@ -146,10 +149,11 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
             build.onLoad({ filter: /.*/, namespace: "fluid-api" }, () => ({ contents: apiFacade(), loader: "js" }));
             // zod through the shared, code-cached loader (src/loader/zod.ts). The installation
             // the importing file would get is the one loaded; none found: left to Node's error.
-            build.onResolve({ filter: /^zod$/ }, (args) => {
+            build.onResolve({ filter: /^zod$/ }, async (args) => {
               const entry = resolveZod(args.resolveDir);
               if (!entry) return undefined;
-              zodEntries.add(entry);
+              if (!zodEntries.has(entry)) zodEntries.set(entry, prepareZod(entry));
+              await zodEntries.get(entry); // the bundle exists before the facade loads zod
               return { path: entry, namespace: "fluid-zod" };
             });
             build.onLoad({ filter: /.*/, namespace: "fluid-zod" }, (args) => ({ contents: zodFacade(args.path), loader: "js", resolveDir: cwd }));
@@ -190,6 +194,6 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
     .filter((p) => p !== "fluid-entry.js" && !p.startsWith("<") && !/^fluid-(api|zod):/.test(p))
     .map((p) => resolve(cwd, p));
   // The facades name the exports of zod and of this package: recompile when either changes.
-  inputs.push(join(packageRoot().dir, "package.json"), ...zodEntries);
+  inputs.push(join(packageRoot().dir, "package.json"), ...zodEntries.keys());
   return { code, inputs };
 }

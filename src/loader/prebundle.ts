@@ -29,47 +29,122 @@ export function packageOf(file: string): { dir: string; name: string; version: s
   return undefined;
 }
 
+/** What to leave out of a bundle. */
+export interface PrebundleOptions {
+  /** Packages the bundle leaves to `require` at run time. */
+  external?: string[];
+  /**
+   * Files of the package (matched on their path) that the bundle replaces by a stand-in
+   * requiring the real file from disk on first use: parts few programs touch.
+   */
+  lazy?: RegExp;
+}
+
 /**
  * `require(entry)` (an absolute path to a package's CommonJS entry), through a bundle of it
- * when one can be made. `external` names what the bundle leaves to `require` at run time.
+ * when there is one. A missing bundle is made now, unless it needs `lazy` (esbuild plugins
+ * run only in its asynchronous API): buildPrebundle makes those ahead of time.
  */
-export function requirePrebundled(entry: string, external: string[] = []): unknown {
+export function requirePrebundled(entry: string, options: PrebundleOptions = {}): unknown {
   if (instances.has(entry)) return instances.get(entry);
   const cacheDir = codeCacheDir(packageRoot().dir);
-  const bundle = cacheDir === undefined ? undefined : bundleOf(entry, cacheDir, external);
+  let bundle = cacheDir === undefined ? undefined : bundleFile(entry, cacheDir, options);
+  if (bundle && !existsSync(bundle) && (options.lazy || !writeBundle(bundle, buildSync(entry, options)))) bundle = undefined;
   const require = createRequire(entry);
   const exports = bundle ? requireCached(bundle, cacheDir, require) : require(entry);
   instances.set(entry, exports);
   return exports;
 }
 
-function bundleOf(entry: string, cacheDir: string, external: string[]): string | undefined {
+/** Makes the bundle requirePrebundled(entry, options) will load, when it is missing. */
+export async function buildPrebundle(entry: string, options: PrebundleOptions = {}): Promise<void> {
+  const cacheDir = codeCacheDir(packageRoot().dir);
+  const bundle = cacheDir === undefined ? undefined : bundleFile(entry, cacheDir, options);
+  if (!bundle || existsSync(bundle)) return;
+  try {
+    const result = await esbuild().build({ ...buildOptions(entry, options), plugins: options.lazy ? [lazyFiles(options.lazy)] : [] });
+    writeBundle(bundle, result.outputFiles[0]!.contents);
+  } catch {} // no bundle: plain require
+}
+
+function bundleFile(entry: string, cacheDir: string, { external = [], lazy }: PrebundleOptions): string {
   const pkg = packageOf(entry);
   const name = (pkg?.name ?? "dep").replace(/[^\w.-]/g, "_");
-  const file = join(cacheDir, `${name}-${pkg?.version ?? "0"}-${cacheKey(entry, 8)}.js`);
-  if (existsSync(file)) return file;
+  return join(cacheDir, `${name}-${pkg?.version ?? "0"}-${cacheKey(JSON.stringify([entry, external, lazy?.source]), 8)}.js`);
+}
+
+const esbuild = (): typeof import("esbuild") => createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
+
+function buildOptions(entry: string, { external = [] }: PrebundleOptions): import("esbuild").BuildOptions & { write: false } {
+  return {
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    external,
+    minify: true, // less to read at every start
+    keepNames: true, // zod names classes in messages from constructor.name
+    banner: { js: WRAPPER[0] },
+    footer: { js: WRAPPER[1] },
+    logLevel: "silent",
+  };
+}
+
+function buildSync(entry: string, options: PrebundleOptions): Uint8Array | undefined {
   try {
-    const esbuild = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
-    const result = esbuild.buildSync({
-      entryPoints: [entry],
-      bundle: true,
-      write: false,
-      format: "cjs",
-      platform: "node",
-      target: "node20",
-      external,
-      minify: true, // less to read at every start
-      keepNames: true, // zod names classes in messages from constructor.name
-      banner: { js: WRAPPER[0] },
-      footer: { js: WRAPPER[1] },
-      logLevel: "silent",
-    });
-    mkdirSync(cacheDir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, result.outputFiles[0]!.contents);
-    renameSync(tmp, file); // a concurrent process reads the old state or the whole file
-    return file;
+    return esbuild().buildSync(buildOptions(entry, options)).outputFiles[0]!.contents;
   } catch {
     return undefined;
   }
+}
+
+/** Writes a bundle atomically; false when it cannot be written. */
+function writeBundle(file: string, contents: Uint8Array | undefined): boolean {
+  if (!contents) return false;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, contents);
+    renameSync(tmp, file); // a concurrent process reads the old state or the whole file
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Replaces each file matching `pattern` by a module whose exports load the real file on first
+ * access. `__esModule` answers without loading, so TypeScript's `__importStar` keeps the
+ * stand-in as it is instead of copying (and so loading) every export.
+ */
+function lazyFiles(pattern: RegExp): import("esbuild").Plugin {
+  return {
+    name: "lazy-files",
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => {
+        if (args.namespace === "lazy") return { path: args.path, external: true }; // the real file
+        if (!args.path.startsWith(".")) return undefined;
+        const path = join(args.resolveDir, args.path);
+        return pattern.test(path) ? { path, namespace: "lazy" } : undefined;
+      });
+      build.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => ({
+        loader: "js",
+        contents: [
+          `let real;`,
+          `const load = () => (real ??= require(${JSON.stringify(args.path)}));`,
+          `module.exports = new Proxy({}, {`,
+          `  get: (_, key) => (key === "__esModule" ? true : load()[key]),`,
+          `  has: (_, key) => key in load(),`,
+          `  ownKeys: () => Reflect.ownKeys(load()),`,
+          `  getOwnPropertyDescriptor: (_, key) => {`,
+          `    const d = Object.getOwnPropertyDescriptor(load(), key);`,
+          `    return d && { ...d, configurable: true };`,
+          `  },`,
+          `});`,
+        ].join("\n"),
+      }));
+    },
+  };
 }

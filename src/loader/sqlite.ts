@@ -19,7 +19,7 @@ export function openDatabase(path: string, options: Database.Options = {}): Data
 
 function load(): { Database: typeof Database; nativeBinding?: string } {
   const entry = createRequire(join(packageRoot().dir, "package.json")).resolve("better-sqlite3");
-  const Database = requirePrebundled(entry, ["bindings"]) as typeof import("better-sqlite3");
+  const Database = requirePrebundled(entry, { external: ["bindings"] }) as typeof import("better-sqlite3");
   const dir = packageOf(entry)?.dir;
   const addon = dir === undefined ? undefined : join(dir, "build", "Release", "better_sqlite3.node");
   return addon !== undefined && existsSync(addon) ? { Database, nativeBinding: addon } : { Database };

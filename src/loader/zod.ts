@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { packageRoot } from "../package-root.js";
 import { exportProperties } from "./facade.js";
-import { requirePrebundled } from "./prebundle.js";
+import { buildPrebundle, requirePrebundled } from "./prebundle.js";
 
 /**
  * zod, loaded fast (src/loader/prebundle.ts): every task module imports it, and its ~100
@@ -22,9 +22,21 @@ export function resolveZod(fromDir: string): string | undefined {
   }
 }
 
-/** Loads the zod installation whose CommonJS entry is `entry` (see resolveZod). */
+/**
+ * Loads the zod installation whose CommonJS entry is `entry` (see resolveZod). The bundle
+ * leaves out `z.locales` (more than half of zod's code; only `z.config(z.locales.xx())`
+ * uses it): it loads from zod's own files on first use. English messages, the default,
+ * are in the bundle.
+ */
 export function loadZod(entry: string): ZodModule {
-  return requirePrebundled(entry) as ZodModule;
+  return requirePrebundled(entry, ZOD_BUNDLE) as ZodModule;
+}
+
+const ZOD_BUNDLE = { lazy: /[\\/]v4[\\/]locales[\\/]index\.c?js$/ };
+
+/** Makes the bundle loadZod uses (compiling task modules that import zod calls it). */
+export function prepareZod(entry: string): Promise<void> {
+  return buildPrebundle(entry, ZOD_BUNDLE);
 }
 
 // The facades call it through a global: the CLI bundle and the library may both be loaded.

@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadZod, ownZod, resolveZod, zodFacade } from "../../src/loader/zod.js";
+import { loadZod, ownZod, prepareZod, resolveZod, zodFacade } from "../../src/loader/zod.js";
 import { packageRoot } from "../../src/package-root.js";
 
 let cacheDir: string;
@@ -19,14 +19,29 @@ afterAll(() => {
 });
 
 describe("zod loader", () => {
-  it("bundles an installation once into the cache directory and loads one instance of it", () => {
+  it("bundles an installation once into the cache directory and loads one instance of it", async () => {
     const entry = resolveZod(packageRoot().dir)!;
     expect(entry).toMatch(/zod/);
+    await prepareZod(entry);
     const zod = loadZod(entry);
     expect(zod.z.string().parse("x")).toBe("x");
     expect(loadZod(entry)).toBe(zod);
     expect(ownZod()).toBe(zod);
     expect(readdirSync(cacheDir).filter((n) => /^zod-\d+\.\d+\.\d+-[0-9a-f]{8}\.js$/.test(n))).toHaveLength(1);
+  });
+
+  it("leaves the locales out of the bundle and loads them on first use", () => {
+    const zod = loadZod(resolveZod(packageRoot().dir)!);
+    const bundle = readdirSync(cacheDir).find((n) => /^zod-.*\.js$/.test(n))!;
+    expect(readFileSync(join(cacheDir, bundle), "utf8")).not.toContain("Entr\u00e9e invalide");
+    expect(zod.z.string().safeParse(1).error!.issues[0]!.message).toMatch(/^Invalid input/);
+    zod.z.config(zod.z.locales.fr());
+    try {
+      expect(zod.z.string().safeParse(1).error!.issues[0]!.message).toMatch(/^Entr\u00e9e invalide/);
+      expect(Object.keys(zod.z.locales)).toContain("de");
+    } finally {
+      zod.z.config(zod.z.locales.en());
+    }
   });
 
   it("gives no entry where zod is not installed", () => {
