@@ -397,6 +397,24 @@ export function createPool(options: PoolOptions): Pool {
     return best;
   };
 
+  /**
+   * A worker for `spec` without waiting, when nothing waits before it: an idle one, or, when
+   * the pool is full, room ahead in a busy one (as `pump` would give it).
+   */
+  const takeNow = (spec: WorkerSpec): Worker | undefined => {
+    if (waiters.length > 0 || spec.isolate || closed) return undefined;
+    let worker = findIdle((w) => w.spec.key === spec.key && !w.stale && !w.retiring);
+    if (!worker && live() >= size) {
+      for (const w of workers) if (w.state === "starting") return undefined; // it will be ready soon
+      worker = findRoom(spec.key);
+    }
+    if (!worker) return undefined;
+    clearTimeout(worker.idleTimer);
+    worker.state = "busy";
+    worker.load++;
+    return worker;
+  };
+
   /** Waits for a worker for `spec`, or for the outside signal; `first`: at the head of the line. */
   const acquire = (spec: WorkerSpec, signal: AbortSignal | undefined, first = false): Promise<{ worker: Worker } | { outcome: PoolOutcome }> =>
     new Promise((resolve) => {
@@ -547,10 +565,12 @@ export function createPool(options: PoolOptions): Pool {
     };
   };
 
+  const plainSpec: WorkerSpec = { key: PLAIN_KEY, env: {}, maxMemoryMb: undefined, isolate: false };
   const specOf = (run: PoolRun): WorkerSpec => {
-    const env = { ...(run.env ?? {}) };
     const maxMemoryMb = run.maxMemoryMb;
     const isolate = run.isolate === "run";
+    if (!isolate && maxMemoryMb === undefined && isEmpty(run.env)) return plainSpec; // most runs: no allocation
+    const env = { ...(run.env ?? {}) };
     const entries = Object.entries(env);
     const key = isolate
       ? `isolate:${++isolates}`
@@ -582,7 +602,8 @@ export function createPool(options: PoolOptions): Pool {
         const spec = specOf(run);
         for (let again = false; ; again = true) {
           // A run that comes back (its worker never started it) goes to the head of the line.
-          const got = await acquire(spec, hooks.signal, again);
+          const now = hooks.signal?.aborted ? undefined : takeNow(spec);
+          const got = now ? { worker: now } : await acquire(spec, hooks.signal, again);
           if ("outcome" in got) return got.outcome;
           const outcome = await runOn(got.worker, run, hooks);
           if (outcome !== REQUEUE) return outcome;
@@ -643,6 +664,11 @@ export function createPool(options: PoolOptions): Pool {
       return closing;
     },
   };
+}
+
+function isEmpty(env: Record<string, string> | undefined): boolean {
+  for (const _ in env) return false;
+  return true;
 }
 
 /** The outcome of a run stopped from outside or by its deadline, as the inline executor reports it. */

@@ -122,6 +122,8 @@ export class Worker {
   private oomLine: string | undefined;
   /** Messages to write on the next turn of the event loop, as one write. */
   private outbox: ParentMessage[] = [];
+  /** Run messages in the outbox. */
+  private unsentRuns = 0;
   private flushing = false;
   private gone: Promise<void> | undefined;
   private markHandled!: () => void;
@@ -368,6 +370,7 @@ export class Worker {
     this.pending.splice(at, 1);
     const next = this.pending[0];
     if (at === 0 && next) this.start(next);
+    if (this.unsentRuns > 0 && this.pending.length - this.unsentRuns < 2) this.flushSoon();
   }
 
   private start(slot: Slot): void {
@@ -464,6 +467,16 @@ export class Worker {
    */
   private send(message: ParentMessage): void {
     this.outbox.push(message);
+    if (message.type === "run") {
+      this.unsentRuns++;
+      // The child has a run waiting besides the one it executes: it will not starve, so this
+      // one can wait to go with the next (the write is sent when that waiting run starts).
+      if (this.pending.length - this.unsentRuns >= 2) return;
+    }
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
     if (this.flushing) return;
     this.flushing = true;
     setImmediate(() => this.flush());
@@ -473,6 +486,7 @@ export class Worker {
     this.flushing = false;
     const messages = this.outbox;
     this.outbox = [];
+    this.unsentRuns = 0;
     if (messages.length === 0 || !this.proc.connected) return;
     try {
       this.proc.send(messages.length === 1 ? messages[0]! : messages, () => {});

@@ -133,7 +133,7 @@ describe("pool: runs sent ahead to a busy worker (prefetch)", () => {
     const t = open({ size: 1, prefetch: 1 });
     const file = noteFile();
     const running = t.pool.execute(run("note", { file, ms: 300 }));
-    await waitUntil(() => t.pool.stats().busy === 1, 10_000, "the first run to start");
+    await waitUntil(() => notes(file).length === 1, 10_000, "the first run to start in the child");
     const waiting = run("note", { file });
     const next = t.pool.execute(waiting);
     await waitUntil(() => t.pool.stats().prefetched === 1, 5000, "the second run to be sent ahead");
