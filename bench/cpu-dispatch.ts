@@ -14,11 +14,15 @@
  *   BullMQ: `queue.add` until the worker's `completed` event, sandbox child warm (300 jobs per
  *   round). BullMQ's figure includes its Redis round trips; ours has no broker in it.
  * - throughput at concurrency 4, jobs/s of the same task (30,000 runs per round for ours, 12,000
- *   jobs for BullMQ; our pool at its defaults, so a worker is replaced after 10,000 runs): ours: a memory broker filled first
- *   (untimed), then 4 loops of claim -> pool.execute -> ack on a pool of 4 warm workers; also
- *   without the broker (4 loops of pool.execute). BullMQ: `new Worker(queue, processorFile,
+ *   jobs for BullMQ; our pool at its defaults, so a worker is replaced after 10,000 runs and a
+ *   busy worker gets 1 run ahead): ours end to end: a memory broker filled first (untimed), then
+ *   the real consumer (src/consumer, concurrency 4, no store) claims, executes in the pool and
+ *   acks, on the default pool size (availableParallelism - 1) and on 4 workers; also 4 bare
+ *   loops of claim -> pool.execute -> ack, and 4 loops of pool.execute without a broker.
+ *   BullMQ: `new Worker(queue, processorFile,
  *   { concurrency: 4, useWorkerThreads: false })`, jobs added first while the worker is paused
- *   (untimed), clock from resume to the last `completed`. Its 4 children are warm.
+ *   (untimed), clock from resume to the last `completed`. Its 4 children are warm. BullMQ's
+ *   Worker is its consumer, so the end-to-end row is the like-for-like one.
  * - event-loop lag of this (parent) process while every worker burns CPU for 3 s, p99 of
  *   `monitorEventLoopDelay` (resolution 1 ms), 3 rounds: ours with the default pool size
  *   (availableParallelism - 1) and with 4 workers; BullMQ with 4 busy children. Idle baseline.
@@ -34,6 +38,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Queue, Worker } from "bullmq";
 import { createMemoryBroker } from "../src/broker/memory.js";
+import { createConsumer } from "../src/consumer/consumer.js";
 import type { QueuedRun } from "../src/broker/broker.js";
 import { loadProject } from "../src/config/load.js";
 import { executeInline } from "../src/executor/inline.js";
@@ -239,6 +244,39 @@ async function oursThroughput(pool: Pool, withBroker: boolean): Promise<number> 
   }
 }
 
+/** End to end: the consumer claims from a filled memory broker, executes in the pool, acks. */
+async function oursConsumer(pool: Pool): Promise<number> {
+  const n = THROUGHPUT.ours;
+  const broker = createMemoryBroker();
+  try {
+    const now = Date.now();
+    for (let i = 0; i < n; i++) {
+      await broker.enqueue({ id: `c${++ids}`, task: "noop", params: {}, priority: "medium", attempt: 1, trigger: "queue", runAfter: now, queuedAt: now });
+    }
+    let ended = 0;
+    let failed: string | undefined;
+    let finish!: () => void;
+    const all = new Promise<void>((resolve) => (finish = resolve));
+    const consumer = createConsumer({
+      registry: project.registry, broker, concurrency: CONCURRENCY, pool,
+      onEvent: (e) => {
+        if (e.type !== "end") return;
+        if (e.state !== "success") failed ??= `noop ended ${e.state}: ${e.error?.message}`;
+        if (++ended === n) finish();
+      },
+    });
+    const start = performance.now();
+    consumer.start();
+    await all;
+    const rate = n / ((performance.now() - start) / 1000);
+    await consumer.drain(1000);
+    if (failed) throw new Error(failed);
+    return rate;
+  } finally {
+    await broker.close();
+  }
+}
+
 async function oursLag(pool: Pool, workers: number): Promise<number> {
   return lagWhile(() => Promise.all(Array.from({ length: workers }, () => pool.execute({ ...noopRun(), task: "burn", params: { ms: BURN_MS } }))));
 }
@@ -358,11 +396,17 @@ async function main(): Promise<void> {
     const [warm, floor, bullLat] = [latency["warm overhead"], latency["inline floor"], latency["BullMQ latency"]];
     const fresh = await rounds("fresh process", 3, () => oursFresh(freshPool));
     const tput = await interleaved(ROUNDS, {
-      "throughput broker+pool": () => oursThroughput(pool4, true),
-      "throughput pool": () => oursThroughput(pool4, false),
+      "throughput consumer+pool": () => oursConsumer(poolDefault),
+      "throughput consumer+pool4": () => oursConsumer(pool4),
+      "throughput broker+pool": () => oursThroughput(poolDefault, true),
+      "throughput pool": () => oursThroughput(poolDefault, false),
       "throughput BullMQ": () => bullThroughput(b),
     });
-    const [tputBroker, tputPool, tputBull] = [tput["throughput broker+pool"], tput["throughput pool"], tput["throughput BullMQ"]];
+    const [tputConsumer, tputConsumer4, tputBroker, tputPool, tputBull] = [
+      tput["throughput consumer+pool"], tput["throughput consumer+pool4"], tput["throughput broker+pool"], tput["throughput pool"], tput["throughput BullMQ"],
+    ];
+    // Same-run ratios: each of our rounds against the BullMQ round next to it.
+    const roundRatios = tputConsumer.map((v, i) => v / tputBull[i]!);
     const oursRss = [...pids4].flatMap((p) => rssMb(p) ?? []);
     const bullPids = childrenMatching("bullmq");
     const bullRss = bullPids.flatMap((p) => rssMb(p) ?? []);
@@ -381,8 +425,10 @@ async function main(): Promise<void> {
         ["per-run overhead, warm worker, one at a time (median)", ms(m(warm)), ms(m(bullLat)), ratio(m(warm), m(bullLat)), "<= 2 ms", spread(warm, ms), spread(bullLat, ms)],
         ["  same task inline on the event loop (floor)", ms(m(floor)), "", "", "", spread(floor, ms), ""],
         ['  fresh process per run (isolate: "run")', ms(m(fresh)), "no such mode", "", "", spread(fresh, ms), ""],
-        [`throughput, concurrency ${CONCURRENCY}: memory broker + pool`, rate(m(tputBroker)), rate(m(tputBull)), ratio(m(tputBroker), m(tputBull)), ">= 2x", spread(tputBroker, rate), spread(tputBull, rate)],
-        [`throughput, concurrency ${CONCURRENCY}: pool alone`, rate(m(tputPool)), rate(m(tputBull)), ratio(m(tputPool), m(tputBull)), ">= 2x", spread(tputPool, rate), ""],
+        [`throughput, concurrency ${CONCURRENCY}: memory broker + consumer + pool (${defaultSize} worker(s))`, rate(m(tputConsumer)), rate(m(tputBull)), ratio(m(tputConsumer), m(tputBull)), ">= 2x", spread(tputConsumer, rate), spread(tputBull, rate)],
+        [`  same, ${CONCURRENCY} workers`, rate(m(tputConsumer4)), rate(m(tputBull)), ratio(m(tputConsumer4), m(tputBull)), "", spread(tputConsumer4, rate), ""],
+        [`  bare loops: memory broker + pool (${defaultSize} worker(s))`, rate(m(tputBroker)), rate(m(tputBull)), ratio(m(tputBroker), m(tputBull)), "", spread(tputBroker, rate), ""],
+        [`  pool alone (${defaultSize} worker(s))`, rate(m(tputPool)), rate(m(tputBull)), ratio(m(tputPool), m(tputBull)), "", spread(tputPool, rate), ""],
         [`parent event-loop lag p99, ${defaultSize} worker(s) burning (default size)`, ms(m(lagDefault)), "", "", "<= 10 ms", spread(lagDefault, ms), ""],
         [`parent event-loop lag p99, ${CONCURRENCY} workers burning`, ms(m(lag4)), ms(m(lagBull)), ratio(m(lag4), m(lagBull)), "<= 10 ms", spread(lag4, ms), spread(lagBull, ms)],
         ["  idle baseline (nothing running)", ms(m(idleLag)), "", "", "", spread(idleLag, ms), ""],
@@ -391,7 +437,8 @@ async function main(): Promise<void> {
     );
     const calAll = [...cal0, ...cal1];
     console.log(`\nnoise: a fixed CPU loop took ${ms(m(cal0))} before and ${ms(m(cal1))} after (all 10: ${spread(calAll, ms)}, p90/p10 ${(percentile(calAll, 90) / percentile(calAll, 10)).toFixed(2)}); load average 1 min ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end`);
-    console.log(`targets: warm overhead <= 2 ms: ${m(warm) <= 2 ? "met" : "NOT met"}; throughput >= 2x BullMQ sandbox: ${m(tputBroker) / m(tputBull) >= 2 ? "met" : "NOT met"}; lag p99 <= 10 ms with the default size: ${m(lagDefault) <= 10 ? "met" : "NOT met"}, with ${CONCURRENCY} workers on ${availableParallelism()} CPUs: ${m(lag4) <= 10 ? "met" : "NOT met"}`);
+    console.log(`same-run ratios, end to end (${defaultSize} worker(s)) / BullMQ, round by round: ${roundRatios.map((r) => r.toFixed(2) + "x").join(", ")}`);
+    console.log(`targets: warm overhead <= 2 ms: ${m(warm) <= 2 ? "met" : "NOT met"}; throughput >= 2x BullMQ sandbox (end to end): ${m(tputConsumer) / m(tputBull) >= 2 ? "met" : "NOT met"}; lag p99 <= 10 ms with the default size: ${m(lagDefault) <= 10 ? "met" : "NOT met"}, with ${CONCURRENCY} workers on ${availableParallelism()} CPUs: ${m(lag4) <= 10 ? "met" : "NOT met"}`);
     console.log(`total ${((performance.now() - began) / 1000).toFixed(0)} s`);
   } finally {
     await bull?.close();

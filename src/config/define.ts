@@ -20,6 +20,11 @@ export interface PoolConfig {
   idleTimeout?: number | string;
   /** After a timeout or cancel: SIGTERM, then SIGKILL of the child's process tree this long after. Default "5s". */
   killGrace?: number | string;
+  /**
+   * Runs a busy child may hold besides the one it executes, so it starts the next without a
+   * round trip to the daemon (used only when every child is busy and the pool is full). 0 = none. Default 1.
+   */
+  prefetch?: number;
 }
 
 /** The contents of `fluid.config.ts`. */

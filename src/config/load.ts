@@ -26,7 +26,7 @@ export interface ResolvedConfig {
   timezone: string;
   concurrency: number;
   /** Pool options resolved to numbers (undefined fields take the pool's defaults). */
-  pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number };
+  pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number; prefetch?: number };
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -144,9 +144,9 @@ function resolveStore(value: unknown, root: string, env: NodeJS.ProcessEnv, fail
 
 function resolvePool(value: unknown, fail: (m: string, h?: string) => ConfigError): ResolvedConfig["pool"] {
   if (value === undefined) return {};
-  if (typeof value !== "object" || value === null) throw fail("`pool` must be an object ({ size, maxRunsPerWorker, maxWorkerMemory, idleTimeout, killGrace })");
+  if (typeof value !== "object" || value === null) throw fail("`pool` must be an object ({ size, maxRunsPerWorker, maxWorkerMemory, idleTimeout, killGrace, prefetch })");
   const p = value as PoolConfig;
-  const known = ["size", "maxRunsPerWorker", "maxWorkerMemory", "idleTimeout", "killGrace"];
+  const known = ["size", "maxRunsPerWorker", "maxWorkerMemory", "idleTimeout", "killGrace", "prefetch"];
   for (const key of Object.keys(p)) if (!known.includes(key)) throw fail(`unknown pool key "${key}"`, `known: ${known.join(", ")}`);
   const whole = (v: unknown, name: string): number => {
     if (!Number.isInteger(v) || (v as number) < 1) throw fail(`pool.${name} must be a whole number >= 1, got ${JSON.stringify(v)}`);
@@ -169,6 +169,10 @@ function resolvePool(value: unknown, fail: (m: string, h?: string) => ConfigErro
   };
   if (p.idleTimeout !== undefined) out.idleTimeoutMs = ms(p.idleTimeout, "idleTimeout");
   if (p.killGrace !== undefined) out.killGraceMs = ms(p.killGrace, "killGrace");
+  if (p.prefetch !== undefined) {
+    if (!Number.isInteger(p.prefetch) || p.prefetch < 0) throw fail(`pool.prefetch must be a whole number >= 0, got ${JSON.stringify(p.prefetch)}`);
+    out.prefetch = p.prefetch;
+  }
   return out;
 }
 

@@ -95,7 +95,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let unsubscribe: (() => void) | undefined;
 
   const recorder = store ? createRecorder(store, { onError: (message, error) => emit({ type: "error", message, error }) }) : undefined;
-  const record = (rec: AttemptRecord): void => recorder?.onAttempt(rec);
+  /** Records an attempt; the record is only built when there is a store to take it. */
+  const record = (build: () => AttemptRecord): void => {
+    if (recorder) recorder.onAttempt(build());
+  };
   const log: LogSink = (line) => {
     recorder?.log(line);
     options.log?.(line);
@@ -128,9 +131,21 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     return skip;
   };
 
+  let timerDue = 0;
+  /**
+   * Pumps again in `ms` at the latest. A timer already set to fire sooner is kept: a pump per
+   * run end would otherwise re-arm a timer per run, and an early pump only polls once more.
+   */
   const schedule = (ms: number): void => {
+    if (stopped) return;
+    const due = Date.now() + Math.max(0, ms);
+    if (timer !== undefined && timerDue <= due) return;
     clearTimeout(timer);
-    if (!stopped) timer = setTimeout(() => void pump(), Math.max(0, ms));
+    timerDue = due;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void pump();
+    }, Math.max(0, ms));
   };
 
   let pumped: Promise<void> = Promise.resolve();
@@ -209,9 +224,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       // The task was removed from the code: record why and drop the queue entry, never silently.
       return finish(run, undefined, failed(error), startedAt);
     }
-    const base = baseRecord(run, task, host);
     if (task.onLimit === "drop" && (perTask.get(task.name) ?? 0) > limitOf(task)) {
-      record({ ...base, state: "rate_limited", startedAt, endedAt: startedAt, durationMs: 0 });
+      record(() => ({ ...baseRecord(run, task, host), state: "rate_limited", startedAt, endedAt: startedAt, durationMs: 0 }));
       emit({ type: "end", run, state: "rate_limited", durationMs: 0 });
       await broker.ack(run.id);
       return;
@@ -224,7 +238,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       return finish(run, task, failed(error), startedAt);
     }
     emit({ type: "start", run });
-    record({ ...base, state: "running", startedAt });
+    record(() => ({ ...baseRecord(run, task, host), state: "running", startedAt }));
     const outcome = await executeAttempt(
       { task, id: run.id, params, attempt: run.attempt, deps: options.deps, fromRunId: run.fromRunId, rootRunId: run.rootRunId, log, queue },
       { timeoutMs: task.timeoutMs, signal: controller.signal, pool: options.pool, isolate: task.isolate },
@@ -235,13 +249,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   /** Records how an attempt ended, then acks it, retries it, or (on shutdown) re-queues it. */
   const finish = async (run: QueuedRun, task: Task | undefined, outcome: AttemptOutcome, startedAt: number): Promise<void> => {
     const endedAt = Date.now();
-    const base = baseRecord(run, task, host);
-    record({
-      ...base, state: outcome.state, startedAt, endedAt, durationMs: endedAt - startedAt,
+    record(() => ({
+      ...baseRecord(run, task, host), state: outcome.state, startedAt, endedAt, durationMs: endedAt - startedAt,
       ...(outcome.state === "success" ? { result: outcome.result } : {}),
       ...(outcome.error ? { error: outcome.error } : {}),
       ...((outcome as PoolOutcome).exitCode !== undefined ? { exitCode: (outcome as PoolOutcome).exitCode! } : {}),
-    });
+    }));
     if (outcome.state === "interrupted") {
       // Shutdown: the same attempt runs again on the next start.
       log({ ts: endedAt, level: "warn", message: "interrupted by shutdown; put back in the queue", task: run.task, runId: run.id, attempt: run.attempt });
@@ -253,7 +266,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     if (task && shouldRetry(task, outcome, run.attempt, maxAttempts)) {
       const wait = retryDelay(task.retry!, run.attempt + 1);
       await broker.retry(run.id, run.attempt + 1, endedAt + wait);
-      record({ ...base, attempt: run.attempt + 1, trigger: "retry", state: "queued", queuedAt: endedAt });
+      record(() => ({ ...baseRecord(run, task, host), attempt: run.attempt + 1, trigger: "retry", state: "queued", queuedAt: endedAt }));
       emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt, ...(outcome.error ? { error: outcome.error } : {}), retryInMs: wait });
       return;
     }
@@ -272,12 +285,14 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     start() {
       if (!stopped) return;
       stopped = false;
+      timer = undefined;
       unsubscribe = broker.onEnqueue(() => schedule(0));
       void pump();
     },
     async drain(graceMs) {
       stopped = true;
       clearTimeout(timer);
+      timer = undefined;
       unsubscribe?.();
       await pumped; // a claim under way gives its runs back (see pumpOnce)
       const inFlight = [...running.values()];

@@ -1,6 +1,7 @@
 /**
  * Entry of a pool worker: a child process that loads the project once and then executes the
- * runs the pool sends it, one at a time, with the inline executor. Started by `createPool`
+ * runs the pool sends it, one at a time and in order, with the inline executor. Runs that come
+ * while one executes wait in a queue here (the pool's prefetch). Started by `createPool`
  * with an IPC channel; it takes everything (config path, run ids, params) from that channel,
  * never from argv or the environment. It only executes runs: no scheduler, no consumer, no
  * store. The parent owns every deadline (see `run` below).
@@ -13,7 +14,7 @@ import type { AttemptOutcome } from "../types.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { executeInline } from "./inline.js";
 import {
-  abortReason, errorFromInfo, syncMark, toWireError,
+  abortReason, beginMark, errorFromInfo, syncMark, toWireError,
   type ChildMessage, type DoneMessage, type ParentMessage, type RunMessage,
 } from "./protocol.js";
 
@@ -21,12 +22,22 @@ import {
 // swallow the sync marks.
 const writeOut = process.stdout.write.bind(process.stdout);
 const writeErr = process.stderr.write.bind(process.stderr);
-// Whether the current run printed anything: a run that printed nothing needs no sync mark,
-// which saves two pipe writes here and two reads in the parent per run.
-let printedOut = false;
-let printedErr = false;
-process.stdout.write = ((...args: Parameters<typeof writeOut>) => ((printedOut = true), writeOut(...args))) as typeof process.stdout.write;
-process.stderr.write = ((...args: Parameters<typeof writeErr>) => ((printedErr = true), writeErr(...args))) as typeof process.stderr.write;
+// A run that prints nothing needs no marks, which saves pipe writes here and reads in the
+// parent per run. The first time a run prints to a stream, a begin mark goes first.
+process.stdout.write = ((...args: Parameters<typeof writeOut>) => {
+  if (current && !current.out) {
+    current.out = true;
+    writeOut(beginMark(mark, current.seq) + "\n");
+  }
+  return writeOut(...args);
+}) as typeof process.stdout.write;
+process.stderr.write = ((...args: Parameters<typeof writeErr>) => {
+  if (current && !current.err) {
+    current.err = true;
+    writeErr(beginMark(mark, current.seq) + "\n");
+  }
+  return writeErr(...args);
+}) as typeof process.stderr.write;
 // Reading resident memory costs system calls (~10 us, a tenth of a short run's cost), so it is
 // read again only after RSS_EVERY_MS, or when V8's heap plus external memory (Buffers) moved by
 // more than RSS_MOVE_BYTES since the last read, which V8 tells for free.
@@ -50,9 +61,15 @@ function currentRss(): number {
 let project: Project | undefined;
 let deps: unknown;
 let mark = "";
-/** The run being executed: its abort controller and pending queue requests. */
-let current: { seq: number; task: string; controller: AbortController; requests: Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }> } | undefined;
+/** The run being executed: its abort controller, pending queue requests, the streams it printed to. */
+let current: {
+  seq: number; task: string; controller: AbortController; out: boolean; err: boolean;
+  requests: Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }>;
+} | undefined;
 let nextRequest = 0;
+/** Runs that came while another executes, in order. */
+let waiting: RunMessage[] = [];
+let startScheduled = false;
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -62,7 +79,10 @@ if (!process.send) {
   process.stderr.write("fluid-tasks: this is the entry of a pool worker; it is started by the pool, over IPC\n");
   process.exitCode = 2;
 } else {
-  process.on("message", (message: ParentMessage) => void onMessage(message));
+  process.on("message", (message: ParentMessage | ParentMessage[]) => {
+    if (Array.isArray(message)) for (const m of message) void onMessage(m);
+    else void onMessage(message);
+  });
   // The parent is gone (it crashed or was killed): take our own process group with us, so
   // nothing the tasks started outlives the daemon.
   process.on("disconnect", onDisconnect);
@@ -80,10 +100,24 @@ async function onMessage(message: ParentMessage): Promise<void> {
     case "hello":
       return hello(message.configFile, message.cwd, message.mark);
     case "run":
-      return run(message);
-    case "abort":
-      if (current && current.seq === message.seq) current.controller.abort(abortReason(message, current.task));
+      waiting.push(message);
+      return startSoon();
+    case "abort": {
+      if (current && current.seq === message.seq) return void current.controller.abort(abortReason(message, current.task));
+      const at = waiting.findIndex((r) => r.seq === message.seq);
+      if (at >= 0) {
+        waiting.splice(at, 1);
+        send({ type: "dropped", seqs: [message.seq] });
+      }
       return;
+    }
+    case "drop": {
+      const wanted = message.seqs ? new Set(message.seqs) : undefined;
+      const dropped = wanted ? waiting.filter((r) => wanted.has(r.seq)) : waiting;
+      waiting = wanted ? waiting.filter((r) => !wanted.has(r.seq)) : [];
+      send({ type: "dropped", seqs: dropped.map((r) => r.seq) });
+      return;
+    }
     case "queued": {
       const pending = current?.seq === message.seq ? current.requests.get(message.req) : undefined;
       if (!pending) return;
@@ -109,8 +143,22 @@ async function hello(configFile: string, cwd: string, syncPrefix: string): Promi
 }
 
 /**
+ * Starts the next waiting run on a later turn of the event loop (setImmediate), so every
+ * message that came in the same read (an abort or a drop of that run) is handled first.
+ */
+function startSoon(): void {
+  if (current || startScheduled || waiting.length === 0) return;
+  startScheduled = true;
+  setImmediate(() => {
+    startScheduled = false;
+    const next = current ? undefined : waiting.shift();
+    if (next) void run(next).finally(startSoon);
+  });
+}
+
+/**
  * Executes one run. The timeout passed to the inline executor is 0: the parent owns the
- * deadline (it starts when it sends the run and is enforced by killing this process, which
+ * deadline (it starts when the run starts here, and is enforced by killing this process, which
  * also works while this thread is stuck in a loop), and it sends an abort message at the
  * deadline that aborts `ctx.signal` here with the same TaskTimeoutError. A second clock here
  * would only race the parent's and make the outcome depend on IPC latency.
@@ -119,9 +167,8 @@ async function run(message: RunMessage): Promise<void> {
   const { seq } = message;
   const controller = new AbortController();
   const requests = new Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }>();
-  current = { seq, task: message.task, controller, requests };
-  printedOut = false;
-  printedErr = false;
+  const self = { seq, task: message.task, controller, requests, out: false, err: false };
+  current = self;
   let outcome: AttemptOutcome;
   try {
     const task = project!.registry.get(message.task);
@@ -149,9 +196,9 @@ async function run(message: RunMessage): Promise<void> {
   }
   // Unanswered queue requests are dropped, not rejected: a rejection nobody awaits would
   // crash this process.
-  if (current?.seq === seq) current = undefined;
+  if (current === self) current = undefined;
   const end = syncMark(mark, seq) + "\n";
-  const marks = { out: printedOut, err: printedErr };
+  const marks = { out: self.out, err: self.err };
   if (marks.out) writeOut(end);
   if (marks.err) writeErr(end);
   let done: DoneMessage = {

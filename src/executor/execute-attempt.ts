@@ -24,7 +24,7 @@ export function executeAttempt(init: Omit<ContextInit, "signal">, options: Attem
     {
       task: task.name, id: init.id, params: init.params, attempt: init.attempt,
       fromRunId: init.fromRunId, rootRunId: init.rootRunId, timeoutMs: options.timeoutMs,
-      env: { ...task.env },
+      env: task.env, // copied by the pool only when it starts a worker for it
       ...(task.maxMemoryMb !== undefined ? { maxMemoryMb: task.maxMemoryMb } : {}),
       isolate: options.isolate ?? task.isolate,
     },

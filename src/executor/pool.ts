@@ -50,6 +50,14 @@ export interface PoolOptions {
    * the directory of the package.json named "fluid-tasks" above this module.
    */
   childEntry?: string;
+  /**
+   * Runs a busy worker may hold besides the one it executes: they wait in the child, which
+   * starts the next one as soon as the current one ends, without a round trip to this process
+   * (a short run costs about one round trip, so this is most of the throughput of short runs).
+   * Only used when every worker is busy and the pool is full; a worker that becomes idle takes
+   * over a run still waiting in another. 0 = one run per worker at a time. Default 1.
+   */
+  prefetch?: number;
   /** Worker lifecycle events (spawned, exited, recycled, reaped, crashed, killed), for logs and metrics. */
   onEvent?: (event: PoolEvent) => void;
 }
@@ -75,7 +83,7 @@ export interface PoolRun {
   attempt: number;
   fromRunId?: string | undefined;
   rootRunId?: string | undefined;
-  /** Time limit of the attempt in ms, from the moment the worker gets the run; 0 = none. */
+  /** Time limit of the attempt in ms, from the moment its worker process starts it; 0 = none. */
   timeoutMs: number;
   /** Deps are built in the worker from the config. */
   deps?: never;
@@ -114,6 +122,8 @@ export interface PoolStats {
   killed: number;
   /** Runs waiting for a worker. */
   queued: number;
+  /** Runs sent ahead to a busy worker that has not started them yet (see `prefetch`). */
+  prefetched: number;
 }
 
 /** Child processes that execute cpu-bound runs; see `createPool`. */
@@ -143,11 +153,17 @@ interface ActiveRun {
   interrupt: (reason: Error) => void;
 }
 
+/** A run that never started in its worker (taken back, or the worker died first): run it elsewhere. */
+const REQUEUE = Symbol("requeue");
+
 let isolates = 0;
+/** The key of workers with no extra env and Node's heap limit (the common case; no JSON per run). */
+const PLAIN_KEY = JSON.stringify([[], null]);
 
 /**
  * Creates a pool of worker processes for cpu-bound runs. Each worker loads the project once
- * and then executes runs one at a time, so a run pays an IPC round trip, not a process start.
+ * and then executes runs one at a time, so a run pays an IPC round trip, not a process start;
+ * with `prefetch`, a busy worker gets its next run ahead, so not even that.
  * Workers are keyed by (env, maxMemoryMb); the pool starts them on demand, up to `size`.
  * Nothing is started before the first `execute`.
  */
@@ -159,9 +175,12 @@ export function createPool(options: PoolOptions): Pool {
   const killGraceMs = Math.max(0, options.killGraceMs ?? 5000);
   const abortGraceMs = Math.min(Math.max(0, options.abortGraceMs ?? 1000), killGraceMs);
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  const prefetch = Math.max(0, Math.floor(options.prefetch ?? 1));
   const workers = new Set<Worker>(); // starting, idle or busy
   const dying = new Set<Worker>(); // stopped by us or exited, until their process group is gone
   const everReady = new WeakSet<Worker>();
+  /** Why a retiring worker is recycled, reported when it stops. */
+  const recycleReason = new WeakMap<Worker, "runs" | "memory" | "reload">();
   const waiters: Waiter[] = [];
   const active = new Set<ActiveRun>();
   const counts = { spawned: 0, recycled: 0, reaped: 0, crashed: 0, killed: 0 };
@@ -217,6 +236,7 @@ export function createPool(options: PoolOptions): Pool {
         }
         makeIdle(worker);
         pump();
+        if (worker.state === "idle") steal(worker);
       },
       (error: unknown) => {
         // The run waiting for this worker fails with the reason (e.g. the config does not load).
@@ -247,7 +267,7 @@ export function createPool(options: PoolOptions): Pool {
     emit({ type: "exited", pid: worker.pid, code: exit.code, signal: exit.signal, expected });
     if (!expected && wasLive) {
       counts.crashed++;
-      const during = !everReady.has(worker) ? "start" : isBusy(worker) ? "run" : "idle";
+      const during = !everReady.has(worker) ? "start" : worker.load > 0 ? "run" : "idle";
       emit({ type: "crashed", pid: worker.pid, code: exit.code, signal: exit.signal, during });
       if (everReady.has(worker)) replace(worker.spec);
     }
@@ -278,15 +298,62 @@ export function createPool(options: PoolOptions): Pool {
   const assign = (worker: Worker, waiter: Waiter): void => {
     clearTimeout(worker.idleTimer);
     worker.state = "busy";
-    busyWorkers.add(worker);
+    worker.load++;
     waiter.settle({ worker });
   };
-  const busyWorkers = new WeakSet<Worker>();
-  const isBusy = (worker: Worker): boolean => busyWorkers.has(worker);
+
+  /** A busy worker of that kind that can take one more run ahead (the least loaded). */
+  const findRoom = (key: string): Worker | undefined => {
+    let best: Worker | undefined;
+    for (const w of workers) {
+      if (w.state !== "busy" || w.retiring || w.stale || w.spec.isolate || w.spec.key !== key || w.load > prefetch) continue;
+      if (!best || w.load < best.load) best = w;
+    }
+    return best;
+  };
+
+  /** Takes a worker out of rotation: no new runs, and the runs it has not started go back in line. */
+  const retire = (worker: Worker): void => {
+    worker.retiring = true;
+    worker.drop();
+  };
+
+  /** After a run left a worker: stop it if it is retiring and empty, else keep it warm; then hand out runs. */
+  const afterRun = (worker: Worker): void => {
+    if (workers.has(worker) && worker.load === 0) {
+      if (closed || worker.retiring || worker.stale || worker.spec.isolate) {
+        const reason = recycleReason.get(worker);
+        if (reason && !closed) {
+          counts.recycled++;
+          emit({ type: "recycled", pid: worker.pid, reason, runs: worker.runs, rssMb: Math.round(worker.rss / 1048576) });
+        }
+        void stop(worker);
+        pump();
+        replace(worker.spec);
+        return;
+      }
+      makeIdle(worker);
+    }
+    pump();
+    if (worker.state === "idle" && workers.has(worker)) steal(worker);
+  };
+
+  /**
+   * An idle worker takes over a run still waiting in a busy worker of the same kind (it would
+   * otherwise wait behind a long run there): that worker is asked to give it back.
+   */
+  const steal = (idle: Worker): void => {
+    if (waiters.length > 0) return;
+    for (const w of workers) {
+      if (w === idle || w.spec.key !== idle.spec.key || w.state !== "busy") continue;
+      const seq = w.lastWaiting();
+      if (seq !== undefined) return w.drop([seq]);
+    }
+  };
 
   /** Hands idle workers to waiting runs in order, starting (or swapping) workers within `size`. */
   const pump = (): void => {
-    if (closed) return;
+    if (closed || waiters.length === 0) return;
     // A starting worker is claimed by one waiter, so two runs do not wait for the same start.
     const claimed = new Set<Worker>();
     for (const w of waiters) if (w.spawned && isStarting(w.spawned)) claimed.add(w.spawned);
@@ -294,7 +361,7 @@ export function createPool(options: PoolOptions): Pool {
       const waiter = waiters[i]!;
       const { spec } = waiter;
       if (!spec.isolate) {
-        const idle = findIdle((w) => w.spec.key === spec.key && !w.stale);
+        const idle = findIdle((w) => w.spec.key === spec.key && !w.stale && !w.retiring);
         if (idle) {
           waiters.splice(i, 1);
           assign(idle, waiter);
@@ -305,7 +372,14 @@ export function createPool(options: PoolOptions): Pool {
       if (waiter.spawned && claimed.has(waiter.spawned)) continue;
       const starting = spec.isolate ? undefined : [...workers].find((w) => w.spec.key === spec.key && !w.stale && isStarting(w) && !claimed.has(w));
       if (!starting && live() >= size) {
-        // Full: make room by stopping the longest-idle worker of another kind.
+        // Full: send it ahead to a busy worker of its kind...
+        const room = spec.isolate ? undefined : findRoom(spec.key);
+        if (room) {
+          waiters.splice(--i, 1);
+          assign(room, waiter);
+          continue;
+        }
+        // ...or make room by stopping the longest-idle worker of another kind.
         const victim = findIdle(() => true);
         if (!victim) break; // every worker is busy or starting: the rest wait in order
         void stop(victim);
@@ -324,8 +398,26 @@ export function createPool(options: PoolOptions): Pool {
     return best;
   };
 
-  /** Waits for a worker for `spec`, or for the outside signal. */
-  const acquire = (spec: WorkerSpec, signal: AbortSignal | undefined): Promise<{ worker: Worker } | { outcome: PoolOutcome }> =>
+  /**
+   * A worker for `spec` without waiting, when nothing waits before it: an idle one, or, when
+   * the pool is full, room ahead in a busy one (as `pump` would give it).
+   */
+  const takeNow = (spec: WorkerSpec): Worker | undefined => {
+    if (waiters.length > 0 || spec.isolate || closed) return undefined;
+    let worker = findIdle((w) => w.spec.key === spec.key && !w.stale && !w.retiring);
+    if (!worker && live() >= size) {
+      for (const w of workers) if (w.state === "starting") return undefined; // it will be ready soon
+      worker = findRoom(spec.key);
+    }
+    if (!worker) return undefined;
+    clearTimeout(worker.idleTimer);
+    worker.state = "busy";
+    worker.load++;
+    return worker;
+  };
+
+  /** Waits for a worker for `spec`, or for the outside signal; `first`: at the head of the line. */
+  const acquire = (spec: WorkerSpec, signal: AbortSignal | undefined, first = false): Promise<{ worker: Worker } | { outcome: PoolOutcome }> =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve({ outcome: stopped(signal.reason) });
       const onAbort = (): void => {
@@ -346,32 +438,31 @@ export function createPool(options: PoolOptions): Pool {
         },
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      waiters.push(waiter);
+      if (first) waiters.unshift(waiter);
+      else waiters.push(waiter);
       pump();
     });
 
-  /** After a run ended in a healthy worker: keep it warm, or replace it. */
+  /** After a run ended in a healthy worker: count it, and retire the worker when it is due. */
   const release = (worker: Worker): void => {
-    busyWorkers.delete(worker);
     worker.runs++;
-    if (closed || worker.spec.isolate) return void stop(worker);
-    const reason = worker.stale ? "reload" : worker.runs >= maxRuns ? "runs" : worker.rss > maxRssBytes ? "memory" : undefined;
-    if (reason) {
-      counts.recycled++;
-      emit({ type: "recycled", pid: worker.pid, reason, runs: worker.runs, rssMb: Math.round(worker.rss / 1048576) });
-      void stop(worker);
-      pump();
-      replace(worker.spec);
-      return;
+    if (!worker.retiring && !closed && !worker.spec.isolate) {
+      const reason = worker.stale ? "reload" : worker.runs >= maxRuns ? "runs" : worker.rss > maxRssBytes ? "memory" : undefined;
+      if (reason) {
+        recycleReason.set(worker, reason);
+        retire(worker);
+      }
     }
-    makeIdle(worker);
-    pump();
+    afterRun(worker);
   };
 
-  /** Ends a run from outside (timeout, signal, close): abort in the child, then kill the group. */
-  const kill = (worker: Worker, reason: Error, ended: Promise<unknown>, graceMs: number): void => {
-    busyWorkers.delete(worker);
-    worker.abort(abortBody(reason));
+  /**
+   * Ends a started run from outside (timeout, signal, close): abort in the child, then kill
+   * the group. The runs waiting behind it in that worker go back in line.
+   */
+  const kill = (worker: Worker, seq: number, reason: Error, ended: Promise<unknown>, graceMs: number): void => {
+    retire(worker);
+    worker.abort(seq, abortBody(reason));
     const grace = delay(graceMs);
     void Promise.race([grace.promise, ended]).then(() => {
       grace.cancel();
@@ -384,61 +475,86 @@ export function createPool(options: PoolOptions): Pool {
     });
   };
 
-  const runOn = (worker: Worker, run: PoolRun, hooks: PoolHooks): Promise<PoolOutcome> =>
-    new Promise<PoolOutcome>((resolve) => {
+  const runOn = (worker: Worker, run: PoolRun, hooks: PoolHooks): Promise<PoolOutcome | typeof REQUEUE> =>
+    new Promise<PoolOutcome | typeof REQUEUE>((resolve) => {
       const { signal } = hooks;
-      if (signal?.aborted) {
-        // Stopped between getting the worker and starting the run: the worker is untouched.
-        busyWorkers.delete(worker);
-        makeIdle(worker);
-        pump();
-        return resolve(stopped(signal.reason));
+      if (signal?.aborted || !workers.has(worker) || worker.retiring) {
+        // Stopped, or the worker was retired, between getting the worker and sending the run.
+        worker.load--;
+        afterRun(worker);
+        return resolve(signal?.aborted ? stopped(signal.reason) : REQUEUE);
       }
       let settled = false;
+      let started = false;
+      let killing = false;
+      let stopReason: Error | undefined;
+      let stopGrace = abortGraceMs;
       let deadline: NodeJS.Timeout | undefined;
-      const settle = (outcome: PoolOutcome): void => {
+      let seq = 0;
+      let ended: Promise<RunEnd> = Promise.resolve({ kind: "dropped" });
+      const settle = (outcome: PoolOutcome | typeof REQUEUE): void => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
         signal?.removeEventListener("abort", onAbort);
         resolve(outcome);
       };
+      const startKill = (): void => {
+        if (killing) return;
+        killing = true;
+        kill(worker, seq, stopReason!, ended, stopGrace);
+      };
       const interrupt = (reason: Error, graceMs = abortGraceMs): void => {
         if (settled) return;
         settle(stopped(reason));
-        kill(worker, reason, ended, graceMs);
+        stopReason = reason;
+        stopGrace = graceMs;
+        // Not started yet: the child drops it (or, if it started meanwhile, aborts it and the
+        // start below kills it).
+        if (started) startKill();
+        else worker.abort(seq, abortBody(reason));
       };
       const onAbort = (): void => interrupt(outsideReason(signal!.reason));
-      const ended: Promise<RunEnd> = worker.run(
+      // The deadline counts from the start in the child, not from the time it waited there.
+      const onStart = (): void => {
+        started = true;
+        if (settled) {
+          if (stopReason) startKill();
+          return;
+        }
+        if (run.timeoutMs > 0) deadline = setTimeout(() => interrupt(new TaskTimeoutError(run.task, run.timeoutMs)), run.timeoutMs);
+      };
+      const sent = worker.run(
         { task: run.task, id: run.id, params: run.params, attempt: run.attempt, fromRunId: run.fromRunId, rootRunId: run.rootRunId },
-        { log: hooks.log, queue: hooks.queue },
+        { log: hooks.log, queue: hooks.queue, onStart },
       );
+      seq = sent.seq;
+      ended = sent.ended;
       const entry: ActiveRun = { worker, ended, interrupt: (reason) => interrupt(reason, 0) };
       active.add(entry);
       void ended.then((end) => {
         active.delete(entry);
-        if (end.kind === "exit") {
-          busyWorkers.delete(worker);
-          return settle(crashed(run, end.exit, end.stderr, end.oomLine));
-        }
-        if (end.kind === "unsent") {
-          // Nothing reached the child: the worker goes back as it was.
-          busyWorkers.delete(worker);
-          if (!settled) {
-            makeIdle(worker);
-            pump();
+        worker.load--;
+        switch (end.kind) {
+          case "exit":
+            // The pool's exit handler replaces the worker.
+            return settle(crashed(run, end.exit, end.stderr, end.oomLine));
+          case "unsent": {
+            // Nothing reached the child: the worker goes on as it was.
+            afterRun(worker);
+            const error = new Error(`the params of run ${run.id} (task "${run.task}") cannot be sent to its worker process: ${end.error.message}`, { cause: end.error });
+            return settle(failure(error));
           }
-          const error = new Error(`the params of run ${run.id} (task "${run.task}") cannot be sent to its worker process: ${end.error.message}`, { cause: end.error });
-          return settle(failure(error));
+          case "dropped":
+            afterRun(worker);
+            return settle(closed ? stopped(new RunInterruptedError("interrupted: the worker pool is closing")) : REQUEUE);
+          case "done":
+            if (killing) return; // aborted: `kill` stops the worker
+            settle(fromDone(end.done));
+            release(worker);
         }
-        if (settled) return; // aborted: `kill` stops the worker
-        settle(fromDone(end.done));
-        release(worker);
       });
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (run.timeoutMs > 0) {
-        deadline = setTimeout(() => interrupt(new TaskTimeoutError(run.task, run.timeoutMs)), run.timeoutMs);
-      }
+      if (!settled) signal?.addEventListener("abort", onAbort, { once: true });
     });
 
   const crashed = (run: PoolRun, exit: WorkerExit, stderr: string[], oomLine: string | undefined): PoolOutcome => {
@@ -450,13 +566,18 @@ export function createPool(options: PoolOptions): Pool {
     };
   };
 
+  const plainSpec: WorkerSpec = { key: PLAIN_KEY, env: {}, maxMemoryMb: undefined, isolate: false };
   const specOf = (run: PoolRun): WorkerSpec => {
-    const env = { ...(run.env ?? {}) };
     const maxMemoryMb = run.maxMemoryMb;
     const isolate = run.isolate === "run";
+    if (!isolate && maxMemoryMb === undefined && isEmpty(run.env)) return plainSpec; // most runs: no allocation
+    const env = { ...(run.env ?? {}) };
+    const entries = Object.entries(env);
     const key = isolate
       ? `isolate:${++isolates}`
-      : JSON.stringify([Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), maxMemoryMb ?? null]);
+      : entries.length === 0 && maxMemoryMb === undefined
+        ? PLAIN_KEY
+        : JSON.stringify([entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), maxMemoryMb ?? null]);
     return { key, env, maxMemoryMb, isolate };
   };
 
@@ -479,9 +600,15 @@ export function createPool(options: PoolOptions): Pool {
         if (hooks.signal?.aborted) return stopped(hooks.signal.reason);
         if (closed) return stopped(new RunInterruptedError("interrupted: the worker pool is closed"));
         if (!execa || !childEntry) await prepare();
-        const got = await acquire(specOf(run), hooks.signal);
-        if ("outcome" in got) return got.outcome;
-        return await runOn(got.worker, run, hooks);
+        const spec = specOf(run);
+        for (let again = false; ; again = true) {
+          // A run that comes back (its worker never started it) goes to the head of the line.
+          const now = hooks.signal?.aborted ? undefined : takeNow(spec);
+          const got = now ? { worker: now } : await acquire(spec, hooks.signal, again);
+          if ("outcome" in got) return got.outcome;
+          const outcome = await runOn(got.worker, run, hooks);
+          if (outcome !== REQUEUE) return outcome;
+        }
       } catch (error) {
         return failure(error);
       }
@@ -490,12 +617,14 @@ export function createPool(options: PoolOptions): Pool {
       let busy = 0;
       let idle = 0;
       let starting = 0;
+      let prefetched = 0;
       for (const w of workers) {
         if (w.state === "busy") busy++;
         else if (w.state === "idle") idle++;
         else if (w.state === "starting") starting++;
+        prefetched += w.waiting;
       }
-      return { workers: workers.size, busy, idle, starting, ...counts, queued: waiters.length };
+      return { workers: workers.size, busy, idle, starting, ...counts, queued: waiters.length, prefetched };
     },
     reload() {
       for (const w of [...workers]) {
@@ -504,6 +633,10 @@ export function createPool(options: PoolOptions): Pool {
           counts.recycled++;
           emit({ type: "recycled", pid: w.pid, reason: "reload", runs: w.runs, rssMb: Math.round(w.rss / 1048576) });
           void stop(w);
+        } else if (w.state === "busy" && !w.retiring) {
+          // It finishes its current run; the runs waiting in it go to new workers.
+          recycleReason.set(w, "reload");
+          retire(w);
         }
       }
       pump();
@@ -512,6 +645,8 @@ export function createPool(options: PoolOptions): Pool {
       closing ??= (async () => {
         closed = true;
         for (const waiter of waiters.splice(0)) waiter.settle({ outcome: stopped(new RunInterruptedError("interrupted: the worker pool is closing")) });
+        // Runs sent ahead and not started are taken back: they end interrupted, as waiting ones do.
+        for (const w of workers) w.drop();
         if (active.size > 0) {
           const all = Promise.all([...active].map((a) => a.ended));
           const grace = delay(graceMs);
@@ -530,6 +665,11 @@ export function createPool(options: PoolOptions): Pool {
       return closing;
     },
   };
+}
+
+function isEmpty(env: Record<string, string> | undefined): boolean {
+  for (const _ in env) return false;
+  return true;
 }
 
 /** The outcome of a run stopped from outside or by its deadline, as the inline executor reports it. */

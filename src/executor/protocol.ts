@@ -3,12 +3,20 @@
  * Everything about a run (id, params, metadata) travels here, never on argv or in the
  * environment, so secrets do not show in `ps` or /proc/<pid>/environ.
  *
- * parent -> child: hello (once), run, abort, queued (the answer to a queue request)
- * child -> parent: ready | fatal (once), log, queue, done
+ * parent -> child: hello (once), run, abort, drop, queued (the answer to a queue request);
+ *   several messages written in the same event-loop turn go as one array (one write).
+ * child -> parent: ready | fatal (once), log, queue, done, dropped
  *
- * After a run that printed to its stdout or stderr, the child writes a sync mark there, so the
- * parent knows it has read every line the run printed before it ends the run (IPC and the two
- * pipes are separate channels with no order between them).
+ * The child executes its runs one at a time, in the order they came. The pool may hand a busy
+ * worker its next run before the current one ends (prefetch), so the child never waits for a
+ * round trip between runs; the child sends a run's `done` before it starts the next run, which
+ * is how the parent knows when that next run started. A run the child has not started yet can
+ * be taken back (`abort` of that run, or `drop`): the child answers `dropped`.
+ *
+ * When a run first prints to its stdout or stderr, the child writes a begin mark there, and
+ * after a run that printed, an end mark, so the parent knows which run each line belongs to and
+ * that it has read every line the run printed before it ends the run (IPC and the two pipes are
+ * separate channels with no order between them).
  */
 import { RunCancelledError, RunInterruptedError, TaskTimeoutError, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { QueueOptions } from "../task/task.js";
@@ -39,7 +47,10 @@ export interface RunMessage {
   rootRunId?: string | undefined;
 }
 
-/** Stop the current run: `ctx.signal` aborts in the child with the error this describes. */
+/**
+ * Stop run `seq`: if it is executing, `ctx.signal` aborts in the child with the error this
+ * describes; if it has not started yet, the child drops it and answers `dropped`.
+ */
 export interface AbortMessage {
   type: "abort";
   seq: number;
@@ -57,7 +68,14 @@ export interface QueuedMessage {
   error?: WireError;
 }
 
-export type ParentMessage = HelloMessage | RunMessage | AbortMessage | QueuedMessage;
+/** Take back runs that have not started: the given ones, or all. The child answers `dropped`. */
+export interface DropMessage {
+  type: "drop";
+  /** The runs to take back; undefined: every run not started yet. */
+  seqs?: number[];
+}
+
+export type ParentMessage = HelloMessage | RunMessage | AbortMessage | DropMessage | QueuedMessage;
 
 export interface ReadyMessage {
   type: "ready";
@@ -100,11 +118,22 @@ export interface DoneMessage {
   marks: { out: boolean; err: boolean };
 }
 
-export type ChildMessage = ReadyMessage | FatalMessage | LogMessage | QueueMessage | DoneMessage;
+/** Runs the child took out of its queue without starting them (after `abort` or `drop`). */
+export interface DroppedMessage {
+  type: "dropped";
+  seqs: number[];
+}
+
+export type ChildMessage = ReadyMessage | FatalMessage | LogMessage | QueueMessage | DoneMessage | DroppedMessage;
 
 /** The line the child prints on stdout and stderr after run `seq`: `<mark><seq>`. */
 export function syncMark(mark: string, seq: number): string {
   return `${mark}${seq}`;
+}
+
+/** The line the child prints on a stream before the first line run `seq` prints there: `<mark>+<seq>`. */
+export function beginMark(mark: string, seq: number): string {
+  return `${mark}+${seq}`;
 }
 
 /** toErrorInfo plus the FluidError hint, for errors that cross to the parent. */

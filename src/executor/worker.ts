@@ -40,6 +40,11 @@ export interface WorkerOptions {
 export interface RunHooks {
   log?: ((line: LogLine) => void) | undefined;
   queue?: QueueFn | undefined;
+  /**
+   * The child has started the run: it was sent to an idle worker, or the run before it on
+   * this worker reported its end (the child reports a run's end before it starts the next).
+   */
+  onStart?: (() => void) | undefined;
 }
 
 /** How a run on a worker ended, as the worker saw it. */
@@ -47,13 +52,17 @@ export type RunEnd =
   | { kind: "done"; done: DoneMessage }
   | { kind: "exit"; exit: WorkerExit; stderr: string[]; oomLine: string | undefined }
   /** The run could not be sent: its params cannot cross the IPC channel (the worker is fine). */
-  | { kind: "unsent"; error: Error };
+  | { kind: "unsent"; error: Error }
+  /** The run never started here: taken back (abort or drop), or the process is gone. Run it elsewhere. */
+  | { kind: "dropped" };
 
 interface Slot {
   seq: number;
   hooks: RunHooks;
   /** Still taking queue requests and sync marks. */
   open: boolean;
+  /** The child has started it (as far as this process knows). */
+  started: boolean;
   done: DoneMessage | undefined;
   out: boolean;
   err: boolean;
@@ -70,7 +79,10 @@ const MARK_WAIT_MS = 1000;
 
 let nextId = 1;
 
-/** One child process of the pool, running the worker entry; executes one run at a time. */
+/**
+ * One child process of the pool, running the worker entry. The child executes one run at a
+ * time, in order; the worker may hold more (sent ahead, waiting in the child's queue).
+ */
 export class Worker {
   readonly id = nextId++;
   readonly spec: WorkerSpec;
@@ -78,6 +90,10 @@ export class Worker {
   state: WorkerState = "starting";
   /** Runs executed so far. */
   runs = 0;
+  /** Runs the pool has given this worker that have not ended yet (started or waiting in the child). */
+  load = 0;
+  /** Takes no more runs: it is being recycled or killed. */
+  retiring = false;
   /** Resident set size after the last run, bytes. */
   rss = 0;
   /** Loaded an older version of the project: retire after the current run. */
@@ -93,12 +109,26 @@ export class Worker {
   private readonly options: WorkerOptions;
   private readonly proc: ReturnType<typeof startProcess>;
   private readonly mark = `\u0000fluid-sync:${randomBytes(6).toString("hex")}:`;
-  private slot: Slot | undefined;
+  /** Open runs by seq. */
+  private readonly slots = new Map<number, Slot>();
+  /** Runs sent whose `done` (or `dropped`) has not come, in order; the first is the one the child executes. */
+  private pending: Slot[] = [];
+  /** The run each stream's lines belong to (the last begin mark read there), or the last run. */
+  private owner: { stdout: Slot | undefined; stderr: Slot | undefined } = { stdout: undefined, stderr: undefined };
+  private last: Slot | undefined;
   private seq = 0;
   private tail: string[] = [];
-  /** V8's out-of-memory line, when the child printed one during this run. */
+  /** V8's out-of-memory line, when the child printed one during the current run. */
   private oomLine: string | undefined;
+  /** Messages to write on the next turn of the event loop, as one write. */
+  private outbox: ParentMessage[] = [];
+  /** Run messages in the outbox. */
+  private unsentRuns = 0;
+  private flushing = false;
   private gone: Promise<void> | undefined;
+  private markHandled!: () => void;
+  /** Resolves when the exit has been handled (see onProcessExit). */
+  private readonly handled = new Promise<void>((resolve) => (this.markHandled = resolve));
   private stopping = false;
   /** Whether `ready` has settled. */
   private readySettled = false;
@@ -135,50 +165,64 @@ export class Worker {
     this.readLines(this.proc.stdout, "stdout");
     this.readLines(this.proc.stderr, "stderr");
     this.readMessages();
-    void this.send({ type: "hello", configFile: options.configFile, cwd: options.cwd, mark: this.mark });
+    this.send({ type: "hello", configFile: options.configFile, cwd: options.cwd, mark: this.mark });
   }
 
-  /** Starts a run; resolves when the child reports its end (after its output is read) or exits. */
-  run(message: Omit<RunMessage, "type" | "seq" | "params"> & { params: Record<string, unknown> }, hooks: RunHooks): Promise<RunEnd> {
+  /** Runs sent to the child that it has not started (as far as this process knows). */
+  get waiting(): number {
+    return Math.max(0, this.pending.length - 1);
+  }
+
+  /**
+   * Sends a run; the child starts it when the runs sent before it have ended. Resolves when the
+   * child reports its end (after its output is read), takes it back, or exits.
+   */
+  run(message: Omit<RunMessage, "type" | "seq" | "params"> & { params: Record<string, unknown> }, hooks: RunHooks): { seq: number; ended: Promise<RunEnd> } {
     let params: string;
     try {
       params = encodeValue(message.params) ?? "P{}";
     } catch (error) {
-      return Promise.resolve({ kind: "unsent", error: error as Error });
+      return { seq: 0, ended: Promise.resolve({ kind: "unsent", error: error as Error }) };
     }
     const seq = ++this.seq;
-    this.tail = [];
-    this.oomLine = undefined;
+    if (this.state === "exited" || this.stopping) return { seq, ended: Promise.resolve({ kind: "dropped" }) };
     this.state = "busy";
     this.setRef(true);
-    return new Promise<RunEnd>((resolve) => {
+    const ended = new Promise<RunEnd>((resolve) => {
       let settled = false;
-      this.slot = {
-        seq, hooks, open: true, done: undefined, out: false, err: false, markWait: undefined,
+      const slot: Slot = {
+        seq, hooks, open: true, started: false, done: undefined, out: false, err: false, markWait: undefined,
         resolve: (end) => {
           if (settled) return;
           settled = true;
-          const slot = this.slot;
-          if (slot?.seq === seq) {
-            slot.open = false;
-            slot.markWait?.cancel();
-          }
+          slot.open = false;
+          slot.markWait?.cancel();
+          this.slots.delete(seq);
           resolve(end);
         },
       };
-      this.send({ type: "run", seq, ...message, params }).catch((error: Error & { closed?: boolean }) => {
-        const slot = this.slot;
-        if (slot?.seq !== seq) return;
-        if (!error.closed) return slot.resolve({ kind: "unsent", error });
-        // The channel is gone: the exit handler ends the run with the reason, unless it already ran.
-        if (this.state === "exited") slot.resolve({ kind: "exit", exit: this.exit ?? { code: undefined, signal: undefined }, stderr: [...this.tail], oomLine: this.oomLine });
-      });
+      this.slots.set(seq, slot);
+      this.last = slot;
+      this.pending.push(slot);
+      this.send({ type: "run", seq, ...message, params });
+      if (this.pending.length === 1) this.start(slot);
     });
+    return { seq, ended };
   }
 
-  /** Asks the child to abort the current run (its `ctx.signal` aborts with the reason). */
-  abort(message: Omit<AbortMessage, "seq" | "type">): void {
-    if (this.slot) void this.send({ type: "abort", seq: this.slot.seq, ...message });
+  /** Asks the child to abort run `seq` (its `ctx.signal` aborts with the reason), or to drop it if not started. */
+  abort(seq: number, message: Omit<AbortMessage, "seq" | "type">): void {
+    if (this.slots.has(seq)) this.send({ type: "abort", seq, ...message });
+  }
+
+  /** Asks the child to give back the runs it has not started (all, or those given); they end `dropped`. */
+  drop(seqs?: number[]): void {
+    if (this.pending.length > 1 || seqs) this.send(seqs ? { type: "drop", seqs } : { type: "drop" });
+  }
+
+  /** The seq of the last run sent that the child has not started, if any. */
+  lastWaiting(): number | undefined {
+    return this.pending.length > 1 ? this.pending[this.pending.length - 1]!.seq : undefined;
   }
 
   /** Marks the worker idle: it no longer keeps the parent's event loop alive. */
@@ -198,7 +242,8 @@ export class Worker {
     if (this.state !== "exited") this.state = "stopping";
     clearTimeout(this.idleTimer);
     this.setRef(true);
-    this.gone = this.killGroup();
+    // Resolves once the exit is handled too (runs ended, the pool told), so nothing is pending after.
+    this.gone = this.killGroup().then(() => within(this.handled, 1000)).then(() => {});
     return this.gone;
   }
 
@@ -248,12 +293,17 @@ export class Worker {
         this.fatal ??= new WorkerExitError("a worker could not load the project", exit, this.tail);
         this.rejectReady(this.fatal);
       }
-      const slot = this.slot;
-      if (slot?.open) {
+      // Let the child's last messages arrive too (a `done` written just before it died).
+      await within(channelClosed(this.proc), 200);
+      // The run the child was executing fails with the exit; the runs behind it never started.
+      for (const slot of [...this.slots.values()].sort((a, b) => a.seq - b.seq)) {
         if (slot.done) slot.resolve({ kind: "done", done: slot.done });
-        else slot.resolve({ kind: "exit", exit, stderr: [...this.tail], oomLine: this.oomLine });
+        else if (slot.started) slot.resolve({ kind: "exit", exit, stderr: [...this.tail], oomLine: this.oomLine });
+        else slot.resolve({ kind: "dropped" });
       }
+      this.pending = [];
       this.options.onExit(this, exit, expected);
+      this.markHandled();
     })();
   }
 
@@ -278,18 +328,19 @@ export class Worker {
         this.rejectReady(this.fatal);
         return;
       case "log": {
-        const slot = this.slot;
-        if (slot?.seq === message.seq) callSafely(() => slot.hooks.log?.(message.line));
+        const slot = this.slots.get(message.seq);
+        if (slot) callSafely(() => slot.hooks.log?.(message.line));
         return;
       }
       case "queue":
         void this.onQueue(message);
         return;
       case "done": {
-        const slot = this.slot;
-        if (slot?.seq !== message.seq || !slot.open) return;
+        const slot = this.slots.get(message.seq);
+        if (!slot) return;
         slot.done = message;
         this.rss = message.rss;
+        this.settled(slot);
         // Streams the run did not print to carry no mark: nothing to wait for there.
         if (!message.marks.out) slot.out = true;
         if (!message.marks.err) slot.err = true;
@@ -301,16 +352,43 @@ export class Worker {
         }
         return;
       }
+      case "dropped":
+        for (const seq of message.seqs) {
+          const slot = this.slots.get(seq);
+          if (!slot || slot.done) continue;
+          this.settled(slot);
+          slot.resolve({ kind: "dropped" });
+        }
+        return;
     }
   }
 
+  /** The child is done with `slot` (ended or dropped): the next run in line has started. */
+  private settled(slot: Slot): void {
+    const at = this.pending.indexOf(slot);
+    if (at < 0) return;
+    this.pending.splice(at, 1);
+    const next = this.pending[0];
+    if (at === 0 && next) this.start(next);
+    if (this.unsentRuns > 0 && this.pending.length - this.unsentRuns < 2) this.flushSoon();
+  }
+
+  private start(slot: Slot): void {
+    if (slot.started) return;
+    slot.started = true;
+    // Crash reports quote the stderr lines of the run that was executing.
+    this.tail = [];
+    this.oomLine = undefined;
+    callSafely(() => slot.hooks.onStart?.());
+  }
+
   private async onQueue(message: QueueMessage): Promise<void> {
-    const slot = this.slot;
+    const slot = this.slots.get(message.seq);
     const answer = (body: { id: string } | { error: unknown }): void => {
-      if ("id" in body) void this.send({ type: "queued", seq: message.seq, req: message.req, id: body.id });
-      else void this.send({ type: "queued", seq: message.seq, req: message.req, error: toWireError(body.error) });
+      if ("id" in body) this.send({ type: "queued", seq: message.seq, req: message.req, id: body.id });
+      else this.send({ type: "queued", seq: message.seq, req: message.req, error: toWireError(body.error) });
     };
-    if (slot?.seq !== message.seq || !slot.open) return answer({ error: new Error("the run has ended") });
+    if (!slot?.open) return answer({ error: new Error("the run has ended") });
     if (!slot.hooks.queue) return answer({ error: new Error(`cannot queue "${message.task}": this run has no queue`) });
     try {
       answer({ id: await slot.hooks.queue(message.task, decodeValue(message.params) as Record<string, unknown> | undefined, message.options) });
@@ -348,9 +426,15 @@ export class Worker {
     if (at >= 0) {
       // A task's unfinished line (no newline) ends up in front of the mark.
       if (at > 0) this.deliver(line.slice(0, at), level);
-      const seq = Number(line.slice(at + this.mark.length));
-      const slot = this.slot;
-      if (slot?.seq === seq && slot.open) {
+      const rest = line.slice(at + this.mark.length);
+      if (rest.startsWith("+")) {
+        // The lines that follow belong to this run.
+        const slot = this.slots.get(Number(rest.slice(1)));
+        if (slot) this.owner[level] = slot;
+        return;
+      }
+      const slot = this.slots.get(Number(rest));
+      if (slot?.open) {
         if (level === "stdout") slot.out = true;
         else slot.err = true;
         this.maybeEnd(slot);
@@ -366,7 +450,9 @@ export class Worker {
       this.tail.push(message);
       if (this.tail.length > TAIL_LINES) this.tail.shift();
     }
-    const slot = this.slot;
+    // A line printed outside any run (a timer a task left behind) goes to the run that last
+    // printed there, or to the run in the child now.
+    const slot = this.owner[level] ?? this.pending[0] ?? this.last;
     if (slot) callSafely(() => slot.hooks.log?.({ ts: Date.now(), level, message }));
   }
 
@@ -375,21 +461,38 @@ export class Worker {
   }
 
   /**
-   * Sends a message. The promise rejects with `closed: true` when the channel is gone (the exit
-   * handler reports why), or with the serialisation error when the message cannot be encoded
-   * (then nothing was written and the channel is still fine).
+   * Queues a message; every message queued in this turn of the event loop goes in one write
+   * (a write to a child is the dearest part of a short run). When the channel is gone, the
+   * exit handler ends the runs with the reason.
    */
-  private send(message: ParentMessage): Promise<void> {
-    const sent = new Promise<void>((resolve, reject) => {
-      if (!this.proc.connected) return reject(Object.assign(new Error("the worker's IPC channel is closed"), { closed: true }));
-      try {
-        this.proc.send(message, (error) => (error ? reject(Object.assign(error, { closed: true })) : resolve()));
-      } catch (error) {
-        reject(error);
-      }
-    });
-    sent.catch(() => {}); // callers that care chain their own handler
-    return sent;
+  private send(message: ParentMessage): void {
+    this.outbox.push(message);
+    if (message.type === "run") {
+      this.unsentRuns++;
+      // The child has a run waiting besides the one it executes: it will not starve, so this
+      // one can wait to go with the next (the write is sent when that waiting run starts).
+      if (this.pending.length - this.unsentRuns >= 2) return;
+    }
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    const messages = this.outbox;
+    this.outbox = [];
+    this.unsentRuns = 0;
+    if (messages.length === 0 || !this.proc.connected) return;
+    try {
+      this.proc.send(messages.length === 1 ? messages[0]! : messages, () => {});
+    } catch {
+      // The channel closed under us: the exit handler reports why.
+    }
   }
 
   /** Idle workers do not keep the parent alive (a process 'exit' hook of the pool kills them). */
@@ -423,6 +526,11 @@ function startProcess(o: WorkerOptions) {
     env: o.spec.env,
     extendEnv: true,
   });
+}
+
+function channelClosed(proc: { connected: boolean; once(event: "disconnect", listener: () => void): unknown }): Promise<void> {
+  if (!proc.connected) return Promise.resolve();
+  return new Promise((resolve) => proc.once("disconnect", resolve));
 }
 
 function streamClosed(stream: Readable | null): Promise<void> {

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll } from "vitest";
 /** Task modules of the pool tests: each task exercises one path of the worker. */
 export const TASKS = `
 import { spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { getHeapStatistics } from "node:v8";
 import { setTimeout as sleep } from "node:timers/promises";
 import { task, secret } from "fluid-tasks";
@@ -83,6 +84,12 @@ export const nap = task({ name: "nap", cpuBound: true, params: z.object({ ms: z.
   return process.pid;
 });
 
+export const note = task({ name: "note", cpuBound: true, params: z.object({ file: z.string(), ms: z.number().optional() }) }, async (ctx) => {
+  appendFileSync(ctx.params.file, ctx.id + "\\n");
+  if (ctx.params.ms) await sleep(ctx.params.ms, undefined, { signal: ctx.signal });
+  return process.pid;
+});
+
 export const lateCrash = task({ name: "lateCrash", cpuBound: true }, () => {
   setTimeout(() => {
     throw new Error("thrown after the run ended");
@@ -90,7 +97,8 @@ export const lateCrash = task({ name: "lateCrash", cpuBound: true }, () => {
   return process.pid;
 });
 
-export const exit3 = task({ name: "exit3", cpuBound: true }, () => {
+export const exit3 = task({ name: "exit3", cpuBound: true, params: z.object({ ms: z.number().optional() }) }, async (ctx) => {
+  if (ctx.params.ms) await sleep(ctx.params.ms);
   console.error("about to exit");
   process.exit(3);
 });

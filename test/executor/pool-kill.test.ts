@@ -84,7 +84,7 @@ describe("pool: outside stops", () => {
   });
 
   it("takes a run that waits for a worker out of the line when its signal fires", async () => {
-    const t = open({ size: 1 });
+    const t = open({ size: 1, prefetch: 0 });
     const busy = t.pool.execute(run("nap", { ms: 800 }));
     await waitUntil(() => t.pool.stats().busy === 1, 10_000, "the first run to start");
     const controller = new AbortController();
