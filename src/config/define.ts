@@ -12,7 +12,7 @@ export interface StoreConfig {
 export interface PoolConfig {
   /** Most child processes at once. Default: available cores minus one, at least 1. */
   size?: number;
-  /** Replace a child after this many runs. Default 10000. */
+  /** Replace a child after this many runs (its successor starts beside it at 90%). Default 100000. */
   maxRunsPerWorker?: number;
   /** Replace a child whose memory after a run is above this: "512MB", "1GB" or MB. Default "512MB". */
   maxWorkerMemory?: number | string;

@@ -21,9 +21,11 @@ export interface PoolOptions {
   /** Most worker processes at once. Default: `os.availableParallelism() - 1`, at least 1. */
   size?: number;
   /**
-   * Replace a worker after this many runs, so a slow leak stays bounded. Default 10_000: a
-   * replacement costs a process start (~250 ms of CPU on a small machine), which 1,000 short
-   * runs would not pay for; `maxWorkerMemoryMb` catches the leaks that matter sooner.
+   * Replace a worker after this many runs, so a slow leak stays bounded. Default 100_000: a
+   * replacement costs a process start (~250 ms of CPU on a small machine), which at 10,000
+   * short runs a second every 10,000 runs would make a quarter of a core;
+   * `maxWorkerMemoryMb` catches the leaks that matter sooner. From 100 up, the successor
+   * starts at 90% of the runs, beside the worker, so no run waits for it.
    */
   maxRunsPerWorker?: number;
   /** Replace a worker whose resident memory after a run is above this, in MB. Default 512. */
@@ -160,6 +162,9 @@ let isolates = 0;
 /** The key of workers with no extra env and Node's heap limit (the common case; no JSON per run). */
 const PLAIN_KEY = JSON.stringify([[], null]);
 
+/** Below this `maxRunsPerWorker`, a retiring worker is replaced after it stops, not ahead. */
+const MIN_RUNS_FOR_SUCCESSOR = 100;
+
 /**
  * Creates a pool of worker processes for cpu-bound runs. Each worker loads the project once
  * and then executes runs one at a time, so a run pays an IPC round trip, not a process start;
@@ -169,7 +174,11 @@ const PLAIN_KEY = JSON.stringify([[], null]);
  */
 export function createPool(options: PoolOptions): Pool {
   const size = Math.max(1, Math.floor(options.size ?? availableParallelism() - 1));
-  const maxRuns = Math.max(1, options.maxRunsPerWorker ?? 10_000);
+  const maxRuns = Math.max(1, options.maxRunsPerWorker ?? 100_000);
+  // A worker near its run limit gets its successor started beside it (one worker over `size`
+  // for as long as that takes), so recycling never leaves runs waiting for a cold start.
+  const successorAt = maxRuns >= MIN_RUNS_FOR_SUCCESSOR ? Math.floor(maxRuns * 0.9) : Infinity;
+  const withSuccessor = new WeakSet<Worker>();
   const maxRssBytes = (options.maxWorkerMemoryMb ?? 512) * 1024 * 1024;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   const killGraceMs = Math.max(0, options.killGraceMs ?? 5000);
@@ -451,6 +460,9 @@ export function createPool(options: PoolOptions): Pool {
       if (reason) {
         recycleReason.set(worker, reason);
         retire(worker);
+      } else if (worker.runs >= successorAt && !withSuccessor.has(worker)) {
+        withSuccessor.add(worker);
+        spawn(worker.spec);
       }
     }
     afterRun(worker);

@@ -23,6 +23,26 @@ describe("pool: recycling and reaping", () => {
     await waitUntil(() => !alive(pids[0]!), 10_000, "the recycled worker to exit");
   });
 
+  it("starts the successor of a worker near its run limit beside it, so no run waits for a start", async () => {
+    const t = open({ size: 1, maxRunsPerWorker: 100 });
+    const spawned = (): number[] => t.events.filter((e) => e.type === "spawned").map((e) => (e as { pid: number }).pid);
+    const first = pidOf(await t.pool.execute(run("echo")));
+    for (let i = 1; i < 89; i++) await t.pool.execute(run("echo"));
+    expect(spawned()).toEqual([first]);
+    await t.pool.execute(run("echo")); // the 90th run: 90% of the limit
+    expect(spawned()).toHaveLength(2);
+    const successor = spawned()[1]!;
+    await waitUntil(() => t.pool.stats().idle === 2, 20_000, "the successor to be ready beside the first worker");
+    // Both serve until the first reaches 100 runs and retires; the successor is already warm.
+    const pids = new Set<number>();
+    for (let i = 0; i < 40; i++) pids.add(pidOf(await t.pool.execute(run("echo"))));
+    expect([...pids].sort()).toEqual([first, successor].sort());
+    expect(t.events.filter((e) => e.type === "recycled")).toEqual([expect.objectContaining({ pid: first, reason: "runs", runs: 100 })]);
+    expect(spawned()).toEqual([first, successor]); // no cold start after the retirement
+    expect(pidOf(await t.pool.execute(run("echo")))).toBe(successor);
+    await waitUntil(() => !alive(first), 10_000, "the retired worker to exit");
+  });
+
   it("replaces a worker whose memory after a run is above maxWorkerMemoryMb", async () => {
     const t = open({ size: 1, maxWorkerMemoryMb: 200 });
     const small = await t.pool.execute(run("echo"));
