@@ -3,6 +3,8 @@
 import { runCli } from "../dist/cli/boot.js";
 
 const code = await runCli(process.argv.slice(2));
-// Let stdout/stderr drain, then exit: a task may leave handles (sockets, timers) open.
+// Exit even if a task left handles (sockets, timers) open; first let stdout/stderr drain
+// where writing to them is asynchronous (pipes on some platforms).
 process.exitCode = code;
+if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit(code);
 setImmediate(() => process.exit(code));
