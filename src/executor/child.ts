@@ -24,20 +24,18 @@ const writeOut = process.stdout.write.bind(process.stdout);
 const writeErr = process.stderr.write.bind(process.stderr);
 // A run that prints nothing needs no marks, which saves pipe writes here and reads in the
 // parent per run. The first time a run prints to a stream, a begin mark goes first.
-process.stdout.write = ((...args: Parameters<typeof writeOut>) => {
-  if (current && !current.out) {
-    current.out = true;
-    writeOut(beginMark(mark, current.seq) + "\n");
-  }
-  return writeOut(...args);
-}) as typeof process.stdout.write;
-process.stderr.write = ((...args: Parameters<typeof writeErr>) => {
-  if (current && !current.err) {
-    current.err = true;
-    writeErr(beginMark(mark, current.seq) + "\n");
-  }
-  return writeErr(...args);
-}) as typeof process.stderr.write;
+/** Makes a stream's write put the current run's begin mark before the run's first output. */
+function markFirstWrite(stream: NodeJS.WriteStream, write: typeof writeOut, printed: "out" | "err"): void {
+  stream.write = ((...args: Parameters<typeof writeOut>) => {
+    if (current && !current[printed]) {
+      current[printed] = true;
+      write(beginMark(mark, current.seq) + "\n");
+    }
+    return write(...args);
+  }) as typeof stream.write;
+}
+markFirstWrite(process.stdout, writeOut, "out");
+markFirstWrite(process.stderr, writeErr, "err");
 // Reading resident memory costs system calls (~10 us, a tenth of a short run's cost), so it is
 // read again only after RSS_EVERY_MS, or when V8's heap plus external memory (Buffers) moved by
 // more than RSS_MOVE_BYTES since the last read, which V8 tells for free.

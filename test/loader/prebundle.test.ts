@@ -1,23 +1,13 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { packageOf, requirePrebundled } from "../../src/loader/prebundle.js";
 import { openDatabase } from "../../src/loader/sqlite.js";
 import { packageRoot } from "../../src/package-root.js";
+import { useTempCodeCache } from "./temp-code-cache.js";
 
-let cacheDir: string;
-const before = process.env.FLUID_CODE_CACHE;
-beforeAll(() => {
-  cacheDir = mkdtempSync(join(tmpdir(), "fluid-prebundle-"));
-  process.env.FLUID_CODE_CACHE = cacheDir;
-});
-afterAll(() => {
-  if (before === undefined) delete process.env.FLUID_CODE_CACHE;
-  else process.env.FLUID_CODE_CACHE = before;
-  rmSync(cacheDir, { recursive: true, force: true });
-});
+const cache = useTempCodeCache();
 
 const resolve = (id: string): string => createRequire(join(packageRoot().dir, "package.json")).resolve(id);
 
@@ -33,7 +23,7 @@ describe("requirePrebundled", () => {
     const croner = requirePrebundled(entry) as typeof import("croner");
     expect(new croner.Cron("0 * * * *", { paused: true }).getPattern()).toBe("0 * * * *");
     expect(requirePrebundled(entry)).toBe(croner);
-    expect(readdirSync(cacheDir).filter((n) => /^croner-[\d.]+-[0-9a-f]{8}\.js$/.test(n))).toHaveLength(1);
+    expect(readdirSync(cache()).filter((n) => /^croner-[\d.]+-[0-9a-f]{8}\.js$/.test(n))).toHaveLength(1);
   });
 });
 
@@ -45,6 +35,6 @@ describe("openDatabase", () => {
     } finally {
       db.close();
     }
-    expect(readdirSync(cacheDir).some((n) => /^better-sqlite3-12\.[\d.]+-[0-9a-f]{8}\.js$/.test(n))).toBe(true);
+    expect(readdirSync(cache()).some((n) => /^better-sqlite3-12\.[\d.]+-[0-9a-f]{8}\.js$/.test(n))).toBe(true);
   });
 });

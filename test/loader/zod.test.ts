@@ -1,22 +1,13 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadZod, ownZod, prepareZod, resolveZod, zodFacade } from "../../src/loader/zod.js";
 import { packageRoot } from "../../src/package-root.js";
+import { useTempCodeCache } from "./temp-code-cache.js";
 
-let cacheDir: string;
-const before = process.env.FLUID_CODE_CACHE;
-beforeAll(() => {
-  cacheDir = mkdtempSync(join(tmpdir(), "fluid-zod-"));
-  process.env.FLUID_CODE_CACHE = cacheDir;
-});
-afterAll(() => {
-  if (before === undefined) delete process.env.FLUID_CODE_CACHE;
-  else process.env.FLUID_CODE_CACHE = before;
-  rmSync(cacheDir, { recursive: true, force: true });
-});
+const cache = useTempCodeCache();
 
 describe("zod loader", () => {
   it("bundles an installation once into the cache directory and loads one instance of it", async () => {
@@ -27,13 +18,13 @@ describe("zod loader", () => {
     expect(zod.z.string().parse("x")).toBe("x");
     expect(loadZod(entry)).toBe(zod);
     expect(ownZod()).toBe(zod);
-    expect(readdirSync(cacheDir).filter((n) => /^zod-\d+\.\d+\.\d+-[0-9a-f]{8}\.js$/.test(n))).toHaveLength(1);
+    expect(readdirSync(cache()).filter((n) => /^zod-\d+\.\d+\.\d+-[0-9a-f]{8}\.js$/.test(n))).toHaveLength(1);
   });
 
   it("leaves the locales out of the bundle and loads them on first use", () => {
     const zod = loadZod(resolveZod(packageRoot().dir)!);
-    const bundle = readdirSync(cacheDir).find((n) => /^zod-.*\.js$/.test(n))!;
-    expect(readFileSync(join(cacheDir, bundle), "utf8")).not.toContain("Entr\u00e9e invalide");
+    const bundle = readdirSync(cache()).find((n) => /^zod-.*\.js$/.test(n))!;
+    expect(readFileSync(join(cache(), bundle), "utf8")).not.toContain("Entr\u00e9e invalide");
     expect(zod.z.string().safeParse(1).error!.issues[0]!.message).toMatch(/^Invalid input/);
     zod.z.config(zod.z.locales.fr());
     try {
@@ -50,7 +41,7 @@ describe("zod loader", () => {
 
   it("writes a facade module that re-exports that same instance, default and reserved names too", async () => {
     const entry = resolveZod(packageRoot().dir)!;
-    const file = join(cacheDir, "facade.mjs");
+    const file = join(cache(), "facade.mjs");
     writeFileSync(file, zodFacade(entry));
     const facade = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     const zod = loadZod(entry);
