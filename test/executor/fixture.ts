@@ -53,7 +53,8 @@ export const unclonable = task({ name: "unclonable", cpuBound: true }, () => ({ 
 
 export const typed = task({ name: "typed", cpuBound: true }, () => ({ when: new Date(0), big: 10n, map: new Map([["a", 1]]) }));
 
-export const spin = task({ name: "spin", cpuBound: true }, () => {
+export const spin = task({ name: "spin", cpuBound: true }, (ctx) => {
+  ctx.log.info("spinning"); // the run has started in the child
   for (;;) {}
 });
 

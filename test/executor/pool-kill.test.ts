@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RunCancelledError, RunInterruptedError } from "../../src/errors.js";
 import { groupMembers } from "../../src/executor/process-group.js";
+import type { PoolOutcome } from "../../src/executor/pool.js";
 import { alive, childrenOf, run, usePoolTests, waitUntil } from "./fixture.js";
 
 const fixture = usePoolTests();
@@ -61,21 +62,27 @@ describe("pool: timeouts kill the process", () => {
 describe("pool: outside stops", () => {
   it("ends as cancelled or interrupted from the signal's reason, and kills the process", async () => {
     const t = open({ size: 1, abortGraceMs: 100 });
-    // Abort once the run is in a worker (while the worker starts, the run is only waiting).
-    const started = (): Promise<void> => waitUntil(() => t.pool.stats().busy === 1, 10_000, "the run to start");
+    // A run sent to a worker starts there a moment later; aborted before, it is taken back
+    // without a kill. So each run here is aborted once it spins.
+    const spin = (signal: AbortSignal): { outcome: Promise<PoolOutcome>; spinning: Promise<void> } => {
+      let spinning = false;
+      const outcome = t.pool.execute(run("spin"), { signal, log: (line) => (spinning ||= line.message === "spinning") });
+      return { outcome, spinning: waitUntil(() => spinning, 10_000, "the run to spin") };
+    };
     const c1 = new AbortController();
-    const cancelling = t.pool.execute(run("spin"), { signal: c1.signal });
-    await started();
+    const first = spin(c1.signal);
+    await first.spinning;
     c1.abort(new RunCancelledError("cancelled by request"));
+    const cancelling = first.outcome;
     expect(await cancelling).toMatchObject({ state: "cancelled", error: { code: "FLUID_CANCELLED", message: "cancelled by request" } });
     // The outcome comes at once; the kill follows the abort grace (the worker counts as busy until then).
     await waitUntil(() => t.events.some((e) => e.type === "killed"), 10_000, "the first kill");
 
     const c2 = new AbortController();
-    const interrupting = t.pool.execute(run("nap", { ms: 10_000 }), { signal: c2.signal });
-    await started();
+    const second = spin(c2.signal);
+    await second.spinning;
     c2.abort();
-    expect(await interrupting).toMatchObject({ state: "interrupted", error: { code: "FLUID_INTERRUPTED" } });
+    expect(await second.outcome).toMatchObject({ state: "interrupted", error: { code: "FLUID_INTERRUPTED" } });
 
     const c3 = new AbortController();
     c3.abort(new RunInterruptedError("shutting down"));
