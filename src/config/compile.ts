@@ -9,6 +9,7 @@ import { prepareZod, resolveZod, zodFacade } from "../loader/zod.js";
 import { exportProperties } from "../loader/facade.js";
 import { importModule } from "../loader/dynamic-import.js";
 import { cacheKey } from "../loader/hash.js";
+import { registerCompiled } from "../loader/stack-map.js";
 import * as api from "../index.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
@@ -70,6 +71,7 @@ export async function compileModules(entries: string[], cacheDir: string): Promi
  * project again after an edit (a daemon reloading) gets the new code, not Node's cached module.
  */
 export function importCompiled(file: string): Promise<Record<string, Record<string, unknown>>> {
+  registerCompiled(file);
   const url = `${pathToFileURL(file).href}?v=${statSync(file).mtimeMs}`;
   return importModule(url) as Promise<Record<string, Record<string, unknown>>>;
 }

@@ -10,6 +10,7 @@ import { resolveTimezone } from "../schedule/validate.js";
 import type { Schedule } from "../types.js";
 import { API_GLOBAL, compileModules, importCompiled } from "./compile.js";
 import { importModule } from "../loader/dynamic-import.js";
+import { installStackMapping } from "../loader/stack-map.js";
 import * as api from "../index.js";
 import { parseDuration } from "../duration.js";
 import type { FluidConfig, PoolConfig, StoreConfig } from "./define.js";
@@ -56,7 +57,7 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
   const configFile = findConfig(cwd, options.config ?? (env.FLUID_CONFIG || undefined));
   const root = dirname(configFile);
   const cacheDir = env.FLUID_CACHE_DIR ? resolve(cwd, env.FLUID_CACHE_DIR) : join(root, ".fluid", "cache");
-  process.setSourceMapsEnabled(true); // stack traces of user code point at the .ts files
+  installStackMapping(); // stack traces of user code point at the .ts files
   // Task modules' `import "fluid-tasks"` gets this instance (see compileModules).
   (globalThis as Record<symbol, unknown>)[API_GLOBAL] ??= api;
 
