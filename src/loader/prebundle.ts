@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { packageRoot } from "../package-root.js";
 import { codeCacheDir, requireCached, WRAPPER } from "./code-cache.js";
 import { cacheKey } from "./hash.js";
@@ -48,10 +48,10 @@ export interface PrebundleOptions {
 export function requirePrebundled(entry: string, options: PrebundleOptions = {}): unknown {
   if (instances.has(entry)) return instances.get(entry);
   const cacheDir = codeCacheDir(packageRoot().dir);
-  let bundle = cacheDir === undefined ? undefined : bundleFile(entry, cacheDir, options);
-  if (bundle && !existsSync(bundle) && (options.lazy || !writeBundle(bundle, buildSync(entry, options)))) bundle = undefined;
+  const bundle = cacheDir === undefined ? undefined : bundleFile(entry, cacheDir, options);
+  const usable = bundle && (existsSync(bundle.file) || (!options.lazy && writeBundle(bundle, buildSync(entry, options))));
   const require = createRequire(entry);
-  const exports = bundle ? requireCached(bundle, cacheDir, require) : require(entry);
+  const exports = usable ? requireCached(bundle.file, cacheDir, require) : require(entry);
   instances.set(entry, exports);
   return exports;
 }
@@ -60,17 +60,26 @@ export function requirePrebundled(entry: string, options: PrebundleOptions = {})
 export async function buildPrebundle(entry: string, options: PrebundleOptions = {}): Promise<void> {
   const cacheDir = codeCacheDir(packageRoot().dir);
   const bundle = cacheDir === undefined ? undefined : bundleFile(entry, cacheDir, options);
-  if (!bundle || existsSync(bundle)) return;
+  if (!bundle || existsSync(bundle.file)) return;
   try {
     const result = await esbuild().build({ ...buildOptions(entry, options), plugins: options.lazy ? [lazyFiles(options.lazy)] : [] });
     writeBundle(bundle, result.outputFiles[0]!.contents);
   } catch {} // no bundle: plain require
 }
 
-function bundleFile(entry: string, cacheDir: string, { external = [], lazy }: PrebundleOptions): string {
+/** A bundle's path; every bundle of the same entry has a name starting with `entryPrefix`. */
+interface BundleFile {
+  file: string;
+  entryPrefix: string;
+}
+
+function bundleFile(entry: string, cacheDir: string, { external = [], lazy }: PrebundleOptions): BundleFile {
   const pkg = packageOf(entry);
-  const name = (pkg?.name ?? "dep").replace(/[^\w.-]/g, "_");
-  return join(cacheDir, `${name}-${pkg?.version ?? "0"}-${cacheKey(JSON.stringify([entry, external, lazy?.source]), 8)}.js`);
+  const entryPrefix = `${(pkg?.name ?? "dep").replace(/[^\w.-]/g, "_")}-${cacheKey(entry, 8)}-`;
+  // The entry's mtime too: a reinstall or a patched package (same version) is bundled anew.
+  const { mtimeMs } = statSync(entry);
+  const file = join(cacheDir, `${entryPrefix}${pkg?.version ?? "0"}-${cacheKey(JSON.stringify([mtimeMs, external, lazy?.source]), 8)}.js`);
+  return { file, entryPrefix };
 }
 
 const esbuild = (): typeof import("esbuild") => createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
@@ -100,11 +109,19 @@ function buildSync(entry: string, options: PrebundleOptions): Uint8Array | undef
   }
 }
 
-/** Writes a bundle atomically; false when it cannot be written. */
-function writeBundle(file: string, contents: Uint8Array | undefined): boolean {
+/**
+ * Writes a bundle atomically; false when it cannot be written. Older bundles of the same
+ * entry (another version, an earlier install) and their cached data are removed.
+ */
+function writeBundle({ file, entryPrefix }: BundleFile, contents: Uint8Array | undefined): boolean {
   if (!contents) return false;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    const dir = dirname(file);
+    mkdirSync(dir, { recursive: true });
+    const name = basename(file);
+    for (const old of readdirSync(dir)) {
+      if (old.startsWith(entryPrefix) && !old.startsWith(name) && !old.endsWith(".tmp")) rmSync(join(dir, old), { force: true });
+    }
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, contents);
     renameSync(tmp, file); // a concurrent process reads the old state or the whole file

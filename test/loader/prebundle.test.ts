@@ -1,8 +1,8 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { packageOf, requirePrebundled } from "../../src/loader/prebundle.js";
+import { buildPrebundle, packageOf, requirePrebundled } from "../../src/loader/prebundle.js";
 import { openDatabase } from "../../src/loader/sqlite.js";
 import { packageRoot } from "../../src/package-root.js";
 import { useTempCodeCache } from "./temp-code-cache.js";
@@ -18,12 +18,18 @@ describe("requirePrebundled", () => {
     expect(packageOf("/no/such/dir/file.js")).toBeUndefined();
   });
 
-  it("bundles a CommonJS package once and returns one instance of it", () => {
+  it("bundles a CommonJS package once and returns one instance of it", async () => {
     const entry = resolve("croner");
     const croner = requirePrebundled(entry) as typeof import("croner");
     expect(new croner.Cron("0 * * * *", { paused: true }).getPattern()).toBe("0 * * * *");
     expect(requirePrebundled(entry)).toBe(croner);
-    expect(readdirSync(cache()).filter((n) => /^croner-[\d.]+-[0-9a-f]{8}\.js$/.test(n))).toHaveLength(1);
+    // An earlier bundle of the same entry (an older install) is removed when one is written.
+    const stale = join(cache(), readdirSync(cache()).find((n) => n.startsWith("croner-"))!.replace(/-[\d.]+-/, "-0.0.1-"));
+    writeFileSync(stale, "old");
+    writeFileSync(`${stale}-x.v8`, "old");
+    await buildPrebundle(entry, { external: ["nothing"] }); // another bundle of that entry: written now
+    expect(readdirSync(cache()).filter((n) => n.startsWith("croner-") && n.includes("-0.0.1-"))).toEqual([]);
+    expect(readdirSync(cache()).filter((n) => /^croner-[0-9a-f]{8}-[\d.]+-[0-9a-f]{8}\.js$/.test(n))).toHaveLength(1);
   });
 });
 
@@ -35,6 +41,6 @@ describe("openDatabase", () => {
     } finally {
       db.close();
     }
-    expect(readdirSync(cache()).some((n) => /^better-sqlite3-12\.[\d.]+-[0-9a-f]{8}\.js$/.test(n))).toBe(true);
+    expect(readdirSync(cache()).some((n) => /^better-sqlite3-[0-9a-f]{8}-12\.[\d.]+-[0-9a-f]{8}\.js$/.test(n))).toBe(true);
   });
 });
