@@ -13,7 +13,7 @@ import { registerCompiled } from "../loader/stack-map.js";
 import * as api from "../index.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
-const CACHE_FORMAT = 4;
+const CACHE_FORMAT = 5;
 
 /** Where `loadProject` publishes this instance's API for the task modules' `import "fluid-tasks"`. */
 export const API_GLOBAL = Symbol.for("fluid-tasks.api");
@@ -21,6 +21,8 @@ export const API_GLOBAL = Symbol.for("fluid-tasks.api");
 interface Manifest {
   format: number;
   inputs: Array<[path: string, mtimeMs: number, size: number]>;
+  /** The zod installations the output loads (src/loader/zod.ts). */
+  zod: string[];
 }
 
 /** One compiled set of modules: the file to import and the source files it was built from. */
@@ -45,10 +47,14 @@ export async function compileModules(entries: string[], cacheDir: string): Promi
   const file = join(cacheDir, `${key}.mjs`);
   const manifestFile = join(cacheDir, `${key}.json`);
   const fresh = readFresh(manifestFile);
-  if (fresh) return { file, inputs: fresh, cached: true };
+  if (fresh) {
+    // Their bundles live in another cache, which may have been cleared since: made again then.
+    await Promise.all(fresh.zod.map((entry) => prepareZod(entry)));
+    return { file, inputs: fresh.inputs.map(([p]) => p), cached: true };
+  }
 
-  const { code, inputs } = await bundle(entries, file);
-  const manifest: Manifest = { format: CACHE_FORMAT, inputs: inputs.map((p) => stamp(p)) };
+  const { code, inputs, zod } = await bundle(entries, file);
+  const manifest: Manifest = { format: CACHE_FORMAT, inputs: inputs.map((p) => stamp(p)), zod };
   try {
     mkdirSync(cacheDir, { recursive: true });
     // Write-then-rename so a concurrent `fluid` process never imports a half-written file.
@@ -76,14 +82,14 @@ export function importCompiled(file: string): Promise<Record<string, Record<stri
   return importModule(url) as Promise<Record<string, Record<string, unknown>>>;
 }
 
-function readFresh(manifestFile: string): string[] | undefined {
+function readFresh(manifestFile: string): Manifest | undefined {
   let manifest: Manifest;
   try {
     manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
   } catch {
     return undefined;
   }
-  if (manifest.format !== CACHE_FORMAT) return undefined;
+  if (manifest.format !== CACHE_FORMAT || !Array.isArray(manifest.zod)) return undefined;
   for (const [path, mtimeMs, size] of manifest.inputs) {
     try {
       const st = statSync(path);
@@ -92,7 +98,7 @@ function readFresh(manifestFile: string): string[] | undefined {
       return undefined;
     }
   }
-  return manifest.inputs.map(([p]) => p);
+  return manifest;
 }
 
 function stamp(path: string): [string, number, number] {
@@ -117,7 +123,7 @@ function apiFacade(): string {
   ].join("\n");
 }
 
-async function bundle(entries: string[], outfile: string): Promise<{ code: string; inputs: string[] }> {
+async function bundle(entries: string[], outfile: string): Promise<{ code: string; inputs: string[]; zod: string[] }> {
   const esbuild = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
   const cwd = process.cwd();
   const zodEntries = new Map<string, Promise<void>>();
@@ -197,5 +203,6 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
     .map((p) => resolve(cwd, p));
   // The facades name the exports of zod and of this package: recompile when either changes.
   inputs.push(join(packageRoot().dir, "package.json"), ...zodEntries.keys());
-  return { code, inputs };
+  const zod = [...new Set([...(ownZodEntry ? [ownZodEntry] : []), ...zodEntries.keys()])];
+  return { code, inputs, zod };
 }

@@ -18,8 +18,15 @@ import { cacheKey } from "./hash.js";
 const INSTANCES = Symbol.for("fluid-tasks.prebundled");
 const instances = ((globalThis as Record<symbol, unknown>)[INSTANCES] ??= new Map<string, unknown>()) as Map<string, unknown>;
 
+const packages = new Map<string, { dir: string; name: string; version: string } | undefined>();
+
 /** The package.json fields of the package holding `file`. */
 export function packageOf(file: string): { dir: string; name: string; version: string } | undefined {
+  if (!packages.has(file)) packages.set(file, findPackage(file));
+  return packages.get(file);
+}
+
+function findPackage(file: string): { dir: string; name: string; version: string } | undefined {
   for (let dir = dirname(file); dirname(dir) !== dir; dir = dirname(dir)) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };

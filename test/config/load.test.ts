@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, sep } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -8,6 +8,7 @@ import { findConfig } from "../../src/config/find.js";
 import { loadProject } from "../../src/config/load.js";
 import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
 import { packageRoot } from "../../src/package-root.js";
+import { useTempCodeCache } from "../loader/temp-code-cache.js";
 
 /** Temp projects made by the current test, removed after it. */
 const project = useTempProjects();
@@ -451,6 +452,8 @@ export const loud = task({ name: "loud" }, async () => [shout("hey"), whisper("H
 });
 
 describe("compileModules", () => {
+  const codeCache = useTempCodeCache();
+
   it("reuses the cache while no input changed, and recompiles when one did", async () => {
     const dir = project({
       "tasks/greet.ts": `import { task } from "fluid-tasks";\nimport { GREETING } from "../lib/words.ts";\nexport const greet = task({ name: "greet" }, async () => GREETING);\n`,
@@ -480,6 +483,18 @@ describe("compileModules", () => {
     expect(third.file).toBe(first.file);
     expect(readFileSync(third.file, "utf8")).toContain('"good evening"');
     expect((await compileModules([entry], cacheDir)).cached).toBe(true);
+  });
+
+  it("makes the zod bundle again when the code cache was cleared but the compile cache is warm", async () => {
+    const dir = project({ "tasks/z.ts": `import { z } from "zod";\nexport const schema = z.object({ n: z.number() });\n` });
+    const cacheDir = join(dir, ".fluid", "cache");
+    const entry = join(dir, "tasks", "z.ts");
+    expect((await compileModules([entry], cacheDir)).cached).toBe(false);
+    const zodBundles = (): string[] => readdirSync(codeCache()).filter((n) => /^zod-.*\.js$/.test(n));
+    expect(zodBundles()).toHaveLength(1);
+    rmSync(join(codeCache(), zodBundles()[0]!));
+    expect((await compileModules([entry], cacheDir)).cached).toBe(true);
+    expect(zodBundles()).toHaveLength(1);
   });
 
   it("recompiles an edit that keeps the size when the mtime moves", async () => {
