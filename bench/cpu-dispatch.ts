@@ -32,7 +32,7 @@
  * parent event-loop lag p99 <= 10 ms.
  * Noise: a fixed CPU loop is timed before and after; its spread and the load average are printed.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -43,6 +43,7 @@ import type { QueuedRun } from "../src/broker/broker.js";
 import { loadProject } from "../src/config/load.js";
 import { executeInline } from "../src/executor/inline.js";
 import { createPool, type Pool } from "../src/executor/pool.js";
+import { liveProcesses } from "../src/executor/process-group.js";
 import { median, percentile, printTable } from "./stats.js";
 import { startRedis } from "./redis.js";
 
@@ -118,17 +119,17 @@ function rssMb(pid: number): number | undefined {
 
 /** Pids of live processes whose parent is this process and whose command line contains `needle`. */
 function childrenMatching(needle: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (fields[0] === "Z" || Number(fields[1]) !== process.pid) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle)) out.push(Number(entry));
-    } catch {}
+  return (liveProcesses() ?? [])
+    .filter((p) => p.ppid === process.pid && readIfPresent(`/proc/${p.pid}/cmdline`).includes(needle))
+    .map((p) => p.pid);
+}
+
+function readIfPresent(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return ""; // exited meanwhile
   }
-  return out;
 }
 
 const t0 = performance.now();

@@ -26,13 +26,18 @@ export function groupAlive(pgid: number): boolean {
 
 /** Live (non-zombie) pids of a process group from /proc; undefined where there is no /proc. */
 export function groupMembers(pgid: number): number[] | undefined {
+  return liveProcesses()?.filter((p) => p.pgrp === pgid).map((p) => p.pid);
+}
+
+/** Every live (non-zombie) process with its parent and group, from /proc; undefined where there is none. */
+export function liveProcesses(): Array<{ pid: number; ppid: number; pgrp: number }> | undefined {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
     return undefined;
   }
-  const pids: number[] = [];
+  const processes: Array<{ pid: number; ppid: number; pgrp: number }> = [];
   for (const entry of entries) {
     if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
     let stat: string;
@@ -43,7 +48,7 @@ export function groupMembers(pgid: number): number[] | undefined {
     }
     // "pid (comm) state ppid pgrp ...": comm may hold spaces and parens, so parse after the last ")".
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] !== "Z" && fields[0] !== "X" && Number(fields[2]) === pgid) pids.push(Number(entry));
+    if (fields[0] !== "Z" && fields[0] !== "X") processes.push({ pid: Number(entry), ppid: Number(fields[1]), pgrp: Number(fields[2]) });
   }
-  return pids;
+  return processes;
 }

@@ -80,7 +80,17 @@ interface BundleFile {
   entryPrefix: string;
 }
 
-function bundleFile(entry: string, cacheDir: string, { external = [], lazy }: PrebundleOptions): BundleFile {
+const bundleFiles = new Map<string, BundleFile>();
+
+/** Where the bundle of `entry` goes; found once per process (the entry is stat'ed). */
+function bundleFile(entry: string, cacheDir: string, options: PrebundleOptions): BundleFile {
+  const key = JSON.stringify([entry, cacheDir, options.external, options.lazy?.source]);
+  let found = bundleFiles.get(key);
+  if (!found) bundleFiles.set(key, (found = locateBundle(entry, cacheDir, options)));
+  return found;
+}
+
+function locateBundle(entry: string, cacheDir: string, { external = [], lazy }: PrebundleOptions): BundleFile {
   const pkg = packageOf(entry);
   const entryPrefix = `${(pkg?.name ?? "dep").replace(/[^\w.-]/g, "_")}-${cacheKey(entry, 8)}-`;
   // The entry's mtime too: a reinstall or a patched package (same version) is bundled anew.

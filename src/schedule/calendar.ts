@@ -46,7 +46,9 @@ export function defaultZone(tz: string): ZoneChoice {
 export function withDefaultTimezone<S extends Schedule>(schedule: S, tz: string): S {
   const timezone = resolveTimezone("default time zone", tz);
   const calendar = schedule as Partial<CalendarSchedule>;
-  return typeof calendar.withDefaultTimezone === "function" ? (calendar.withDefaultTimezone(timezone) as unknown as S) : schedule;
+  // Unchanged zone (the common "UTC"): the same schedule, not a second croner instance.
+  if (typeof calendar.withDefaultTimezone !== "function" || calendar.timezone === timezone) return schedule;
+  return calendar.withDefaultTimezone(timezone) as unknown as S;
 }
 
 // Patterns without a year repeat within 28 years; croner gives up at year 3000, so a search

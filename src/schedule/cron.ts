@@ -62,8 +62,7 @@ function build(pattern: string, zone: ZoneChoice, params: Record<string, unknown
     next,
     describe: () => `cron ${pattern} (${zone.timezone})`,
     toString: () => text,
-    // Unchanged zone (the common "UTC"): the same schedule, not a second croner instance.
-    withDefaultTimezone: (tz: string) => (zone.explicit || tz === zone.timezone ? schedule : build(pattern, defaultZone(tz), params)),
+    withDefaultTimezone: (tz: string) => (zone.explicit ? schedule : build(pattern, defaultZone(tz), params)),
   });
   return schedule;
 }

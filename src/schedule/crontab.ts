@@ -125,9 +125,8 @@ function build(
     next,
     describe: () => describeCrontab(parsed, zone.timezone),
     toString: () => text,
-    // Unchanged zone (the common "UTC"): the same schedule, not a second croner instance.
     withDefaultTimezone: (tz: string) =>
-      zone.explicit || tz === zone.timezone ? schedule : build(source, parsed, defaultZone(tz), params),
+      zone.explicit ? schedule : build(source, parsed, defaultZone(tz), params),
   });
   return schedule;
 }

@@ -1,8 +1,8 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadProject } from "../../src/config/load.js";
 import { createPool, type Pool, type PoolEvent, type PoolOptions, type PoolRun } from "../../src/executor/pool.js";
-import { groupMembers } from "../../src/executor/process-group.js";
+import { groupMembers, liveProcesses } from "../../src/executor/process-group.js";
 import { tempProject } from "../helpers/cli.js";
 import { afterAll, afterEach, beforeAll } from "vitest";
 
@@ -190,16 +190,7 @@ export function alive(pid: number): boolean {
 
 /** Live (non-zombie) children of a process. */
 export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (fields[0] !== "Z" && Number(fields[1]) === pid) out.push(Number(entry));
-    } catch {}
-  }
-  return out;
+  return (liveProcesses() ?? []).filter((p) => p.ppid === pid).map((p) => p.pid);
 }
 
 /** Polls `pred` every 20 ms until true; throws after `timeoutMs`. */
