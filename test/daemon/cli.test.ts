@@ -124,6 +124,13 @@ describe("fluid serve (real process)", () => {
     await first.waitFor((l) => l.event === "started");
     const id = (await fluid(["queue", "nap", "--ms", "1500", "--label", "survivor"], { cwd: dir })).stdout.trim();
     await first.waitFor((l) => l.event === "run-start" && l.id === id);
+    // The daemon commits its records once per event-loop turn: kill it once the running
+    // attempt is in the store (a kill in that same turn leaves only the queue claim to recover).
+    for (let i = 0; i < 100; i++) {
+      const show = await fluid(["show", id, "--json"], { cwd: dir });
+      if (show.exitCode === 0 && (JSON.parse(show.stdout) as { run: { state: string } }).run.state !== "queued") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     first.child.kill("SIGKILL");
     await first.child;
     const second = startServe(dir);
