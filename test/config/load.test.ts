@@ -465,7 +465,7 @@ describe("compileModules", () => {
     const first = await compileModules([entry], cacheDir);
     expect(first.cached).toBe(false);
     // The user's files, and this package's package.json (the facade of "fluid-tasks" lists its exports).
-    expect(first.inputs.sort()).toEqual([join(dir, "lib", "words.ts"), entry, join(packageRoot().dir, "package.json")].sort());
+    expect([...first.inputs].sort()).toEqual([join(dir, "lib", "words.ts"), entry, join(packageRoot().dir, "package.json")].sort());
     const code = readFileSync(first.file, "utf8");
     expect(code).toContain('"hello"');
     // "fluid-tasks" is not imported from node_modules: the bundle takes the loading instance.
