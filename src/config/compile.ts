@@ -1,6 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError } from "../errors.js";
@@ -8,7 +7,9 @@ import { packageRoot } from "../package-root.js";
 import { prepareZod, resolveZod, zodFacade } from "../loader/zod.js";
 import { exportProperties } from "../loader/facade.js";
 import { importModule } from "../loader/dynamic-import.js";
+import { writeAtomic } from "../loader/files.js";
 import { cacheKey } from "../loader/hash.js";
+import { esbuild as loadEsbuild } from "../loader/prebundle.js";
 import { registerCompiled } from "../loader/stack-map.js";
 import * as api from "../index.js";
 
@@ -56,13 +57,9 @@ export async function compileModules(entries: string[], cacheDir: string): Promi
   const { code, inputs, zod } = await bundle(entries, file);
   const manifest: Manifest = { format: CACHE_FORMAT, inputs: inputs.map((p) => stamp(p)), zod };
   try {
-    mkdirSync(cacheDir, { recursive: true });
-    // Write-then-rename so a concurrent `fluid` process never imports a half-written file.
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, code);
-    renameSync(tmp, file);
-    writeFileSync(`${manifestFile}.${process.pid}.tmp`, JSON.stringify(manifest));
-    renameSync(`${manifestFile}.${process.pid}.tmp`, manifestFile);
+    // Atomic, so a concurrent `fluid` process never imports a half-written file.
+    writeAtomic(file, code);
+    writeAtomic(manifestFile, JSON.stringify(manifest));
   } catch (error) {
     throw new ConfigError(`cannot write the compile cache in ${cacheDir}: ${(error as Error).message}`, {
       cause: error,
@@ -124,7 +121,7 @@ function apiFacade(): string {
 }
 
 async function bundle(entries: string[], outfile: string): Promise<{ code: string; inputs: string[]; zod: string[] }> {
-  const esbuild = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
+  const esbuild = loadEsbuild();
   const cwd = process.cwd();
   const zodEntries = new Map<string, Promise<void>>();
   // Tasks without params use this package's zod (an empty object schema).

@@ -1,6 +1,6 @@
 import { dirname, extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { ConfigError, isFluidError } from "../errors.js";
 import { packageRoot } from "../package-root.js";
 import { validateParams } from "../task/params.js";
@@ -10,6 +10,7 @@ import { resolveTimezone } from "../schedule/validate.js";
 import type { Schedule } from "../types.js";
 import { API_GLOBAL, compileModules, importCompiled } from "./compile.js";
 import { importModule } from "../loader/dynamic-import.js";
+import { writeAtomic } from "../loader/files.js";
 import { installStackMapping } from "../loader/stack-map.js";
 import * as api from "../index.js";
 import { parseDuration } from "../duration.js";
@@ -236,9 +237,7 @@ class GlobCache {
   save(): void {
     if (!this.dirty) return;
     try {
-      mkdirSync(dirname(this.file), { recursive: true });
-      writeFileSync(`${this.file}.${process.pid}.tmp`, JSON.stringify(this.entries));
-      renameSync(`${this.file}.${process.pid}.tmp`, this.file);
+      writeAtomic(this.file, JSON.stringify(this.entries));
     } catch {} // only a cache: the next start globs again
   }
 }

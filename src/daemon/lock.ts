@@ -34,8 +34,7 @@ export function acquireDaemonLock(storePath: string): () => void {
       }
     }
     const [pidText, host] = readLock(path);
-    const pid = Number(pidText);
-    if (host === hostname() && Number.isInteger(pid) && !isPidAlive(pid)) {
+    if (leftByDeadProcess(pidText, host)) {
       rmSync(path, { force: true }); // stale: that daemon died without releasing it
       continue;
     }
@@ -50,9 +49,14 @@ export function acquireDaemonLock(storePath: string): () => void {
 /** The daemon serving this store, when one is alive on this host (or holds the lock from another host). */
 export function daemonHolding(storePath: string): { pid: string; host: string } | undefined {
   const [pid, host] = readLock(`${storePath}.lock`);
-  if (pid === undefined || host === undefined) return undefined;
-  if (host === hostname() && !isPidAlive(Number(pid))) return undefined;
+  if (pid === undefined || host === undefined || leftByDeadProcess(pid, host)) return undefined;
   return { pid, host };
+}
+
+/** A lock whose daemon is gone: taken on this host by a process no longer alive. */
+function leftByDeadProcess(pidText: string | undefined, host: string | undefined): boolean {
+  const pid = Number(pidText);
+  return host === hostname() && Number.isInteger(pid) && !isPidAlive(pid);
 }
 
 function readLock(path: string): [string | undefined, string | undefined] {

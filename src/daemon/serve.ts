@@ -136,10 +136,11 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     }
 
     const concurrency = options.concurrency ?? project.config.concurrency;
+    const graceMs = options.graceMs ?? 30_000;
     const deps = await resolveDeps(project);
     // Closed after the consumer has drained (releasers run in reverse), so no child outlives us.
     const pool = await openProjectPool(project, { onEvent: (event) => emit({ type: "pool", event }) });
-    if (pool) releasers.push(() => pool.close(graceMsOf(options)));
+    if (pool) releasers.push(() => pool.close(graceMs));
     const consumer = createConsumer({
       registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}),
       pollMs: options.pollMs ?? 25,
@@ -208,7 +209,6 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     let stopping: Promise<void> | undefined;
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
-    const graceMs = graceMsOf(options);
 
     consumer.start();
     scheduler.start();
@@ -252,9 +252,4 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     await release();
     throw error;
   }
-}
-
-/** Shutdown grace of `serve`: 30 s unless given. */
-function graceMsOf(options: ServeOptions): number {
-  return options.graceMs ?? 30_000;
 }

@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import vm from "node:vm";
+import { removeWithPrefix, writeAtomic } from "./files.js";
 import { cacheKey } from "./hash.js";
 
 /**
@@ -35,10 +36,19 @@ function cacheFileFor(file: string, cacheDir: string): { path: string; prefix: s
   return { path: join(cacheDir, `${prefix}${key}.v8`), prefix };
 }
 
-const pending: Array<() => void> = [];
+/**
+ * One state per process, kept on a global: dist/cli/boot.js and the CLI bundle it loads each
+ * hold a copy of this module, and the daemon's early flush (from the bundle) must also write
+ * the data of the bundle itself (registered by boot.js).
+ */
+const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for("fluid-tasks.code-cache")] ??= {
+  pending: [],
+  log: [],
+}) as { pending: Array<() => void>; log: Array<{ file: string; cache: "off" | "miss" | "hit" | "rejected" }> };
+const pending = shared.pending;
 
 /** How each file requireCached ran in this process used the cache (for tests and diagnostics). */
-export const codeCacheLog: Array<{ file: string; cache: "off" | "miss" | "hit" | "rejected" }> = [];
+export const codeCacheLog = shared.log;
 
 /** The first and last lines of a file requireCached runs: the shape of Node's module wrapper. */
 export const WRAPPER = ["(function (exports, require, module, __filename, __dirname) {", "\n})"] as const;
@@ -79,15 +89,11 @@ export function flushCodeCache(): void {
 
 function writeCache(path: string, prefix: string, data: () => Buffer): void {
   try {
-    const dir = dirname(path);
-    mkdirSync(dir, { recursive: true });
     // Older data for the same file (another version of it or of Node) is garbage now.
-    for (const name of readdirSync(dir)) {
-      if (name.startsWith(prefix) && name !== basename(path)) rmSync(join(dir, name), { force: true });
-    }
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, data());
-    renameSync(tmp, path); // atomic: a concurrent reader sees the old file or the new one
+    const dir = dirname(path);
+    const name = basename(path);
+    writeAtomic(path, data());
+    removeWithPrefix(dir, prefix, (old) => old === name || old.endsWith(".tmp"));
   } catch {
     // A read-only install or a full disk: the next start compiles again, nothing else changes.
   }

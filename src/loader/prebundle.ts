@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
-import { packageRoot } from "../package-root.js";
+import { findPackage, packageRoot, type PackageInfo } from "../package-root.js";
 import { codeCacheDir, requireCached, WRAPPER } from "./code-cache.js";
+import { removeWithPrefix, writeAtomic } from "./files.js";
 import { cacheKey } from "./hash.js";
 
 /**
@@ -18,22 +19,12 @@ import { cacheKey } from "./hash.js";
 const INSTANCES = Symbol.for("fluid-tasks.prebundled");
 const instances = ((globalThis as Record<symbol, unknown>)[INSTANCES] ??= new Map<string, unknown>()) as Map<string, unknown>;
 
-const packages = new Map<string, { dir: string; name: string; version: string } | undefined>();
+const packages = new Map<string, PackageInfo | undefined>();
 
 /** The package.json fields of the package holding `file`. */
-export function packageOf(file: string): { dir: string; name: string; version: string } | undefined {
-  if (!packages.has(file)) packages.set(file, findPackage(file));
+export function packageOf(file: string): PackageInfo | undefined {
+  if (!packages.has(file)) packages.set(file, findPackage(dirname(file)));
   return packages.get(file);
-}
-
-function findPackage(file: string): { dir: string; name: string; version: string } | undefined {
-  for (let dir = dirname(file); dirname(dir) !== dir; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
-      if (typeof pkg.name === "string") return { dir, name: pkg.name, version: String(pkg.version ?? "0") };
-    } catch {}
-  }
-  return undefined;
 }
 
 /** What to leave out of a bundle. */
@@ -99,7 +90,8 @@ function locateBundle(entry: string, cacheDir: string, { external = [], lazy }: 
   return { file, entryPrefix };
 }
 
-const esbuild = (): typeof import("esbuild") => createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
+/** esbuild, loaded on first use (it is not on the warm start path). */
+export const esbuild = (): typeof import("esbuild") => createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
 
 function buildOptions(entry: string, { external = [] }: PrebundleOptions): import("esbuild").BuildOptions & { write: false } {
   return {
@@ -133,15 +125,9 @@ function buildSync(entry: string, options: PrebundleOptions): Uint8Array | undef
 function writeBundle({ file, entryPrefix }: BundleFile, contents: Uint8Array | undefined): boolean {
   if (!contents) return false;
   try {
-    const dir = dirname(file);
-    mkdirSync(dir, { recursive: true });
+    writeAtomic(file, contents);
     const name = basename(file);
-    for (const old of readdirSync(dir)) {
-      if (old.startsWith(entryPrefix) && !old.startsWith(name) && !old.endsWith(".tmp")) rmSync(join(dir, old), { force: true });
-    }
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, contents);
-    renameSync(tmp, file); // a concurrent process reads the old state or the whole file
+    removeWithPrefix(dirname(file), entryPrefix, (old) => old.startsWith(name) || old.endsWith(".tmp"));
     return true;
   } catch {
     return false;
