@@ -14,8 +14,8 @@
  *   BullMQ: `queue.add` until the worker's `completed` event, sandbox child warm (300 jobs per
  *   round). BullMQ's figure includes its Redis round trips; ours has no broker in it.
  * - throughput at concurrency 4, jobs/s of the same task (30,000 runs per round for ours, 12,000
- *   jobs for BullMQ; our pool at its defaults, so a worker is replaced after 10,000 runs and a
- *   busy worker gets 1 run ahead): ours end to end: a memory broker filled first (untimed), then
+ *   jobs for BullMQ; our pool at its defaults, so a worker is replaced after 100,000 runs (its
+ *   successor started beside it at 90,000) and a busy worker gets 1 run ahead): ours end to end: a memory broker filled first (untimed), then
  *   the real consumer (src/consumer, concurrency 4, no store) claims, executes in the pool and
  *   acks, on the default pool size (availableParallelism - 1) and on 4 workers; also 4 bare
  *   loops of claim -> pool.execute -> ack, and 4 loops of pool.execute without a broker.

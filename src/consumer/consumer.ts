@@ -12,7 +12,7 @@ import { retryDelay, type Task } from "../task/task.js";
 import type { AttemptOutcome, RunState } from "../types.js";
 import { createRecorder } from "./recorder.js";
 import { newRunId } from "./run-id.js";
-import { shouldRetry, type AttemptRecord } from "./run-task.js";
+import { outcomeFields, shouldRetry, type AttemptRecord } from "./run-task.js";
 
 /** Something a consumer did, for the daemon's log. */
 export type ConsumerEvent =
@@ -241,20 +241,15 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     record(() => ({ ...baseRecord(run, task, host), state: "running", startedAt }));
     const outcome = await executeAttempt(
       { task, id: run.id, params, attempt: run.attempt, deps: options.deps, fromRunId: run.fromRunId, rootRunId: run.rootRunId, log, queue },
-      { timeoutMs: task.timeoutMs, signal: controller.signal, pool: options.pool, isolate: task.isolate },
+      { timeoutMs: task.timeoutMs, signal: controller.signal, pool: options.pool },
     );
     await finish(run, task, outcome, startedAt);
   };
 
   /** Records how an attempt ended, then acks it, retries it, or (on shutdown) re-queues it. */
-  const finish = async (run: QueuedRun, task: Task | undefined, outcome: AttemptOutcome, startedAt: number): Promise<void> => {
+  const finish = async (run: QueuedRun, task: Task | undefined, outcome: PoolOutcome, startedAt: number): Promise<void> => {
     const endedAt = Date.now();
-    record(() => ({
-      ...baseRecord(run, task, host), state: outcome.state, startedAt, endedAt, durationMs: endedAt - startedAt,
-      ...(outcome.state === "success" ? { result: outcome.result } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
-      ...((outcome as PoolOutcome).exitCode !== undefined ? { exitCode: (outcome as PoolOutcome).exitCode! } : {}),
-    }));
+    record(() => ({ ...baseRecord(run, task, host), state: outcome.state, startedAt, endedAt, durationMs: endedAt - startedAt, ...outcomeFields(outcome) }));
     if (outcome.state === "interrupted") {
       // Shutdown: the same attempt runs again on the next start.
       log({ ts: endedAt, level: "warn", message: "interrupted by shutdown; put back in the queue", task: run.task, runId: run.id, attempt: run.attempt });

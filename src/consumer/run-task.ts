@@ -105,14 +105,12 @@ export async function runTask(task: Task, options: RunTaskOptions = {}): Promise
         log: options.log ?? (() => {}),
         queue: options.queue ?? noQueue,
       },
-      { timeoutMs, ...(options.signal ? { signal: options.signal } : {}), pool: options.pool, isolate: task.isolate },
+      { timeoutMs, ...(options.signal ? { signal: options.signal } : {}), pool: options.pool },
     );
     const endedAt = Date.now();
     options.onAttempt?.({
       ...base, attempt, trigger, state: outcome.state, startedAt: attemptStart, endedAt, durationMs: endedAt - attemptStart,
-      ...(outcome.state === "success" ? { result: outcome.result } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
-      ...((outcome as PoolOutcome).exitCode !== undefined ? { exitCode: (outcome as PoolOutcome).exitCode! } : {}),
+      ...outcomeFields(outcome),
     });
     if (!shouldRetry(task, outcome, attempt, maxAttempts)) break;
     const wait = retryDelay(task.retry!, attempt + 1);
@@ -128,6 +126,15 @@ export async function runTask(task: Task, options: RunTaskOptions = {}): Promise
     ...(outcome.state === "success" ? { result: outcome.result } : {}),
     ...(outcome.error ? { error: outcome.error } : {}),
     attempts: attempt, startedAt, endedAt, durationMs: endedAt - startedAt,
+  };
+}
+
+/** The fields of an attempt's record that come from how it ended: result, error, a worker's exit code. */
+export function outcomeFields(outcome: PoolOutcome): Pick<AttemptRecord, "result" | "error" | "exitCode"> {
+  return {
+    ...(outcome.state === "success" ? { result: outcome.result } : {}),
+    ...(outcome.error ? { error: outcome.error } : {}),
+    ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
   };
 }
 

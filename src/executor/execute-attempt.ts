@@ -1,23 +1,20 @@
 import type { ContextInit } from "../task/context.js";
-import type { AttemptOutcome } from "../types.js";
 import { executeInline, type InlineOptions } from "./inline.js";
-import type { Pool, PoolRun } from "./pool.js";
+import type { Pool, PoolOutcome } from "./pool.js";
 
 /** Options of `executeAttempt`: the inline options plus the pool for cpu-bound tasks. */
 export interface AttemptOptions extends InlineOptions {
   /** Worker pool for tasks with `cpuBound: true`. Default: none, every task runs inline. */
   pool?: Pool | undefined;
-  /** How a cpu-bound run is isolated. Default: the task's `isolate` option ("worker": a warm, reused process). */
-  isolate?: PoolRun["isolate"];
 }
 
 /**
  * Executes one attempt where its task belongs: a cpu-bound task in a worker of the pool, any
  * other task inline on this event loop. Same contract as `executeInline` (never throws; the
- * outcome says how it ended). A cpu-bound run's `ctx.deps` are the worker's own: it calls the
+ * outcome says how it ended; a worker's exit code when it died). A cpu-bound run's `ctx.deps` are the worker's own: it calls the
  * config's `deps` once when it starts, so `init.deps` is not used for it.
  */
-export function executeAttempt(init: Omit<ContextInit, "signal">, options: AttemptOptions): Promise<AttemptOutcome> {
+export function executeAttempt(init: Omit<ContextInit, "signal">, options: AttemptOptions): Promise<PoolOutcome> {
   const { task } = init;
   if (!task.cpuBound || !options.pool) return executeInline(init, options);
   return options.pool.execute(
@@ -26,7 +23,7 @@ export function executeAttempt(init: Omit<ContextInit, "signal">, options: Attem
       fromRunId: init.fromRunId, rootRunId: init.rootRunId, timeoutMs: options.timeoutMs,
       env: task.env, // copied by the pool only when it starts a worker for it
       ...(task.maxMemoryMb !== undefined ? { maxMemoryMb: task.maxMemoryMb } : {}),
-      isolate: options.isolate ?? task.isolate,
+      isolate: task.isolate,
     },
     {
       signal: options.signal,

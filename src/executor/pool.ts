@@ -4,7 +4,7 @@ import { ConfigError, RunInterruptedError, TaskTimeoutError, isFluidError, toErr
 import type { QueueFn } from "../task/context.js";
 import type { AttemptOutcome, LogLevel } from "../types.js";
 import { defaultChildEntry } from "./child-entry.js";
-import { decodeValue } from "./codec.js";
+import { decodeValue, encodeValue } from "./codec.js";
 import { errorFromInfo, type DoneMessage } from "./protocol.js";
 import { delay } from "./timers.js";
 import { Worker, type RunEnd, type WorkerSpec } from "./worker.js";
@@ -178,7 +178,6 @@ export function createPool(options: PoolOptions): Pool {
   // A worker near its run limit gets its successor started beside it (one worker over `size`
   // for as long as that takes), so recycling never leaves runs waiting for a cold start.
   const successorAt = maxRuns >= MIN_RUNS_FOR_SUCCESSOR ? Math.floor(maxRuns * 0.9) : Infinity;
-  const withSuccessor = new WeakSet<Worker>();
   const maxRssBytes = (options.maxWorkerMemoryMb ?? 512) * 1024 * 1024;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   const killGraceMs = Math.max(0, options.killGraceMs ?? 5000);
@@ -188,8 +187,6 @@ export function createPool(options: PoolOptions): Pool {
   const workers = new Set<Worker>(); // starting, idle or busy
   const dying = new Set<Worker>(); // stopped by us or exited, until their process group is gone
   const everReady = new WeakSet<Worker>();
-  /** Why a retiring worker is recycled, reported when it stops. */
-  const recycleReason = new WeakMap<Worker, "runs" | "memory" | "reload">();
   const waiters: Waiter[] = [];
   const active = new Set<ActiveRun>();
   const counts = { spawned: 0, recycled: 0, reaped: 0, crashed: 0, killed: 0 };
@@ -304,34 +301,41 @@ export function createPool(options: PoolOptions): Pool {
     }
   };
 
-  const assign = (worker: Worker, waiter: Waiter): void => {
+  /** Gives a worker one more run: busy, no longer reaped. */
+  const claim = (worker: Worker): Worker => {
     clearTimeout(worker.idleTimer);
     worker.state = "busy";
     worker.load++;
-    waiter.settle({ worker });
+    return worker;
   };
+  const assign = (worker: Worker, waiter: Waiter): void => waiter.settle({ worker: claim(worker) });
 
   /** A busy worker of that kind that can take one more run ahead (the least loaded). */
   const findRoom = (key: string): Worker | undefined => {
     let best: Worker | undefined;
     for (const w of workers) {
-      if (w.state !== "busy" || w.retiring || w.stale || w.spec.isolate || w.spec.key !== key || w.load > prefetch) continue;
+      if (w.state !== "busy" || w.retiring || w.spec.isolate || w.spec.key !== key || w.load > prefetch) continue;
       if (!best || w.load < best.load) best = w;
     }
     return best;
   };
 
-  /** Takes a worker out of rotation: no new runs, and the runs it has not started go back in line. */
-  const retire = (worker: Worker): void => {
+  /**
+   * Takes a worker out of rotation: no new runs, and the runs it has not started go back in
+   * line. With a reason it is recycled (reported so when it stops), else it is being killed.
+   */
+  const retire = (worker: Worker, reason?: Worker["recycleReason"]): void => {
     worker.retiring = true;
+    worker.recycleReason = reason;
     worker.drop();
   };
 
   /** After a run left a worker: stop it if it is retiring and empty, else keep it warm; then hand out runs. */
   const afterRun = (worker: Worker): void => {
     if (workers.has(worker) && worker.load === 0) {
-      if (closed || worker.retiring || worker.stale || worker.spec.isolate) {
-        const reason = recycleReason.get(worker);
+      // A worker of an older project (reload) is retiring too, or was stopped when it became ready.
+      if (closed || worker.retiring || worker.spec.isolate) {
+        const reason = worker.recycleReason;
         if (reason && !closed) {
           counts.recycled++;
           emit({ type: "recycled", pid: worker.pid, reason, runs: worker.runs, rssMb: Math.round(worker.rss / 1048576) });
@@ -418,11 +422,7 @@ export function createPool(options: PoolOptions): Pool {
       for (const w of workers) if (w.state === "starting") return undefined; // it will be ready soon
       worker = findRoom(spec.key);
     }
-    if (!worker) return undefined;
-    clearTimeout(worker.idleTimer);
-    worker.state = "busy";
-    worker.load++;
-    return worker;
+    return worker && claim(worker);
   };
 
   /** Waits for a worker for `spec`, or for the outside signal; `first`: at the head of the line. */
@@ -456,12 +456,11 @@ export function createPool(options: PoolOptions): Pool {
   const release = (worker: Worker): void => {
     worker.runs++;
     if (!worker.retiring && !closed && !worker.spec.isolate) {
-      const reason = worker.stale ? "reload" : worker.runs >= maxRuns ? "runs" : worker.rss > maxRssBytes ? "memory" : undefined;
+      const reason = worker.runs >= maxRuns ? "runs" : worker.rss > maxRssBytes ? "memory" : undefined;
       if (reason) {
-        recycleReason.set(worker, reason);
-        retire(worker);
-      } else if (worker.runs >= successorAt && !withSuccessor.has(worker)) {
-        withSuccessor.add(worker);
+        retire(worker, reason);
+      } else if (worker.runs >= successorAt && !worker.succeeded) {
+        worker.succeeded = true;
         spawn(worker.spec);
       }
     }
@@ -474,7 +473,7 @@ export function createPool(options: PoolOptions): Pool {
    */
   const kill = (worker: Worker, seq: number, reason: Error, ended: Promise<unknown>, graceMs: number): void => {
     retire(worker);
-    worker.abort(seq, abortBody(reason));
+    worker.abort(seq, reason);
     const grace = delay(graceMs);
     void Promise.race([grace.promise, ended]).then(() => {
       grace.cancel();
@@ -487,7 +486,7 @@ export function createPool(options: PoolOptions): Pool {
     });
   };
 
-  const runOn = (worker: Worker, run: PoolRun, hooks: PoolHooks): Promise<PoolOutcome | typeof REQUEUE> =>
+  const runOn = (worker: Worker, run: PoolRun, params: string, hooks: PoolHooks): Promise<PoolOutcome | typeof REQUEUE> =>
     new Promise<PoolOutcome | typeof REQUEUE>((resolve) => {
       const { signal } = hooks;
       if (signal?.aborted || !workers.has(worker) || worker.retiring) {
@@ -524,7 +523,7 @@ export function createPool(options: PoolOptions): Pool {
         // Not started yet: the child drops it (or, if it started meanwhile, aborts it and the
         // start below kills it).
         if (started) startKill();
-        else worker.abort(seq, abortBody(reason));
+        else worker.abort(seq, reason);
       };
       const onAbort = (): void => interrupt(outsideReason(signal!.reason));
       // The deadline counts from the start in the child, not from the time it waited there.
@@ -537,7 +536,7 @@ export function createPool(options: PoolOptions): Pool {
         if (run.timeoutMs > 0) deadline = setTimeout(() => interrupt(new TaskTimeoutError(run.task, run.timeoutMs)), run.timeoutMs);
       };
       const sent = worker.run(
-        { task: run.task, id: run.id, params: run.params, attempt: run.attempt, fromRunId: run.fromRunId, rootRunId: run.rootRunId },
+        { task: run.task, id: run.id, params, attempt: run.attempt, fromRunId: run.fromRunId, rootRunId: run.rootRunId },
         { log: hooks.log, queue: hooks.queue, onStart },
       );
       seq = sent.seq;
@@ -551,12 +550,6 @@ export function createPool(options: PoolOptions): Pool {
           case "exit":
             // The pool's exit handler replaces the worker.
             return settle(crashed(run, end.exit, end.stderr, end.oomLine));
-          case "unsent": {
-            // Nothing reached the child: the worker goes on as it was.
-            afterRun(worker);
-            const error = new Error(`the params of run ${run.id} (task "${run.task}") cannot be sent to its worker process: ${end.error.message}`, { cause: end.error });
-            return settle(failure(error));
-          }
           case "dropped":
             afterRun(worker);
             return settle(closed ? stopped(new RunInterruptedError("interrupted: the worker pool is closing")) : REQUEUE);
@@ -585,11 +578,7 @@ export function createPool(options: PoolOptions): Pool {
     if (!isolate && maxMemoryMb === undefined && isEmpty(run.env)) return plainSpec; // most runs: no allocation
     const env = { ...(run.env ?? {}) };
     const entries = Object.entries(env);
-    const key = isolate
-      ? `isolate:${++isolates}`
-      : entries.length === 0 && maxMemoryMb === undefined
-        ? PLAIN_KEY
-        : JSON.stringify([entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), maxMemoryMb ?? null]);
+    const key = isolate ? `isolate:${++isolates}` : JSON.stringify([entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), maxMemoryMb ?? null]);
     return { key, env, maxMemoryMb, isolate };
   };
 
@@ -611,6 +600,12 @@ export function createPool(options: PoolOptions): Pool {
       try {
         if (hooks.signal?.aborted) return stopped(hooks.signal.reason);
         if (closed) return stopped(new RunInterruptedError("interrupted: the worker pool is closed"));
+        let params: string;
+        try {
+          params = encodeValue(run.params) ?? "P{}"; // once, however often the run comes back
+        } catch (error) {
+          return failure(new Error(`the params of run ${run.id} (task "${run.task}") cannot be sent to its worker process: ${(error as Error).message}`, { cause: error }));
+        }
         if (!execa || !childEntry) await prepare();
         const spec = specOf(run);
         for (let again = false; ; again = true) {
@@ -618,7 +613,7 @@ export function createPool(options: PoolOptions): Pool {
           const now = hooks.signal?.aborted ? undefined : takeNow(spec);
           const got = now ? { worker: now } : await acquire(spec, hooks.signal, again);
           if ("outcome" in got) return got.outcome;
-          const outcome = await runOn(got.worker, run, hooks);
+          const outcome = await runOn(got.worker, run, params, hooks);
           if (outcome !== REQUEUE) return outcome;
         }
       } catch (error) {
@@ -647,8 +642,7 @@ export function createPool(options: PoolOptions): Pool {
           void stop(w);
         } else if (w.state === "busy" && !w.retiring) {
           // It finishes its current run; the runs waiting in it go to new workers.
-          recycleReason.set(w, "reload");
-          retire(w);
+          retire(w, "reload");
         }
       }
       pump();
@@ -695,16 +689,6 @@ function stopped(reason: unknown): PoolOutcome {
 /** An outside signal's reason as a FluidError: FLUID_CANCELLED, FLUID_INTERRUPTED, ... */
 function outsideReason(reason: unknown): Error {
   return isFluidError(reason) ? reason : new RunInterruptedError();
-}
-
-function abortBody(reason: Error): { code: string; message: string; timeoutMs?: number } {
-  const code = (reason as { code?: unknown }).code;
-  const timeoutMs = (reason as { timeoutMs?: unknown }).timeoutMs;
-  return {
-    code: typeof code === "string" ? code : "FLUID_INTERRUPTED",
-    message: reason.message,
-    ...(typeof timeoutMs === "number" ? { timeoutMs } : {}),
-  };
 }
 
 function fromDone(done: DoneMessage): PoolOutcome {

@@ -158,10 +158,11 @@ export function errorFromInfo(info: WireError): Error {
 }
 
 /** The abort message for an outside stop or a timeout. */
-export function abortMessage(seq: number, reason: Error & { code?: string; timeoutMs?: number }): AbortMessage {
+export function abortMessage(seq: number, reason: Error): AbortMessage {
+  const { code, timeoutMs } = reason as { code?: unknown; timeoutMs?: unknown };
   return {
-    type: "abort", seq, code: reason.code ?? "FLUID_INTERRUPTED", message: reason.message,
-    ...(typeof reason.timeoutMs === "number" ? { timeoutMs: reason.timeoutMs } : {}),
+    type: "abort", seq, code: typeof code === "string" ? code : "FLUID_INTERRUPTED", message: reason.message,
+    ...(typeof timeoutMs === "number" ? { timeoutMs } : {}),
   };
 }
 

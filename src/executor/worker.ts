@@ -4,10 +4,10 @@ import type { LogLine } from "../types.js";
 import type { QueueFn } from "../task/context.js";
 import { groupAlive, signalGroup } from "./process-group.js";
 import {
-  errorFromInfo, toWireError,
-  type AbortMessage, type ChildMessage, type DoneMessage, type ParentMessage, type QueueMessage, type RunMessage,
+  abortMessage, errorFromInfo, toWireError,
+  type ChildMessage, type DoneMessage, type ParentMessage, type QueueMessage, type RunMessage,
 } from "./protocol.js";
-import { decodeValue, encodeValue } from "./codec.js";
+import { decodeValue } from "./codec.js";
 import { delay, within } from "./timers.js";
 import { OOM_LINE, WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
 
@@ -51,8 +51,6 @@ export interface RunHooks {
 export type RunEnd =
   | { kind: "done"; done: DoneMessage }
   | { kind: "exit"; exit: WorkerExit; stderr: string[]; oomLine: string | undefined }
-  /** The run could not be sent: its params cannot cross the IPC channel (the worker is fine). */
-  | { kind: "unsent"; error: Error }
   /** The run never started here: taken back (abort or drop), or the process is gone. Run it elsewhere. */
   | { kind: "dropped" };
 
@@ -94,6 +92,10 @@ export class Worker {
   load = 0;
   /** Takes no more runs: it is being recycled or killed. */
   retiring = false;
+  /** Why it is being recycled (reported when it stops); undefined when it is being killed. */
+  recycleReason: "runs" | "memory" | "reload" | undefined;
+  /** Its successor has been started beside it (it is near its run limit). */
+  succeeded = false;
   /** Resident set size after the last run, bytes. */
   rss = 0;
   /** Loaded an older version of the project: retire after the current run. */
@@ -135,7 +137,6 @@ export class Worker {
   private resolveReady!: () => void;
   private rejectReady!: (error: Error) => void;
   private fatal: Error | undefined;
-  private exit: WorkerExit | undefined;
 
   constructor(options: WorkerOptions) {
     this.options = options;
@@ -177,24 +178,16 @@ export class Worker {
    * Sends a run; the child starts it when the runs sent before it have ended. Resolves when the
    * child reports its end (after its output is read), takes it back, or exits.
    */
-  run(message: Omit<RunMessage, "type" | "seq" | "params"> & { params: Record<string, unknown> }, hooks: RunHooks): { seq: number; ended: Promise<RunEnd> } {
-    let params: string;
-    try {
-      params = encodeValue(message.params) ?? "P{}";
-    } catch (error) {
-      return { seq: 0, ended: Promise.resolve({ kind: "unsent", error: error as Error }) };
-    }
+  run(message: Omit<RunMessage, "type" | "seq">, hooks: RunHooks): { seq: number; ended: Promise<RunEnd> } {
     const seq = ++this.seq;
     if (this.state === "exited" || this.stopping) return { seq, ended: Promise.resolve({ kind: "dropped" }) };
     this.state = "busy";
     this.setRef(true);
     const ended = new Promise<RunEnd>((resolve) => {
-      let settled = false;
       const slot: Slot = {
         seq, hooks, open: true, started: false, done: undefined, out: false, err: false, markWait: undefined,
         resolve: (end) => {
-          if (settled) return;
-          settled = true;
+          if (!slot.open) return;
           slot.open = false;
           slot.markWait?.cancel();
           this.slots.delete(seq);
@@ -204,15 +197,15 @@ export class Worker {
       this.slots.set(seq, slot);
       this.last = slot;
       this.pending.push(slot);
-      this.send({ type: "run", seq, ...message, params });
+      this.send({ type: "run", seq, ...message });
       if (this.pending.length === 1) this.start(slot);
     });
     return { seq, ended };
   }
 
   /** Asks the child to abort run `seq` (its `ctx.signal` aborts with the reason), or to drop it if not started. */
-  abort(seq: number, message: Omit<AbortMessage, "seq" | "type">): void {
-    if (this.slots.has(seq)) this.send({ type: "abort", seq, ...message });
+  abort(seq: number, reason: Error): void {
+    if (this.slots.has(seq)) this.send(abortMessage(seq, reason));
   }
 
   /** Asks the child to give back the runs it has not started (all, or those given); they end `dropped`. */
@@ -279,7 +272,6 @@ export class Worker {
   }
 
   private onProcessExit(exit: WorkerExit): void {
-    this.exit = exit;
     this.state = "exited";
     clearTimeout(this.idleTimer);
     const expected = this.stopping;
