@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { LogLine } from "../types.js";
 import type { QueueFn } from "../task/context.js";
-import { groupAlive, signalGroup } from "./process-group.js";
+import { killTree, killTreeNow } from "../process-tree.js";
 import {
   abortMessage, errorFromInfo, toWireError,
   type ChildMessage, type DoneMessage, type ParentMessage, type QueueMessage, type RunMessage,
@@ -226,8 +226,8 @@ export class Worker {
   }
 
   /**
-   * Stops the process and everything in its process group: SIGTERM to the group, SIGKILL to
-   * the group after `killGraceMs` if anything is left. Resolves when the group is gone.
+   * Stops the process and everything it started: SIGTERM to the tree (process group and
+   * descendants), SIGKILL after `killGraceMs` if anything is left. Resolves when it is gone.
    */
   stop(): Promise<void> {
     if (this.gone) return this.gone;
@@ -247,28 +247,20 @@ export class Worker {
     this.rejectReady(error);
   }
 
-  /** SIGKILL to the whole group at once (the parent is exiting). */
+  /** SIGKILL to the whole tree at once (the parent is exiting). */
   killNow(): void {
-    if (this.pid !== undefined) signalGroup(this.pid, "SIGKILL");
+    if (this.pid !== undefined) killTreeNow(this.pid);
   }
 
+  /**
+   * Ends the process tree (see process-tree.ts): the worker, its process group, and the
+   * processes its tasks started, also those in process groups of their own (`detached`).
+   */
   private async killGroup(): Promise<void> {
     const pid = this.pid;
     if (pid === undefined) return;
-    const grace = this.options.killGraceMs;
-    const deadline = Date.now() + grace;
-    signalGroup(pid, "SIGTERM");
-    await within(this.exited, grace);
-    // The leader is gone (or the grace is over); give the rest of the group what is left of it.
-    while (Date.now() < deadline && groupAlive(pid)) {
-      const d = delay(20);
-      await d.promise;
-    }
-    if (groupAlive(pid)) {
-      signalGroup(pid, "SIGKILL");
-      await within(this.exited, 1000);
-      for (let i = 0; i < 50 && groupAlive(pid); i++) await delay(20).promise;
-    }
+    await killTree(pid, { group: pid, graceMs: this.options.killGraceMs, settleMs: 1000 });
+    await within(this.exited, 1000);
   }
 
   private onProcessExit(exit: WorkerExit): void {

@@ -74,6 +74,13 @@ export const tree = task({ name: "tree", cpuBound: true }, (ctx) => {
   for (;;) {}
 });
 
+export const escape = task({ name: "escape", cpuBound: true }, (ctx) => {
+  // Its own process group (and session), with a child of its own in that group.
+  const leader = spawn("sh", ["-c", "sleep 60 & exec sleep 61"], { stdio: "ignore", detached: true }).pid;
+  ctx.log.info("detached " + leader);
+  for (;;) {}
+});
+
 export const patient = task({ name: "patient", cpuBound: true }, async (ctx) => {
   await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
   ctx.log.info("aborted: " + ctx.signal.reason.code);
