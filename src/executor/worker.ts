@@ -45,6 +45,8 @@ export interface RunHooks {
    * this worker reported its end (the child reports a run's end before it starts the next).
    */
   onStart?: (() => void) | undefined;
+  /** The child reports the run's end; the run ends when its output has been read too. */
+  onDone?: (() => void) | undefined;
 }
 
 /** How a run on a worker ended, as the worker saw it. */
@@ -72,8 +74,16 @@ interface Slot {
 const MAX_LINE = 64 * 1024;
 /** Stderr lines kept for the message of a crash. */
 const TAIL_LINES = 20;
-/** How long to wait for the sync marks after `done` before ending the run anyway. */
-const MARK_WAIT_MS = 1000;
+/**
+ * After `done`, a run ends when the end marks of the streams it printed to have been read:
+ * the child's stdout and stderr are written asynchronously, so `done` (IPC) usually comes
+ * long before the end of a large output. The wait is given up only when a stream that owes
+ * its mark has brought nothing for this long (the child is stuck, or a task in its next run
+ * never yields); lines that come later still go to the run they belong to (see `owners`).
+ */
+const MARK_WAIT_MS = 2000;
+/** Runs kept for the attribution of late lines after they ended without their marks. */
+const MAX_OWNERS = 64;
 
 let nextId = 1;
 
@@ -118,6 +128,14 @@ export class Worker {
   /** The run each stream's lines belong to (the last begin mark read there), or the last run. */
   private owner: { stdout: Slot | undefined; stderr: Slot | undefined } = { stdout: undefined, stderr: undefined };
   private last: Slot | undefined;
+  /**
+   * Runs whose lines may still come, by seq: open runs, and runs that ended before their end
+   * marks were read. A begin mark is looked up here, so the lines of a run go to it even when
+   * they are read after it ended.
+   */
+  private readonly owners = new Map<number, Slot>();
+  /** When each stream last brought data (Date.now()). */
+  private readonly lastData = { stdout: 0, stderr: 0 };
   private seq = 0;
   private tail: string[] = [];
   /** V8's out-of-memory line, when the child printed one during the current run. */
@@ -191,10 +209,12 @@ export class Worker {
           slot.open = false;
           slot.markWait?.cancel();
           this.slots.delete(seq);
+          if (end.kind === "dropped") this.owners.delete(seq);
           resolve(end);
         },
       };
       this.slots.set(seq, slot);
+      this.owners.set(seq, slot);
       this.last = slot;
       this.pending.push(slot);
       this.send({ type: "run", seq, ...message });
@@ -324,16 +344,13 @@ export class Worker {
         if (!slot) return;
         slot.done = message;
         this.rss = message.rss;
+        callSafely(() => slot.hooks.onDone?.());
         this.settled(slot);
         // Streams the run did not print to carry no mark: nothing to wait for there.
         if (!message.marks.out) slot.out = true;
         if (!message.marks.err) slot.err = true;
         this.maybeEnd(slot);
-        if (slot.open && !slot.markWait) {
-          const wait = delay(MARK_WAIT_MS);
-          slot.markWait = wait;
-          void wait.promise.then(() => slot.resolve({ kind: "done", done: message }));
-        }
+        if (slot.open && !slot.markWait) this.waitForMarks(slot, message, Date.now());
         return;
       }
       case "dropped":
@@ -386,6 +403,7 @@ export class Worker {
     stream.setEncoding("utf8");
     let buffer = "";
     stream.on("data", (chunk: string) => {
+      this.lastData[level] = Date.now();
       buffer += chunk;
       let nl: number;
       while ((nl = buffer.indexOf("\n")) >= 0) {
@@ -413,12 +431,12 @@ export class Worker {
       const rest = line.slice(at + this.mark.length);
       if (rest.startsWith("+")) {
         // The lines that follow belong to this run.
-        const slot = this.slots.get(Number(rest.slice(1)));
+        const slot = this.owners.get(Number(rest.slice(1)));
         if (slot) this.owner[level] = slot;
         return;
       }
-      const slot = this.slots.get(Number(rest));
-      if (slot?.open) {
+      const slot = this.owners.get(Number(rest));
+      if (slot) {
         if (level === "stdout") slot.out = true;
         else slot.err = true;
         this.maybeEnd(slot);
@@ -441,7 +459,35 @@ export class Worker {
   }
 
   private maybeEnd(slot: Slot): void {
-    if (slot.open && slot.done && slot.out && slot.err) slot.resolve({ kind: "done", done: slot.done });
+    if (!slot.done || !slot.out || !slot.err) return;
+    if (slot.open) slot.resolve({ kind: "done", done: slot.done });
+    this.owners.delete(slot.seq);
+  }
+
+  /**
+   * Ends `slot` once its marks are read, or when a stream that owes one has been silent for
+   * MARK_WAIT_MS since `since` (see MARK_WAIT_MS).
+   */
+  private waitForMarks(slot: Slot, done: DoneMessage, since: number): void {
+    const heard = Math.max(since, slot.out ? 0 : this.lastData.stdout, slot.err ? 0 : this.lastData.stderr);
+    const wait = delay(heard + MARK_WAIT_MS - Date.now());
+    slot.markWait = wait;
+    void wait.promise.then(() => {
+      if (!slot.open) return;
+      const now = Date.now();
+      const last = Math.max(slot.out ? 0 : this.lastData.stdout, slot.err ? 0 : this.lastData.stderr);
+      if (now - last < MARK_WAIT_MS) return this.waitForMarks(slot, done, since);
+      slot.resolve({ kind: "done", done });
+      // Its lines may still come (behind a next run that does not yield): keep it findable, bounded.
+      if (this.owners.size > MAX_OWNERS) {
+        for (const [seq, s] of this.owners) {
+          if (!s.open) {
+            this.owners.delete(seq);
+            break;
+          }
+        }
+      }
+    });
   }
 
   /**

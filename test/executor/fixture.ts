@@ -49,6 +49,12 @@ export const chatter = task({ name: "chatter", cpuBound: true, params: z.object(
   return "said it";
 });
 
+export const print = task({ name: "print", cpuBound: true, params: z.object({ n: z.number(), tag: z.string(), width: z.number().default(0) }) }, (ctx) => {
+  const pad = "x".repeat(ctx.params.width);
+  for (let i = 0; i < ctx.params.n; i++) console.log(ctx.params.tag + " " + i + pad);
+  return ctx.params.n;
+});
+
 export const unclonable = task({ name: "unclonable", cpuBound: true }, () => ({ fn: () => 1 }));
 
 export const typed = task({ name: "typed", cpuBound: true }, () => ({ when: new Date(0), big: 10n, map: new Map([["a", 1]]) }));
