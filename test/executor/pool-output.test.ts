@@ -17,7 +17,7 @@ describe("pool: a run's output", () => {
     // output takes seconds after the child reported its end.
     const slowLog = (tag: string) => (line: { level: string; message: string }): void => {
       const until = performance.now() + 0.04;
-      while (performance.now() < until) {}
+      while (performance.now() < until); // busy, like a reader that records and prints each line
       if (line.level === "stdout") lines[tag]!.push(line.message);
     };
     const first = t.pool.execute(run("print", { n: LINES, tag: "a" }), { log: slowLog("a") });
