@@ -55,6 +55,9 @@ export const print = task({ name: "print", cpuBound: true, params: z.object({ n:
   return ctx.params.n;
 });
 
+export const program = task({ name: "program", cpuBound: true, params: z.object({ script: z.string() }) }, (ctx) =>
+  ctx.exec("sh", ["-c", ctx.params.script], { killGrace: 500 }));
+
 export const unclonable = task({ name: "unclonable", cpuBound: true }, () => ({ fn: () => 1 }));
 
 export const typed = task({ name: "typed", cpuBound: true }, () => ({ when: new Date(0), big: 10n, map: new Map([["a", 1]]) }));

@@ -12,13 +12,13 @@ const expected = (tag: string, n: number): string[] => Array.from({ length: n },
 describe("pool: a run's output", () => {
   it("reaches its own run whole, also when the reader is slow and the next run on the worker prints too", async () => {
     const t = fixture.open({ size: 1 });
-    const lines: Record<string, string[]> = { a: [], b: [] };
+    const lines: { a: string[]; b: string[] } = { a: [], b: [] };
     // A slow reader (a daemon that records and prints every line): reading the first run's
     // output takes seconds after the child reported its end.
-    const slowLog = (tag: string) => (line: { level: string; message: string }): void => {
+    const slowLog = (tag: "a" | "b") => (line: { level: string; message: string }): void => {
       const until = performance.now() + 0.04;
       while (performance.now() < until); // busy, like a reader that records and prints each line
-      if (line.level === "stdout") lines[tag]!.push(line.message);
+      if (line.level === "stdout") lines[tag].push(line.message);
     };
     const first = t.pool.execute(run("print", { n: LINES, tag: "a" }), { log: slowLog("a") });
     // Sent ahead to the same worker: it starts the moment the first run ends in the child.
