@@ -181,6 +181,11 @@ export class Worker {
         () => settle({ code: undefined, signal: undefined }),
       );
     });
+    // Held, never written, never keeping this process alive: see startProcess.
+    const lifeline = this.proc.stdio[3] as Readable & { unref?: () => void } | undefined;
+    lifeline?.on("error", () => {});
+    lifeline?.resume(); // reads the end when the child exits, so the pipe is closed then
+    lifeline?.unref?.();
     this.readLines(this.proc.stdout, "stdout");
     this.readLines(this.proc.stderr, "stderr");
     this.readMessages();
@@ -546,9 +551,9 @@ function startProcess(o: WorkerOptions) {
     // Leads its own process group, so a timeout kills what the task spawned too.
     detached: true,
     cleanup: false,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+    // stdin, stdout, stderr, and the lifeline (fd 3): the child's watchdog reads end-of-file
+    // there when this process is gone (see watchdog.ts). It is never written to.
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
     // Output and IPC messages are read as they come; nothing is kept by execa.
     buffer: false,
     reject: false,

@@ -42,7 +42,8 @@ describe("pool: timeouts kill the process", () => {
     const grandchildren = lines.find((l) => l.startsWith("grandchildren "))!.slice("grandchildren ".length).split(",").map(Number);
     expect(grandchildren).toHaveLength(3);
     // They were alive while the run ran (children of the worker, in its process group)...
-    await waitUntil(() => grandchildren.every((pid) => !alive(pid)), 10_000, "the grandchildren to be killed");
+    // (the worker and its grandchildren get their signals one by one: wait for them all)
+    await waitUntil(() => [worker, ...grandchildren].every((pid) => !alive(pid)), 10_000, "the worker and the grandchildren to be killed");
     // ...and now nothing of the group is left.
     expect(groupMembers(worker)).toEqual([]);
     expect(childrenOf(worker)).toEqual([]);
