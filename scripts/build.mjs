@@ -19,7 +19,7 @@ execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconf
 const common = { bundle: true, platform: "node", target: "node20", logLevel: "warning" };
 await build({
   ...common,
-  entryPoints: ["src/index.ts", "src/executor/child.ts"],
+  entryPoints: ["src/index.ts", "src/executor/child.ts", "src/executor/watchdog.ts"],
   outdir: out,
   outbase: "src",
   splitting: true,

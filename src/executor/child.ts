@@ -7,7 +7,9 @@
  * store. The parent owns every deadline (see `run` below).
  */
 import { getHeapStatistics } from "node:v8";
+import { Worker } from "node:worker_threads";
 import { resolveDeps } from "../config/deps.js";
+import { ProcessTree, killTreeNow } from "../process-tree.js";
 import { loadProject, type Project } from "../config/load.js";
 import type { QueueFn } from "../task/context.js";
 import type { AttemptOutcome } from "../types.js";
@@ -84,12 +86,26 @@ if (!process.send) {
   // The parent is gone (it crashed or was killed): take our own process group with us, so
   // nothing the tasks started outlives the daemon.
   process.on("disconnect", onDisconnect);
+  // The same when this thread is too busy to notice (a task in a busy loop): see watchdog.ts.
+  startWatchdog();
+}
+
+function startWatchdog(): void {
+  try {
+    const watchdog = new Worker(new URL("./watchdog.js", import.meta.url), {
+      workerData: { parent: process.ppid },
+      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+      stdout: true, // nothing of it reaches our stdout, which carries the runs' lines
+    });
+    watchdog.unref();
+    watchdog.on("error", (error) => writeErr(`fluid-tasks: the worker's watchdog failed: ${error.message}\n`));
+  } catch (error) {
+    writeErr(`fluid-tasks: cannot start the worker's watchdog: ${(error as Error).message}\n`);
+  }
 }
 
 function onDisconnect(): void {
-  try {
-    process.kill(-process.pid, "SIGKILL");
-  } catch {}
+  killTreeNow(new ProcessTree(process.pid, process.pid), process.pid);
   process.exit(1);
 }
 

@@ -537,7 +537,8 @@ export function createPool(options: PoolOptions): Pool {
       };
       const sent = worker.run(
         { task: run.task, id: run.id, params, attempt: run.attempt, fromRunId: run.fromRunId, rootRunId: run.rootRunId },
-        { log: hooks.log, queue: hooks.queue, onStart },
+        // The task has finished: its deadline no longer applies while its output is read.
+        { log: hooks.log, queue: hooks.queue, onStart, onDone: () => clearTimeout(deadline) },
       );
       seq = sent.seq;
       ended = sent.ended;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { LogLine } from "../types.js";
 import type { QueueFn } from "../task/context.js";
-import { groupAlive, signalGroup } from "./process-group.js";
+import { killTree, killTreeNow } from "../process-tree.js";
 import {
   abortMessage, errorFromInfo, toWireError,
   type ChildMessage, type DoneMessage, type ParentMessage, type QueueMessage, type RunMessage,
@@ -45,6 +45,8 @@ export interface RunHooks {
    * this worker reported its end (the child reports a run's end before it starts the next).
    */
   onStart?: (() => void) | undefined;
+  /** The child reports the run's end; the run ends when its output has been read too. */
+  onDone?: (() => void) | undefined;
 }
 
 /** How a run on a worker ended, as the worker saw it. */
@@ -72,8 +74,16 @@ interface Slot {
 const MAX_LINE = 64 * 1024;
 /** Stderr lines kept for the message of a crash. */
 const TAIL_LINES = 20;
-/** How long to wait for the sync marks after `done` before ending the run anyway. */
-const MARK_WAIT_MS = 1000;
+/**
+ * After `done`, a run ends when the end marks of the streams it printed to have been read:
+ * the child's stdout and stderr are written asynchronously, so `done` (IPC) usually comes
+ * long before the end of a large output. The wait is given up only when a stream that owes
+ * its mark has brought nothing for this long (the child is stuck, or a task in its next run
+ * never yields); lines that come later still go to the run they belong to (see `owners`).
+ */
+const MARK_WAIT_MS = 2000;
+/** Runs kept for the attribution of late lines after they ended without their marks. */
+const MAX_OWNERS = 64;
 
 let nextId = 1;
 
@@ -118,6 +128,14 @@ export class Worker {
   /** The run each stream's lines belong to (the last begin mark read there), or the last run. */
   private owner: { stdout: Slot | undefined; stderr: Slot | undefined } = { stdout: undefined, stderr: undefined };
   private last: Slot | undefined;
+  /**
+   * Runs whose lines may still come, by seq: open runs, and runs that ended before their end
+   * marks were read. A begin mark is looked up here, so the lines of a run go to it even when
+   * they are read after it ended.
+   */
+  private readonly owners = new Map<number, Slot>();
+  /** When each stream last brought data (Date.now()). */
+  private readonly lastData = { stdout: 0, stderr: 0 };
   private seq = 0;
   private tail: string[] = [];
   /** V8's out-of-memory line, when the child printed one during the current run. */
@@ -163,6 +181,11 @@ export class Worker {
         () => settle({ code: undefined, signal: undefined }),
       );
     });
+    // Held, never written, never keeping this process alive: see startProcess.
+    const lifeline = this.proc.stdio[3] as Readable & { unref?: () => void } | undefined;
+    lifeline?.on("error", () => {});
+    lifeline?.resume(); // reads the end when the child exits, so the pipe is closed then
+    lifeline?.unref?.();
     this.readLines(this.proc.stdout, "stdout");
     this.readLines(this.proc.stderr, "stderr");
     this.readMessages();
@@ -191,10 +214,12 @@ export class Worker {
           slot.open = false;
           slot.markWait?.cancel();
           this.slots.delete(seq);
+          if (end.kind === "dropped") this.owners.delete(seq);
           resolve(end);
         },
       };
       this.slots.set(seq, slot);
+      this.owners.set(seq, slot);
       this.last = slot;
       this.pending.push(slot);
       this.send({ type: "run", seq, ...message });
@@ -226,8 +251,8 @@ export class Worker {
   }
 
   /**
-   * Stops the process and everything in its process group: SIGTERM to the group, SIGKILL to
-   * the group after `killGraceMs` if anything is left. Resolves when the group is gone.
+   * Stops the process and everything it started: SIGTERM to the tree (process group and
+   * descendants), SIGKILL after `killGraceMs` if anything is left. Resolves when it is gone.
    */
   stop(): Promise<void> {
     if (this.gone) return this.gone;
@@ -247,28 +272,20 @@ export class Worker {
     this.rejectReady(error);
   }
 
-  /** SIGKILL to the whole group at once (the parent is exiting). */
+  /** SIGKILL to the whole tree at once (the parent is exiting). */
   killNow(): void {
-    if (this.pid !== undefined) signalGroup(this.pid, "SIGKILL");
+    if (this.pid !== undefined) killTreeNow(this.pid);
   }
 
+  /**
+   * Ends the process tree (see process-tree.ts): the worker, its process group, and the
+   * processes its tasks started, also those in process groups of their own (`detached`).
+   */
   private async killGroup(): Promise<void> {
     const pid = this.pid;
     if (pid === undefined) return;
-    const grace = this.options.killGraceMs;
-    const deadline = Date.now() + grace;
-    signalGroup(pid, "SIGTERM");
-    await within(this.exited, grace);
-    // The leader is gone (or the grace is over); give the rest of the group what is left of it.
-    while (Date.now() < deadline && groupAlive(pid)) {
-      const d = delay(20);
-      await d.promise;
-    }
-    if (groupAlive(pid)) {
-      signalGroup(pid, "SIGKILL");
-      await within(this.exited, 1000);
-      for (let i = 0; i < 50 && groupAlive(pid); i++) await delay(20).promise;
-    }
+    await killTree(pid, { group: pid, graceMs: this.options.killGraceMs, settleMs: 1000 });
+    await within(this.exited, 1000);
   }
 
   private onProcessExit(exit: WorkerExit): void {
@@ -332,16 +349,13 @@ export class Worker {
         if (!slot) return;
         slot.done = message;
         this.rss = message.rss;
+        callSafely(() => slot.hooks.onDone?.());
         this.settled(slot);
         // Streams the run did not print to carry no mark: nothing to wait for there.
         if (!message.marks.out) slot.out = true;
         if (!message.marks.err) slot.err = true;
         this.maybeEnd(slot);
-        if (slot.open && !slot.markWait) {
-          const wait = delay(MARK_WAIT_MS);
-          slot.markWait = wait;
-          void wait.promise.then(() => slot.resolve({ kind: "done", done: message }));
-        }
+        if (slot.open && !slot.markWait) this.waitForMarks(slot, message, Date.now());
         return;
       }
       case "dropped":
@@ -394,6 +408,7 @@ export class Worker {
     stream.setEncoding("utf8");
     let buffer = "";
     stream.on("data", (chunk: string) => {
+      this.lastData[level] = Date.now();
       buffer += chunk;
       let nl: number;
       while ((nl = buffer.indexOf("\n")) >= 0) {
@@ -421,12 +436,12 @@ export class Worker {
       const rest = line.slice(at + this.mark.length);
       if (rest.startsWith("+")) {
         // The lines that follow belong to this run.
-        const slot = this.slots.get(Number(rest.slice(1)));
+        const slot = this.owners.get(Number(rest.slice(1)));
         if (slot) this.owner[level] = slot;
         return;
       }
-      const slot = this.slots.get(Number(rest));
-      if (slot?.open) {
+      const slot = this.owners.get(Number(rest));
+      if (slot) {
         if (level === "stdout") slot.out = true;
         else slot.err = true;
         this.maybeEnd(slot);
@@ -449,7 +464,35 @@ export class Worker {
   }
 
   private maybeEnd(slot: Slot): void {
-    if (slot.open && slot.done && slot.out && slot.err) slot.resolve({ kind: "done", done: slot.done });
+    if (!slot.done || !slot.out || !slot.err) return;
+    if (slot.open) slot.resolve({ kind: "done", done: slot.done });
+    this.owners.delete(slot.seq);
+  }
+
+  /**
+   * Ends `slot` once its marks are read, or when a stream that owes one has been silent for
+   * MARK_WAIT_MS since `since` (see MARK_WAIT_MS).
+   */
+  private waitForMarks(slot: Slot, done: DoneMessage, since: number): void {
+    const heard = Math.max(since, slot.out ? 0 : this.lastData.stdout, slot.err ? 0 : this.lastData.stderr);
+    const wait = delay(heard + MARK_WAIT_MS - Date.now());
+    slot.markWait = wait;
+    void wait.promise.then(() => {
+      if (!slot.open) return;
+      const now = Date.now();
+      const last = Math.max(slot.out ? 0 : this.lastData.stdout, slot.err ? 0 : this.lastData.stderr);
+      if (now - last < MARK_WAIT_MS) return this.waitForMarks(slot, done, since);
+      slot.resolve({ kind: "done", done });
+      // Its lines may still come (behind a next run that does not yield): keep it findable, bounded.
+      if (this.owners.size > MAX_OWNERS) {
+        for (const [seq, s] of this.owners) {
+          if (!s.open) {
+            this.owners.delete(seq);
+            break;
+          }
+        }
+      }
+    });
   }
 
   /**
@@ -508,9 +551,9 @@ function startProcess(o: WorkerOptions) {
     // Leads its own process group, so a timeout kills what the task spawned too.
     detached: true,
     cleanup: false,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+    // stdin, stdout, stderr, and the lifeline (fd 3): the child's watchdog reads end-of-file
+    // there when this process is gone (see watchdog.ts). It is never written to.
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
     // Output and IPC messages are read as they come; nothing is kept by execa.
     buffer: false,
     reject: false,

@@ -1,6 +1,7 @@
 import { format } from "node:util";
 import { TaskAbortedError } from "../errors.js";
 import type { LogLevel, LogLine, ParamsSchema, RunLogger } from "../types.js";
+import { createExec, type ExecFn } from "./exec.js";
 import type { QueueOptions, RunContext, Task } from "./task.js";
 
 /** A log line with the run it belongs to. */
@@ -40,6 +41,7 @@ export function createContext(init: ContextInit): RunContext<Record<string, unkn
   const emit = (level: LogLevel) => (message: unknown, ...args: unknown[]) =>
     init.log({ ts: Date.now(), level, message: format(message, ...args), task: task.name, runId: id, attempt });
   const log: RunLogger = { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+  let exec: ExecFn | undefined; // made on first use: most runs start no program
   return {
     id,
     name: task.name,
@@ -53,6 +55,10 @@ export function createContext(init: ContextInit): RunContext<Record<string, unkn
     fromRunId: init.fromRunId,
     rootRunId: init.rootRunId,
     deps: init.deps,
+    exec(...args: Parameters<ExecFn>) {
+      exec ??= createExec((level, message) => init.log({ ts: Date.now(), level, message, task: task.name, runId: id, attempt }), init.signal);
+      return exec(...args);
+    },
     queue(target: Task<ParamsSchema> | string, params?: Record<string, unknown>, options: QueueOptions = {}) {
       return init.queue(target as Task | string, params, { ...options, fromRunId: id, rootRunId: init.rootRunId ?? id });
     },

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { ownZod } from "../loader/zod.js";
 import { TaskDefinitionError } from "../errors.js";
 import { parseDurationAs } from "../duration.js";
+import type { ExecOptions, ExecResult } from "./exec.js";
 import { suggest } from "../suggest.js";
 import type { Duration, ParamsSchema, Priority, RetryOptions, RetryPolicy, RunLogger, Schedule } from "../types.js";
 
@@ -87,6 +88,14 @@ export interface RunContext<Params = Record<string, unknown>, Deps = unknown> {
   readonly rootRunId: string | undefined;
   /** User dependencies from the config's `deps`. */
   readonly deps: Deps;
+  /**
+   * Start a program and wait for it: `await ctx.exec("pg_dump", ["-f", file, db], { timeout: "10m" })`.
+   * Its stdout and stderr lines go to the run's log (levels "stdout" and "stderr"); it resolves
+   * with `{ exitCode: 0, stdout, stderr }`, and rejects with an ExecError (code FLUID_EXEC: exit
+   * code, signal, last stderr lines) when the program fails. When the run is aborted, cancelled
+   * or times out, the program's whole process tree gets SIGTERM, then SIGKILL. See ExecOptions.
+   */
+  exec(file: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** Queue another run (by task object, params type-checked, or by name); resolves with its run id. */
   queue<Q extends ParamsSchema>(task: Task<Q>, params?: z.input<Q>, options?: QueueOptions): Promise<string>;
   queue(task: string, params?: Record<string, unknown>, options?: QueueOptions): Promise<string>;

@@ -49,6 +49,15 @@ export const chatter = task({ name: "chatter", cpuBound: true, params: z.object(
   return "said it";
 });
 
+export const print = task({ name: "print", cpuBound: true, params: z.object({ n: z.number(), tag: z.string(), width: z.number().default(0) }) }, (ctx) => {
+  const pad = "x".repeat(ctx.params.width);
+  for (let i = 0; i < ctx.params.n; i++) console.log(ctx.params.tag + " " + i + pad);
+  return ctx.params.n;
+});
+
+export const program = task({ name: "program", cpuBound: true, params: z.object({ script: z.string() }) }, (ctx) =>
+  ctx.exec("sh", ["-c", ctx.params.script], { killGrace: 500 }));
+
 export const unclonable = task({ name: "unclonable", cpuBound: true }, () => ({ fn: () => 1 }));
 
 export const typed = task({ name: "typed", cpuBound: true }, () => ({ when: new Date(0), big: 10n, map: new Map([["a", 1]]) }));
@@ -71,6 +80,13 @@ export const tree = task({ name: "tree", cpuBound: true }, (ctx) => {
   ctx.log.info("grandchildren " + pids.join(","));
   const end = Date.now() + 200; // let the sleeps start, then hog the thread
   while (Date.now() < end) {}
+  for (;;) {}
+});
+
+export const escape = task({ name: "escape", cpuBound: true }, (ctx) => {
+  // Its own process group (and session), with a child of its own in that group.
+  const leader = spawn("sh", ["-c", "sleep 60 & exec sleep 61"], { stdio: "ignore", detached: true }).pid;
+  ctx.log.info("detached " + leader);
   for (;;) {}
 });
 

@@ -42,11 +42,37 @@ describe("pool: timeouts kill the process", () => {
     const grandchildren = lines.find((l) => l.startsWith("grandchildren "))!.slice("grandchildren ".length).split(",").map(Number);
     expect(grandchildren).toHaveLength(3);
     // They were alive while the run ran (children of the worker, in its process group)...
-    await waitUntil(() => grandchildren.every((pid) => !alive(pid)), 10_000, "the grandchildren to be killed");
+    // (the worker and its grandchildren get their signals one by one: wait for them all)
+    await waitUntil(() => [worker, ...grandchildren].every((pid) => !alive(pid)), 10_000, "the worker and the grandchildren to be killed");
     // ...and now nothing of the group is left.
     expect(groupMembers(worker)).toEqual([]);
     expect(childrenOf(worker)).toEqual([]);
     expect(alive(worker)).toBe(false);
+  });
+
+  it("kills a grandchild that left the process group (detached) and its own children: the whole tree", async () => {
+    const t = open({ size: 1, abortGraceMs: 50, killGraceMs: 1000 });
+    let leader = 0;
+    let tree: number[] = [];
+    const out = t.pool.execute(run("escape", {}, { timeoutMs: 2000 }), {
+      log: (l) => {
+        if (l.message.startsWith("detached ")) leader = Number(l.message.slice("detached ".length));
+      },
+    });
+    await waitUntil(() => leader > 0 && childrenOf(leader).length === 1, 10_000, "the detached sleep and its child");
+    tree = [leader, ...childrenOf(leader)];
+    expect(tree.every(alive)).toBe(true);
+    expect(groupMembers(t.pids()[0]!)).not.toContain(leader); // out of the worker's group
+    expect((await out).state).toBe("timeout");
+    try {
+      await waitUntil(() => tree.every((pid) => !alive(pid)), 10_000, "the detached tree to be killed");
+    } finally {
+      for (const pid of tree) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+    }
   });
 
   it("counts the processes of a worker group before and after a timeout", async () => {
