@@ -1,3 +1,4 @@
+import { formatDuration } from "../duration.js";
 import { TaskTimeoutError, RunInterruptedError, isFluidError } from "../errors.js";
 import { captureOutput, outsideRun } from "../task/capture.js";
 import { createContext, type ContextInit, type LogSink, type QueueFn } from "../task/context.js";
@@ -111,7 +112,7 @@ function stillRunning(fn: Promise<unknown>, init: Omit<ContextInit, "signal">, l
     if (!running) return;
     log({
       ts: Date.now(), level: "warn", task: init.task.name, runId: init.id, attempt: init.attempt,
-      message: `task ${init.task.name} run ${init.id} ignored its abort signal and is still running after ${Math.round(graceMs / 1000)}s (its concurrency slot stays held until it settles; check ctx.signal)`,
+      message: `task ${init.task.name} run ${init.id} ignored its abort signal and is still running ${formatDuration(graceMs)} after it was stopped (its concurrency slot stays held until it settles; check ctx.signal)`,
     });
   }, graceMs);
   // The warning alone must not keep a process alive.

@@ -30,5 +30,8 @@ export function whyNotJson(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (/BigInt/i.test(message)) return "it holds a BigInt";
   if (/circular/i.test(message)) return "it holds a circular reference";
+  // The worker's codec (codec.ts) names the key of a function or symbol.
+  const sent = /^a (function|symbol) \(at "(.*)"\) cannot be sent/.exec(message);
+  if (sent) return sent[2] === "" ? `a ${sent[1]} is not data` : `it holds a ${sent[1]} (at "${sent[2]}")`;
   return message.split("\n")[0]!;
 }
