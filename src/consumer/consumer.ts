@@ -364,11 +364,16 @@ export function newQueuedRun(task: Task, params: Record<string, unknown>, o: New
 /** Enqueues a run and records it as `queued`, so `fluid history` shows it before it starts. */
 export async function enqueueRecorded(broker: Broker, store: Store | undefined, task: Task, run: QueuedRun): Promise<void> {
   await broker.enqueue(run);
-  store?.writeAttempt({
+  store?.writeAttempt(queuedRecord(task, run));
+}
+
+/** The `queued` record of a run about to be enqueued. */
+export function queuedRecord(task: Task, run: QueuedRun): AttemptRecord {
+  return {
     id: run.id, attempt: run.attempt, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "queued", trigger: run.trigger,
     params: redactParams(task.params, run.params), queuedAt: run.queuedAt, host: hostname(), pid: process.pid,
     ...(run.fromRunId ? { fromRunId: run.fromRunId } : {}),
     ...(run.rootRunId ? { rootRunId: run.rootRunId } : {}),
-  });
+  };
 }
 

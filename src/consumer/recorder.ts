@@ -37,7 +37,7 @@ export function createRecorder(store: Store, o: RecorderOptions = {}): Recorder 
     onAttempt(record) {
       if (o.flushRunning && record.state === "running" && record.attempt === 1) {
         // A new run takes its id atomically: a reused id must not overwrite an earlier record.
-        if (!store.insertAttempt(record)) throw reusedId(record.id);
+        if (!store.insertAttempt(record)) throw reusedRunId(record.id);
         return;
       }
       guard(`run ${record.id}`, () => {
@@ -51,7 +51,8 @@ export function createRecorder(store: Store, o: RecorderOptions = {}): Recorder 
   };
 }
 
-function reusedId(id: string): UsageError {
+/** The error for a run id that an earlier run already has (exit 2). */
+export function reusedRunId(id: string): UsageError {
   return new UsageError(`a run with id "${id}" is already recorded; it is not run again and its record is kept`, {
     hint: "run ids must be unique; omit --run-id to get a fresh one",
   });

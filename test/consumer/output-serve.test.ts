@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 describe("fluid serve: output and results of IO-bound runs", () => {
-  it("records what a run printed as its log lines, and fails a result JSON cannot store", async () => {
+  it("records what a run printed as its log lines, refuses a reused --run-id, and fails a result JSON cannot store", async () => {
     const dir = project({ "fluid.config.ts": CONFIG, "tasks/t.ts": TASKS });
     const child = execa("node", [BIN, "serve", "--log-format", "json"], { cwd: dir, reject: false, env: { NO_COLOR: "1", FLUID_CONFIG: "" } });
     children.push(child);
@@ -36,9 +36,10 @@ describe("fluid serve: output and results of IO-bound runs", () => {
     const deadline = Date.now() + 20_000;
     while (!stderr.includes('"started"') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
 
-    const q = await fluid(["queue", "noisy", "--wait", "--json"], { cwd: dir });
+    const q = await fluid(["queue", "noisy", "--wait", "--json", "--run-id", "nightly-1"], { cwd: dir });
     expect(q.exitCode).toBe(0);
     const { id } = JSON.parse(q.stdout) as { id: string };
+    expect(id).toBe("nightly-1");
     const logs = await fluid(["logs", id, "--json"], { cwd: dir });
     expect((JSON.parse(logs.stdout) as Array<{ level: string; message: string }>).map((l) => `${l.level}:${l.message}`)).toEqual([
       "stdout:console-out", "stderr:direct-err", "info:ctx-line",
@@ -48,6 +49,16 @@ describe("fluid serve: output and results of IO-bound runs", () => {
     expect(events.filter((e) => e.event === "log" && e.id === id).map((e) => e.message)).toEqual(["console-out", "direct-err", "ctx-line"]);
     expect(stdout).not.toContain("console-out");
     expect(stderr).not.toMatch(/^console-out$/m);
+
+    // The id is taken: neither queue nor run may reuse it (the earlier record stays).
+    for (const cmd of ["queue", "run"]) {
+      const again = await fluid([cmd, "big", "--run-id", "nightly-1"], { cwd: dir });
+      expect(again.exitCode).toBe(2);
+      expect(again.stderr).toContain('a run with id "nightly-1" is already recorded');
+      expect(again.stderr).toContain("hint: run ids must be unique; omit --run-id to get a fresh one");
+    }
+    const shown = await fluid(["show", "nightly-1", "--json"], { cwd: dir });
+    expect(JSON.parse(shown.stdout)).toMatchObject({ run: { task: "noisy", state: "success", result: "done" } });
 
     const bad = await fluid(["queue", "big", "--wait"], { cwd: dir });
     expect(bad.exitCode).toBe(1);
