@@ -8,6 +8,11 @@ import { ResultError, whyNotJson } from "./run-errors.js";
 export interface AttemptOptions extends Omit<InlineOptions, "capture"> {
   /** Worker pool for tasks with `cpuBound: true`. Default: none, every task runs inline. */
   pool?: Pool | undefined;
+  /**
+   * Capture what an inline task writes to stdout/stderr into its log (`init.log`, levels
+   * "stdout" and "stderr"). Default true. (A worker's output is always the run's.)
+   */
+  capture?: boolean;
 }
 
 /** How an attempt ended; `settled` as in `InlineOutcome` (only inline attempts have it). */
@@ -15,7 +20,8 @@ export type AttemptResult = PoolOutcome & { settled?: Promise<void> };
 
 /**
  * Executes one attempt where its task belongs: a cpu-bound task in a worker of the pool, any
- * other task inline on this event loop, with its stdout/stderr output captured into its log.
+ * other task inline on this event loop, with its stdout/stderr output captured into its log
+ * (unless `capture` is false).
  * Same contract as `executeInline` (never throws; the outcome says how it ended; a worker's
  * exit code when it died). A cpu-bound run's `ctx.deps` are the worker's own: it calls the
  * config's `deps` once when it starts, so `init.deps` is not used for it.
@@ -26,7 +32,7 @@ export type AttemptResult = PoolOutcome & { settled?: Promise<void> };
 export async function executeAttempt(init: Omit<ContextInit, "signal">, options: AttemptOptions): Promise<AttemptResult> {
   const { task } = init;
   const outcome: AttemptResult = !task.cpuBound || !options.pool
-    ? await executeInline(init, { ...options, capture: true })
+    ? await executeInline(init, { ...options, capture: options.capture ?? true })
     : await options.pool.execute(
       {
         task: task.name, id: init.id, params: init.params, attempt: init.attempt,

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runTask } from "../../src/consumer/run-task.js";
 import { executeInline } from "../../src/executor/inline.js";
 import type { RunLogLine } from "../../src/task/context.js";
 import { task, type RunContext } from "../../src/task/task.js";
@@ -94,6 +95,18 @@ describe("executeInline: output capture", () => {
     }, lines);
     expect(lines.map((l) => l.message.slice(0, 20))).toEqual(["€ ok", "x".repeat(20), "last"]);
     expect(lines[1]!.message).toBe(`${"x".repeat(8192)} … [${40_000 - 8192} more characters of this line dropped]`);
+  });
+
+  it("runTask captures only when it is given a log sink (a library caller without one keeps its output)", async () => {
+    const t = task({ name: "lib" }, () => {
+      process.stdout.write("lib output\n");
+    });
+    const lines: RunLogLine[] = [];
+    await runTask(t, { log: (l) => lines.push(l) });
+    expect(lines.map((l) => l.message)).toEqual(["lib output"]);
+    passedThrough.length = 0;
+    await runTask(t);
+    expect(passedThrough).toEqual(["lib output\n"]);
   });
 
   it("calls a write's callback", async () => {
