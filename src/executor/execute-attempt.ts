@@ -1,7 +1,7 @@
 import type { ContextInit } from "../task/context.js";
 import { executeInline, type InlineOptions } from "./inline.js";
 import type { Pool, PoolOutcome } from "./pool.js";
-import { toWireError } from "./protocol.js";
+import { toWireError, type WireError } from "./protocol.js";
 import { ResultError, whyNotJson } from "./run-errors.js";
 
 /** Options of `executeAttempt`: the inline options plus the pool for cpu-bound tasks. */
@@ -48,11 +48,14 @@ export async function executeAttempt(init: Omit<ContextInit, "signal">, options:
         log: (line) => init.log({ ...line, task: task.name, runId: init.id, attempt: init.attempt }),
       },
     );
-  if (outcome.state !== "success") return outcome;
+  if (outcome.state !== "success") {
+    if (outcome.error?.code === "FLUID_RESULT") outcome.error = withoutStacks(outcome.error); // refused in the worker
+    return outcome;
+  }
   const refused = checkResult(task.name, outcome.result);
   if (!refused) return outcome;
   const { result: _dropped, ...rest } = outcome;
-  return { ...rest, state: "failure", error: toWireError(refused), thrown: refused };
+  return { ...rest, state: "failure", error: withoutStacks(toWireError(refused)), thrown: refused };
 }
 
 /** A ResultError when JSON cannot store `result` (undefined, "no result", is fine). */
@@ -65,4 +68,10 @@ export function checkResult(task: string, result: unknown): ResultError | undefi
     return new ResultError(task, whyNotJson(error), { cause: error });
   }
   return text === undefined ? new ResultError(task, `a ${typeof result} is not data`) : undefined;
+}
+
+/** A refused result's error without stacks: they show only fluid's own frames (JSON.stringify, the executor). */
+function withoutStacks(error: WireError): WireError {
+  const { stack: _stack, cause, ...rest } = error;
+  return cause ? { ...rest, cause: { name: cause.name, message: cause.message } } : rest;
 }

@@ -87,6 +87,8 @@ export async function executeInline(init: Omit<ContextInit, "signal">, options: 
   } catch (error) {
     end();
     const outcome: InlineOutcome = { state: stateOf(error), error: toWireError(error), thrown: error };
+    // Where fluid noticed a run can never settle says nothing about the task.
+    if (outcome.error?.code === "FLUID_NEVER_SETTLED") delete outcome.error.stack;
     if (fn && controller.signal.aborted && error === controller.signal.reason) {
       outcome.settled = stillRunning(fn, init, log, options.ignoredAbortGraceMs ?? IGNORED_ABORT_GRACE_MS);
     }
