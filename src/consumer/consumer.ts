@@ -51,6 +51,8 @@ export interface RunningRun {
   startedAt: number;
   controller: AbortController;
   done: Promise<void>;
+  /** Set when the attempt ended while its function still runs (it ignored `ctx.signal`): the slot is held until this settles. */
+  settled?: Promise<void>;
 }
 
 /** Claims runs from a broker and executes them under concurrency limits, recording every attempt. */
@@ -206,8 +208,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     const entry: RunningRun = { run, startedAt: Date.now(), controller, done: Promise.resolve() };
     running.set(run.id, entry);
     perTask.set(run.task, (perTask.get(run.task) ?? 0) + 1);
-    entry.done = execute(run, controller)
-      .catch((error: unknown) => emit({ type: "error", message: `run ${run.id} crashed the consumer: ${(error as Error).message}`, error }))
+    entry.done = execute(run, controller, entry)
+      .catch((error: unknown) => emit({ type: "error", message: `run ${run.id} crashed the consumer: ${(error as Error).message}`, error }));
+    // The run's slot is free once its function really settled, not only its record (see RunningRun.settled).
+    void entry.done.then(() => entry.settled)
       .finally(() => {
         running.delete(run.id);
         perTask.set(run.task, (perTask.get(run.task) ?? 1) - 1);
@@ -215,7 +219,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       });
   };
 
-  const execute = async (run: QueuedRun, controller: AbortController): Promise<void> => {
+  const execute = async (run: QueuedRun, controller: AbortController, entry: RunningRun): Promise<void> => {
     const startedAt = Date.now();
     let task: Task;
     try {
@@ -243,6 +247,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       { task, id: run.id, params, attempt: run.attempt, deps: options.deps, fromRunId: run.fromRunId, rootRunId: run.rootRunId, log, queue },
       { timeoutMs: task.timeoutMs, signal: controller.signal, pool: options.pool },
     );
+    if (outcome.settled) entry.settled = outcome.settled;
     await finish(run, task, outcome, startedAt);
   };
 
@@ -359,11 +364,16 @@ export function newQueuedRun(task: Task, params: Record<string, unknown>, o: New
 /** Enqueues a run and records it as `queued`, so `fluid history` shows it before it starts. */
 export async function enqueueRecorded(broker: Broker, store: Store | undefined, task: Task, run: QueuedRun): Promise<void> {
   await broker.enqueue(run);
-  store?.writeAttempt({
+  store?.writeAttempt(queuedRecord(task, run));
+}
+
+/** The `queued` record of a run about to be enqueued. */
+export function queuedRecord(task: Task, run: QueuedRun): AttemptRecord {
+  return {
     id: run.id, attempt: run.attempt, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "queued", trigger: run.trigger,
     params: redactParams(task.params, run.params), queuedAt: run.queuedAt, host: hostname(), pid: process.pid,
     ...(run.fromRunId ? { fromRunId: run.fromRunId } : {}),
     ...(run.rootRunId ? { rootRunId: run.rootRunId } : {}),
-  });
+  };
 }
 

@@ -1,3 +1,4 @@
+import { UsageError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import type { LogSink } from "../task/context.js";
 import type { AttemptRecord } from "./run-task.js";
@@ -12,7 +13,9 @@ export interface Recorder {
 export interface RecorderOptions {
   /**
    * Commit a `running` attempt at once, so a crash of this one-run process (`fluid run`)
-   * leaves a `running` row that the daemon later marks `interrupted`. Default false: the
+   * leaves a `running` row that the daemon later marks `interrupted`. A first attempt is
+   * inserted only when no run has its id (else `onAttempt` throws a UsageError, exit 2, and
+   * writes nothing): a reused `--run-id` must not overwrite an earlier run. Default false: the
    * store commits on the next turn of the event loop, batched with everything else.
    */
   flushRunning?: boolean;
@@ -32,6 +35,11 @@ export function createRecorder(store: Store, o: RecorderOptions = {}): Recorder 
   };
   return {
     onAttempt(record) {
+      if (o.flushRunning && record.state === "running" && record.attempt === 1) {
+        // A new run takes its id atomically: a reused id must not overwrite an earlier record.
+        if (!store.insertAttempt(record)) throw reusedRunId(record.id);
+        return;
+      }
       guard(`run ${record.id}`, () => {
         store.writeAttempt(record);
         if (o.flushRunning && record.state === "running") store.flush();
@@ -41,4 +49,11 @@ export function createRecorder(store: Store, o: RecorderOptions = {}): Recorder 
       guard("log lines", () => store.appendLogs(line.runId, line.attempt, [{ ts: line.ts, level: line.level, message: line.message }]));
     },
   };
+}
+
+/** The error for a run id that an earlier run already has (exit 2). */
+export function reusedRunId(id: string): UsageError {
+  return new UsageError(`a run with id "${id}" is already recorded; it is not run again and its record is kept`, {
+    hint: "run ids must be unique; omit --run-id to get a fresh one",
+  });
 }

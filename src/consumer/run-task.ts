@@ -48,7 +48,12 @@ export interface RunTaskOptions {
   deps?: unknown;
   fromRunId?: string;
   rootRunId?: string;
-  /** Receives the run's log lines. Default: dropped. */
+  /**
+   * Receives the run's log lines. When given, what an inline task writes to stdout and stderr
+   * while it runs (console methods, `process.stdout.write`) is captured as lines of its run
+   * (levels "stdout" and "stderr") instead of reaching the process's streams. Default: ctx.log
+   * lines are dropped and the task's output goes to the streams.
+   */
   log?: LogSink;
   /** Handles `ctx.queue`. Default: refuses, saying no queue is available. */
   queue?: QueueFn;
@@ -105,7 +110,7 @@ export async function runTask(task: Task, options: RunTaskOptions = {}): Promise
         log: options.log ?? (() => {}),
         queue: options.queue ?? noQueue,
       },
-      { timeoutMs, ...(options.signal ? { signal: options.signal } : {}), pool: options.pool },
+      { timeoutMs, ...(options.signal ? { signal: options.signal } : {}), pool: options.pool, capture: options.log !== undefined },
     );
     const endedAt = Date.now();
     options.onAttempt?.({

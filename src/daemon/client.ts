@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
-import { enqueueRecorded, newQueuedRun } from "../consumer/consumer.js";
+import { enqueueRecorded, newQueuedRun, queuedRecord } from "../consumer/consumer.js";
+import { reusedRunId } from "../consumer/recorder.js";
 import { parseDuration } from "../duration.js";
 import { ConfigError, RunInterruptedError, StoreError, UsageError } from "../errors.js";
 import { openProjectStore } from "../store/project-store.js";
@@ -59,6 +60,8 @@ export async function enqueue(conn: Connection, task: Task, rawParams: unknown, 
     delayMs: o.delay === undefined ? 0 : parseDuration(o.delay, "delay"),
   });
   if (o.id && (await conn.broker.has(o.id))) throw new UsageError(`run id "${o.id}" is already queued`, { hint: "choose another --run-id" });
+  // A given id takes its record atomically first: a reused id must not overwrite an earlier run.
+  if (o.id && !conn.store.insertAttempt(queuedRecord(task, run))) throw reusedRunId(o.id);
   await enqueueRecorded(conn.broker, conn.store, task, run);
   conn.store.flush();
   return run;

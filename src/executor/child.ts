@@ -15,6 +15,7 @@ import type { QueueFn } from "../task/context.js";
 import type { AttemptOutcome } from "../types.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { executeInline } from "./inline.js";
+import { ResultError, whyNotJson } from "./run-errors.js";
 import {
   abortReason, beginMark, errorFromInfo, syncMark, toWireError,
   type ChildMessage, type DoneMessage, type ParentMessage, type RunMessage,
@@ -226,7 +227,7 @@ async function run(message: RunMessage): Promise<void> {
       // The result holds something that cannot leave this process (a function, a cycle, ...).
       done = {
         type: "done", seq, state: "failure", rss: done.rss, marks,
-        error: toWireError(new Error(`the result of task "${message.task}" cannot be sent from its child process: ${(error as Error).message}`, { cause: error })),
+        error: toWireError(new ResultError(message.task, whyNotJson(error), { cause: error })),
       };
     }
   }

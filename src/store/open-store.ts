@@ -12,6 +12,7 @@ import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js
 import { migrate, requireCurrent } from "./schema.js";
 import type { Store, StoreOptions } from "./store.js";
 import { isTransient, toStoreError } from "./store-error.js";
+import { capLine, droppedMarker } from "./log-cap.js";
 import { WriteBuffer, type BufferedWrite } from "./write-buffer.js";
 
 const DEFAULTS = {
@@ -142,9 +143,15 @@ class SqliteStore implements Store {
     this.buffer.putAttempt(toRow(record));
   }
 
+  insertAttempt(record: RunRecord): boolean {
+    this.assertWritable();
+    this.buffer.flush();
+    return this.guard("recording a new run", () => this.s.insertRun.run(toRow(record)).changes === 1);
+  }
+
   appendLogs(id: string, attempt: number, lines: LogLine[]): void {
     this.assertWritable();
-    if (lines.length > 0) this.buffer.putLogs(id, attempt, lines);
+    if (lines.length > 0) this.buffer.putLogs(id, attempt, lines.map(capLine));
   }
 
   flush(): void {
@@ -159,8 +166,8 @@ class SqliteStore implements Store {
       const id = this.resolveId(idOrPrefix);
       const attempts = (this.s.attempts.all(id) as RunRowObject[]).map(fromRow);
       const run = attempts[attempts.length - 1]!;
-      const { logs, dropped } = this.readLogs(id);
-      const details: RunDetails = { run, attempts, logs, droppedLogLines: dropped, children: this.readChildren(id) };
+      const { logs, dropped, droppedBytes } = this.readLogs(id);
+      const details: RunDetails = { run, attempts, logs, droppedLogLines: dropped, droppedLogBytes: droppedBytes, children: this.readChildren(id) };
       if (run.fromRunId !== undefined) {
         const parent = this.s.latest.get(run.fromRunId) as RunRowObject | undefined;
         if (parent) details.parent = fromRow(parent);
@@ -301,38 +308,86 @@ class SqliteStore implements Store {
     this.buffer.flushQuietly();
   }
 
+  /**
+   * Stores log lines of an attempt within `logCap`: the first half of the cap (the head) and the
+   * latest lines (the tail, the rest of the cap). Past the cap each new line pushes the oldest
+   * tail line out; dropped lines and their bytes are counted. A line's seq is its position in
+   * the attempt's output, so the dropped lines are where the kept seqs jump.
+   */
   private writeLogs(id: string, attempt: number, lines: LogLine[]): void {
-    const stored = (this.s.logCount.get(id, attempt) as number | undefined) ?? 0;
-    const keep = Math.max(0, Math.min(lines.length, this.logCap - stored));
-    for (let i = 0; i < keep; i++) {
-      const line = lines[i]!;
-      this.s.insertLog.run(id, attempt, stored + i, line.ts ?? Date.now(), line.level ?? "info", String(line.message));
+    const count = this.s.logCount.get(id, attempt) as { lines: number; dropped: number } | undefined;
+    const kept = count?.lines ?? 0;
+    let seq = kept + (count?.dropped ?? 0);
+    const head = Math.floor(this.logCap / 2);
+    const tail = this.logCap - head;
+    let dropped = 0;
+    let droppedBytes = 0;
+    const insert = (line: LogLine): void => {
+      this.s.insertLog.run(id, attempt, seq++, line.ts ?? Date.now(), line.level ?? "info", String(line.message));
+    };
+    const fit = Math.max(0, Math.min(lines.length, this.logCap - kept));
+    for (let i = 0; i < fit; i++) insert(lines[i]!);
+    const over = lines.length - fit;
+    if (over > 0) {
+      // Lines of this batch that a later line of it pushes out are never written.
+      const written = Math.min(over, tail);
+      for (let i = fit; i < lines.length - written; i++) {
+        droppedBytes += Buffer.byteLength(String(lines[i]!.message));
+        dropped++;
+        seq++;
+      }
+      if (written > 0) {
+        // The `written` oldest tail lines go; the head (first `head` rows) stays.
+        const pushed = this.s.tailBytes.get(id, attempt, written, head) as { n: number; bytes: number | null };
+        this.s.deleteTail.run(id, attempt, id, attempt, written, head);
+        dropped += pushed.n;
+        droppedBytes += pushed.bytes ?? 0;
+        for (let i = lines.length - written; i < lines.length; i++) insert(lines[i]!);
+      }
     }
-    const dropped = lines.length - keep;
     const droppedTs = dropped > 0 ? (lines[lines.length - 1]!.ts ?? Date.now()) : null;
-    this.s.upsertLogCount.run(id, attempt, stored + keep, dropped, droppedTs);
+    this.s.upsertLogCount.run(id, attempt, Math.min(this.logCap, kept + lines.length), dropped, droppedTs, droppedBytes);
   }
 
-  private readLogs(id: string): { logs: RunDetails["logs"]; dropped: number } {
-    const rows = this.s.logs.all(id) as Array<LogLine & { attempt: number }>;
-    const counts = this.s.droppedCounts.all(id) as Array<{ attempt: number; lines: number; dropped: number; dropped_ts: number | null }>;
-    if (counts.length === 0) return { logs: rows, dropped: 0 };
-    // A marker line goes after the kept lines of each attempt that went over the cap.
+  private readLogs(id: string): { logs: RunDetails["logs"]; dropped: number; droppedBytes: number } {
+    const rows = this.s.logs.all(id) as Array<LogLine & { attempt: number; seq: number }>;
+    const counts = this.s.droppedCounts.all(id) as Array<{ attempt: number; lines: number; dropped: number; dropped_ts: number | null; dropped_bytes: number | null }>;
+    const strip = ({ seq: _seq, ...line }: LogLine & { attempt: number; seq: number }): RunDetails["logs"][number] => line;
+    if (counts.length === 0) return { logs: rows.map(strip), dropped: 0, droppedBytes: 0 };
+    const cut = new Map(counts.map((c) => [c.attempt, c]));
+    // A marker line goes where the kept lines of an attempt over the cap jump (a store written
+    // before v4 kept only the head: there the marker comes after its last line).
     const logs: RunDetails["logs"] = [];
     let dropped = 0;
-    let next = 0;
-    for (const count of counts.sort((a, b) => a.attempt - b.attempt)) {
-      while (next < rows.length && rows[next]!.attempt <= count.attempt) logs.push(rows[next++]!);
-      dropped += count.dropped;
-      logs.push({
-        attempt: count.attempt,
-        ts: count.dropped_ts ?? logs[logs.length - 1]?.ts ?? 0,
-        level: "warn",
-        message: `[fluid] ${count.dropped} more log lines of this attempt were dropped: the store keeps the first ${count.lines} (logCap)`,
-      });
+    let droppedBytes = 0;
+    let i = 0;
+    while (i < rows.length || cut.size > 0) {
+      const attempt = Math.min(i < rows.length ? rows[i]!.attempt : Infinity, ...cut.keys());
+      const count = cut.get(attempt);
+      if (!count) {
+        logs.push(strip(rows[i++]!));
+        continue;
+      }
+      cut.delete(attempt);
+      const marker = (ts: number | undefined): void => {
+        dropped += count.dropped;
+        droppedBytes += count.dropped_bytes ?? 0;
+        logs.push({ attempt, ts: ts ?? count.dropped_ts ?? 0, level: "warn", message: droppedMarker(count.dropped, count.dropped_bytes) });
+      };
+      let expected = 0;
+      let marked = false;
+      for (; i < rows.length && rows[i]!.attempt === attempt; i++) {
+        const row = rows[i]!;
+        if (!marked && row.seq !== expected) {
+          marker(row.ts);
+          marked = true;
+        }
+        expected = row.seq + 1;
+        logs.push(strip(row));
+      }
+      if (!marked) marker(count.dropped_ts ?? logs[logs.length - 1]?.ts);
     }
-    while (next < rows.length) logs.push(rows[next++]!);
-    return { logs, dropped };
+    return { logs, dropped, droppedBytes };
   }
 
   private readChildren(id: string): RunRecord[] {
@@ -397,12 +452,24 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})
        ON CONFLICT (id, attempt) DO UPDATE SET ${updates}`,
     ),
-    logCount: db.prepare("SELECT lines FROM log_counts WHERE id = ? AND attempt = ?").pluck(),
+    insertRun: db.prepare(
+      `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})
+       ON CONFLICT (id, attempt) DO NOTHING`,
+    ),
+    logCount: db.prepare("SELECT lines, dropped FROM log_counts WHERE id = ? AND attempt = ?"),
+    tailBytes: db.prepare(
+      `SELECT count(*) AS n, sum(length(CAST(message AS BLOB))) AS bytes
+       FROM (SELECT message FROM logs WHERE id = ? AND attempt = ? ORDER BY seq LIMIT ? OFFSET ?)`,
+    ),
+    deleteTail: db.prepare(
+      "DELETE FROM logs WHERE id = ? AND attempt = ? AND seq IN (SELECT seq FROM logs WHERE id = ? AND attempt = ? ORDER BY seq LIMIT ? OFFSET ?)",
+    ),
     insertLog: db.prepare("INSERT INTO logs (id, attempt, seq, ts, level, message) VALUES (?, ?, ?, ?, ?, ?)"),
     upsertLogCount: db.prepare(
-      `INSERT INTO log_counts (id, attempt, lines, dropped, dropped_ts) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO log_counts (id, attempt, lines, dropped, dropped_ts, dropped_bytes) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (id, attempt) DO UPDATE SET lines = excluded.lines, dropped = dropped + excluded.dropped,
-         dropped_ts = coalesce(excluded.dropped_ts, dropped_ts)`,
+         dropped_ts = coalesce(excluded.dropped_ts, dropped_ts),
+         dropped_bytes = CASE WHEN dropped > 0 AND dropped_bytes IS NULL THEN NULL ELSE coalesce(dropped_bytes, 0) + excluded.dropped_bytes END`,
     ),
     upsertFire: db.prepare(
       "INSERT INTO schedule_state (task, last_fire) VALUES (?, ?) ON CONFLICT (task) DO UPDATE SET last_fire = excluded.last_fire",
@@ -411,8 +478,8 @@ function prepareStatements(db: Database.Database) {
     prefixIds: db.prepare("SELECT id, task FROM runs WHERE id >= ? AND id < ? GROUP BY id ORDER BY id LIMIT ?"),
     attempts: db.prepare("SELECT * FROM runs WHERE id = ? ORDER BY attempt"),
     latest: db.prepare("SELECT * FROM runs WHERE id = ? ORDER BY attempt DESC LIMIT 1"),
-    logs: db.prepare("SELECT attempt, ts, level, message FROM logs WHERE id = ? ORDER BY attempt, seq"),
-    droppedCounts: db.prepare("SELECT attempt, lines, dropped, dropped_ts FROM log_counts WHERE id = ? AND dropped > 0"),
+    logs: db.prepare("SELECT attempt, seq, ts, level, message FROM logs WHERE id = ? ORDER BY attempt, seq"),
+    droppedCounts: db.prepare("SELECT attempt, lines, dropped, dropped_ts, dropped_bytes FROM log_counts WHERE id = ? AND dropped > 0"),
     children: db.prepare(`SELECT * FROM runs r WHERE r.from_run_id = ? AND ${LATEST} ORDER BY r.at, r.id`),
     tasks: db.prepare("SELECT DISTINCT task FROM runs").pluck(),
     lastRun: db.prepare("SELECT * FROM runs WHERE task = ? AND state <> 'queued' ORDER BY at DESC, attempt DESC LIMIT 1"),

@@ -50,10 +50,12 @@ export interface RunDetails {
   run: RunRecord;
   /** Every attempt, first to last. */
   attempts: RunRecord[];
-  /** Log lines of every attempt in order, with a marker line after an attempt that hit `logCap`. */
+  /** Log lines of every attempt in order, with a marker line where an attempt that went over `logCap` lost lines. */
   logs: Array<LogLine & { attempt: number }>;
   /** Log lines not kept because an attempt went over `logCap` (sum over attempts). */
   droppedLogLines: number;
+  /** UTF-8 bytes of those lines (lines dropped by a store older than schema v4 were not measured). */
+  droppedLogBytes: number;
   /** Latest attempt of the run named by `fromRunId`, when it is still recorded. */
   parent?: RunRecord;
   /** Latest attempt of the run named by `rootRunId`, when it differs from this run and is still recorded. */

@@ -97,6 +97,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX queue_task ON queue (task, priority, run_after);
   CREATE INDEX queue_claimed ON queue (claimed_by) WHERE claimed_by IS NOT NULL;
   `,
+  // v4: logCap keeps the head and the tail of an attempt's log: bytes of the dropped lines
+  // (NULL for lines dropped before v4, whose size was not counted). A line's seq is now its
+  // position in the attempt's output, so the dropped lines are where the seqs jump.
+  `
+  ALTER TABLE log_counts ADD COLUMN dropped_bytes INTEGER;
+  `,
 ];
 
 /** The schema version this fluid-tasks writes. */

@@ -16,7 +16,11 @@ export interface StoreOptions {
   path: string;
   /** Open for reading only (`fluid history`, `fluid show`): no migration, writes throw. The file must exist. Default false. */
   readonly?: boolean;
-  /** Most log lines kept per attempt; later lines are counted and a marker says how many were dropped. Default 1000. */
+  /**
+   * Most log lines kept per attempt: the first half and the last half of the cap; the lines in
+   * between are counted (lines and bytes) and a marker says how many were dropped. A line
+   * longer than 8 KiB is cut to 8 KiB. Default 1000.
+   */
   logCap?: number;
   /** Retention applied by `Store.prune`. Defaults: 30 days, 1000 runs per task. */
   retention?: RetentionOptions;
@@ -40,7 +44,13 @@ export interface Store {
   readonly path: string;
   /** Records an attempt, replacing the earlier record of the same (id, attempt). Buffered: written on the next tick. */
   writeAttempt(record: RunRecord): void;
-  /** Appends log lines of an attempt, up to `logCap` per attempt. Buffered: written on the next tick. */
+  /**
+   * Records the first attempt of a new run at once (not buffered), unless a run with this id is
+   * already recorded: then nothing is written and it returns false. Atomic (one INSERT that
+   * does nothing on conflict), so two processes cannot both take an id.
+   */
+  insertAttempt(record: RunRecord): boolean;
+  /** Appends log lines of an attempt (see `logCap`). Buffered: written on the next tick. */
   appendLogs(id: string, attempt: number, lines: LogLine[]): void;
   /**
    * Writes every buffered row now, in one transaction. Throws a StoreError when it cannot: after

@@ -54,7 +54,7 @@ describe("pool: results and errors cross the process boundary", () => {
     const { pool } = open({ size: 1 });
     const bad = await pool.execute(run("unclonable"));
     expect(bad.state).toBe("failure");
-    expect(bad.error!.message).toMatch(/result of task "unclonable" cannot be sent/);
+    expect(bad.error).toMatchObject({ code: "FLUID_RESULT", message: expect.stringContaining('result of task "unclonable" cannot be stored as JSON: it holds a function (at "fn")') });
     const unknown = await pool.execute(run("nope"));
     expect(unknown).toMatchObject({ state: "failure", error: { code: "FLUID_UNKNOWN_TASK" } });
     // Both left the worker healthy: still one process.

@@ -225,7 +225,7 @@ describe("openStore: logs", () => {
     expect(details.droppedLogLines).toBe(0);
   });
 
-  it("keeps the first logCap lines of each attempt, counts the rest and marks the cut", () => {
+  it("keeps the head and the tail of each attempt's lines within logCap, counts the rest and marks the gap", () => {
     const store = open({ logCap: 3 });
     const lines = (from: number, n: number) =>
       Array.from({ length: n }, (_, i) => ({ ts: from + i, level: "info" as const, message: `line ${from + i}` }));
@@ -238,16 +238,17 @@ describe("openStore: logs", () => {
     store.appendLogs("r", 2, lines(100, 3));
     const details = store.getRun("r");
     expect(details.droppedLogLines).toBe(4);
+    expect(details.droppedLogBytes).toBe(4 * "line 1".length);
     expect(details.logs.map((l) => `${l.attempt}:${l.message}`)).toEqual([
       "1:line 0",
-      "1:line 1",
-      "1:line 2",
-      "1:[fluid] 4 more log lines of this attempt were dropped: the store keeps the first 3 (logCap)",
+      "1:[fluid] … 4 lines (24 bytes) dropped … (logCap: the store keeps the first and the last lines of an attempt)",
+      "1:line 5",
+      "1:line 6",
       "2:line 100",
       "2:line 101",
       "2:line 102",
     ]);
-    expect(details.logs[3]).toMatchObject({ level: "warn", ts: 6 });
+    expect(details.logs[1]).toMatchObject({ level: "warn", ts: 5 });
     expect(readTable(store.path, "SELECT count(*) AS n FROM logs")).toEqual([{ n: 6 }]);
   });
 });

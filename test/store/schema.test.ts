@@ -47,7 +47,7 @@ describe("store schema", () => {
     const store = open();
     store.close();
     expect(readTable(store.path, "PRAGMA user_version")).toEqual([{ user_version: SCHEMA_VERSION }]);
-    expect(SCHEMA_VERSION).toBe(3);
+    expect(SCHEMA_VERSION).toBe(4);
   });
 
   it("migrates a v1 store without losing history", () => {
@@ -71,14 +71,15 @@ describe("store schema", () => {
       expect(store.lastFires().get("say_hi")).toBe(1900);
 
       // v2 features on v1 data: the log cap counts the lines v1 kept (backfilled), exit codes are stored.
+      // v4: the cap keeps the head (1 line of 3) and the latest lines.
       store.appendLogs("old-1", 2, [1, 2, 3].map((i) => ({ ts: 3000 + i, level: "info" as const, message: `more ${i}` })));
       store.writeAttempt(makeRecord({ id: "new-1", exitCode: 137, state: "failure" }));
       const again = store.getRun("old-1");
       expect(again.logs.map((l) => l.message)).toEqual([
         "hello",
-        "bye",
-        "more 1",
-        "[fluid] 2 more log lines of this attempt were dropped: the store keeps the first 3 (logCap)",
+        "[fluid] … 2 lines (9 bytes) dropped … (logCap: the store keeps the first and the last lines of an attempt)",
+        "more 2",
+        "more 3",
       ]);
       expect(store.getRun("new-1").run.exitCode).toBe(137);
       expect(store.listRuns({ state: "failure" }).map((r) => r.id)).toEqual(["new-1"]);
@@ -114,7 +115,7 @@ describe("store schema", () => {
     const path = join(tempDir(), "runs.db");
     writeV1Fixture(path);
     const error = catchStoreError(() => openStore({ path, readonly: true }));
-    expect(error.message).toMatch(/older fluid-tasks \(schema v1, this version writes v3\) and cannot be upgraded read-only/);
+    expect(error.message).toMatch(/older fluid-tasks \(schema v1, this version writes v4\) and cannot be upgraded read-only/);
     expect(error.hint).toMatch(/fluid run/);
     expect(readTable(path, "PRAGMA user_version")).toEqual([{ user_version: 1 }]);
   });
