@@ -54,8 +54,8 @@ describe("sqlite broker: migration", () => {
     writeV2Fixture(path);
     const broker = openSqliteBroker({ path });
     try {
-      expect(SCHEMA_VERSION).toBe(3);
-      expect(readRows(path, "PRAGMA user_version")).toEqual([{ user_version: 3 }]);
+      expect(SCHEMA_VERSION).toBe(4);
+      expect(readRows(path, "PRAGMA user_version")).toEqual([{ user_version: SCHEMA_VERSION }]);
       expect(readRows(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'queue' AND name LIKE 'queue_%' ORDER BY name")).toEqual([
         { name: "queue_claimed" },
         { name: "queue_due" },
