@@ -9,6 +9,13 @@ import { buildProgram } from "./program.js";
  */
 export async function main(argv: string[]): Promise<number> {
   const io = processOutput(argv);
+  // SIGINT and SIGTERM end every command with 130; `fluid run` and `fluid serve` add their own
+  // handlers (abort the run, drain the daemon) and this one then steps aside.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, function onSignal() {
+      if (process.listeners(signal).every((l) => l === onSignal)) process.exit(ExitCode.interrupted);
+    });
+  }
   let code: number = ExitCode.success;
   const program = buildProgram(io, (c) => (code = c), argv);
   try {

@@ -46,6 +46,9 @@ export async function runCommand(args: string[], globalConfig: string | undefine
   return execute(project, task, { params, timeoutMs, id, json: opts.json === true, record: opts.record !== false, force: opts.force === true }, io);
 }
 
+/** After SIGINT/SIGTERM, how long a task may take to stop before `fluid run` exits anyway. */
+const SIGNAL_GRACE_MS = 5_000;
+
 interface ExecuteOptions {
   params: Record<string, unknown>;
   timeoutMs: number | undefined;
@@ -77,18 +80,25 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
   }
   const deps = await resolveDeps(project);
   const recorder = store ? createRecorder(store, { flushRunning: true }) : undefined;
-  const progress = o.json ? { line: (t: string) => err.write(t), stop: () => {} } : await startProgress(err, `running ${task.name}`);
+  const progress = o.json ? { line: (t: string) => err.write(t), stop: () => {} } : startProgress(err, `running ${task.name}`);
   const log: LogSink = (line) => {
     recorder?.log(line);
     progress.line(formatLogLine(err.c, line));
   };
   const controller = new AbortController();
   let interrupts = 0;
-  const onSignal = (): void => {
+  let forceExit: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
-    if (interrupts > 1) process.exit(ExitCode.interrupted); // second Ctrl-C: leave at once
-    progress.line(err.c.yellow(`interrupting ${task.name} (Ctrl-C again to exit at once)\n`));
+    if (interrupts > 1) process.exit(ExitCode.interrupted); // second signal: leave at once
+    progress.line(`${err.c.yellow(`${signal}: interrupting ${task.name} (${signal === "SIGINT" ? "Ctrl-C" : "signal"} again to exit at once)`)}\n`);
     controller.abort();
+    // A task that ignores ctx.signal does not keep a supervisor's SIGTERM (or a Ctrl-C) waiting.
+    forceExit = setTimeout(() => {
+      progress.stop();
+      err.write(err.c.yellow(`${task.name} did not stop within ${formatDuration(SIGNAL_GRACE_MS)} of ${signal}: exiting (the task ignores ctx.signal)\n`));
+      process.exit(ExitCode.interrupted);
+    }, SIGNAL_GRACE_MS);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -107,6 +117,7 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
   } finally {
     await pool?.close(0);
     progress.stop();
+    clearTimeout(forceExit);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
