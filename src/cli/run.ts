@@ -16,22 +16,27 @@ import type { RunState } from "../types.js";
 import { formatLogLine, startProgress, stateText, type Output } from "./output.js";
 import { parseTaskArgs } from "./task-args.js";
 
+/**
+ * Exit code of the `fluid` command for how a run ended: every state is listed, so a new one
+ * cannot slip through unmapped (the README's exit-code table says the same).
+ */
+const EXIT_CODE_OF: Record<RunState, number> = {
+  success: ExitCode.success,
+  failure: ExitCode.failure,
+  timeout: ExitCode.failure,
+  rate_limited: ExitCode.failure,
+  aborted: ExitCode.aborted,
+  interrupted: ExitCode.interrupted,
+  cancelled: ExitCode.interrupted,
+  // Not an end: only seen when a wait gives up early.
+  queued: ExitCode.failure,
+  running: ExitCode.failure,
+};
+
 /** Exit code of the `fluid` command for how a run ended. */
 export function exitCodeOf(state: RunState): number {
-  switch (state) {
-    case "success":
-      return ExitCode.success;
-    case "aborted":
-      return ExitCode.aborted;
-    case "interrupted":
-    case "cancelled":
-      return ExitCode.interrupted;
-    default:
-      return ExitCode.failure;
-  }
+  return EXIT_CODE_OF[state] ?? ExitCode.failure;
 }
-
-
 
 /** `fluid run <task> [flags]`: runs one task now in this process; returns the exit code. */
 export async function runCommand(args: string[], globalConfig: string | undefined, io: Output): Promise<number> {

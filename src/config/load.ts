@@ -179,6 +179,14 @@ function resolveStore(value: unknown, root: string, env: NodeJS.ProcessEnv, fail
   if (s.retention) checkKeys(s.retention as Record<string, unknown>, ["days", "perTask"], "store.retention.", fail);
   const path = env.FLUID_STORE || s.path || ".fluid/fluid.db";
   if (typeof path !== "string") throw fail("store.path must be a string");
+  const from = env.FLUID_STORE ? "FLUID_STORE" : s.path ? "store.path" : undefined;
+  const absolute = path === ":memory:" ? path : resolve(root, path);
+  if (from && path !== ":memory:" && isDirectory(absolute)) {
+    // SQLite would report a directory as a disk I/O error.
+    throw new ConfigError(`${from} is ${absolute}, a directory; the store is a file`, {
+      hint: `point ${from} at a file, e.g. ${join(absolute, "fluid.db")} (made when first needed)`,
+    });
+  }
   const logCap = s.logCap ?? 1000;
   if (!Number.isInteger(logCap) || logCap < 0) throw fail(`store.logCap must be a whole number >= 0, got ${JSON.stringify(logCap)}`);
   const days = s.retention?.days ?? 30;
@@ -186,7 +194,7 @@ function resolveStore(value: unknown, root: string, env: NodeJS.ProcessEnv, fail
   if (!(typeof days === "number" && days > 0) || !(Number.isInteger(perTask) && perTask > 0)) {
     throw fail("store.retention needs days > 0 and perTask a whole number > 0");
   }
-  return { path: path === ":memory:" ? path : resolve(root, path), logCap, retention: { days, perTask } };
+  return { path: absolute, logCap, retention: { days, perTask } };
 }
 
 function resolvePool(value: unknown, fail: (m: string, h?: string) => ConfigError): ResolvedConfig["pool"] {
@@ -295,6 +303,14 @@ function flatGlobDir(pattern: string, root: string): string | undefined {
   const last = parts.pop() ?? "";
   if (last.includes("**") || parts.some((p) => /[*?[\]{}()!+@]/.test(p))) return undefined;
   return resolve(root, parts.join("/") || ".");
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function mtimeOf(path: string): number | undefined {
