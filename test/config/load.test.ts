@@ -497,6 +497,20 @@ export const loud = task({ name: "loud" }, async () => [shout("hey"), whisper("H
 describe("compileModules", () => {
   const codeCache = useTempCodeCache();
 
+  it("its source map names only real files, or gives the text of the others (no 'missing source' warnings)", async () => {
+    const dir = project({ "tasks/greet.ts": `import { task } from "fluid-tasks";\nimport { z } from "zod";\nexport const greet = task({ params: z.object({ n: z.string() }) }, async () => 1);\n` });
+    const compiled = await compileModules([join(dir, "tasks", "greet.ts")], join(dir, ".fluid", "cache"));
+    const code = readFileSync(compiled.file, "utf8");
+    const base64 = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/.exec(code)?.[1];
+    const map = JSON.parse(Buffer.from(base64!, "base64").toString("utf8")) as { sources: string[]; sourcesContent?: Array<string | null> };
+    expect(map.sources.length).toBeGreaterThan(1); // the task and the fluid-tasks facade at least
+    for (const [i, source] of map.sources.entries()) {
+      const real = existsSync(join(dir, ".fluid", "cache", source));
+      expect(real || typeof map.sourcesContent?.[i] === "string", source).toBe(true);
+    }
+    expect(map.sources).toContain("../../tasks/greet.ts");
+  });
+
   it("reuses the cache while no input changed, and recompiles when one did", async () => {
     const dir = project({
       "tasks/greet.ts": `import { task } from "fluid-tasks";\nimport { GREETING } from "../lib/words.ts";\nexport const greet = task({ name: "greet" }, async () => GREETING);\n`,
