@@ -52,4 +52,22 @@ describe("one broken task module", () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('did you mean "hello"?');
   });
+
+  it("a module that throws a non-Error value is named, among several", async () => {
+    const dir = project({ "fluid.config.ts": CONFIG, "tasks/hello.ts": HELLO, "tasks/zz.ts": `export const x = 1;\nthrow { reason: "no token" };\n` });
+    const r = await fluid(["ls"], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/^error: (\S*\/)?tasks\/zz\.ts: it threw \{"reason":"no token"\}, not an Error\n/);
+    expect(r.stderr).toContain("hint: throw an Error");
+  });
+});
+
+describe("the config is checked at every depth", () => {
+  it("an unknown nested key is refused, naming its path, with a did-you-mean", async () => {
+    const dir = project({ "fluid.config.ts": `export default { tasks: ["./tasks/*.ts"], store: { retention: { dayz: 7 } } };\n`, "tasks/hello.ts": HELLO });
+    const r = await fluid(["history"], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('error: fluid.config.ts: unknown key "store.retention.dayz"');
+    expect(r.stderr).toContain('hint: did you mean "store.retention.days"?');
+  });
 });
