@@ -4,12 +4,23 @@
  * they cross process boundaries (child processes, the store) as plain objects.
  */
 
-/** Process exit codes of the `fluid` command. */
+/**
+ * Process exit codes of the `fluid` command (the README's table lists them). A run's final
+ * state maps to one of them (src/cli/run.ts exitCodeOf): success 0; failure, timeout and
+ * rate_limited 1; aborted 3; interrupted and cancelled 130.
+ */
 export const ExitCode = {
+  /** The run succeeded; a command did what it was asked. */
   success: 0,
+  /** The run failed, timed out or was rate-limited (after its retries). */
   failure: 1,
+  /** A user mistake: usage, params, config, task module, store that cannot be opened. */
   usage: 2,
+  /** The task stopped itself with ctx.abort(). */
   aborted: 3,
+  /** `fluid queue --wait --timeout` stopped waiting: the run has not ended yet (as timeout(1) exits). */
+  waitTimeout: 124,
+  /** Interrupted (SIGINT, SIGTERM) or cancelled (`fluid cancel`). */
   interrupted: 130,
 } as const;
 
@@ -127,6 +138,18 @@ export class RunInterruptedError extends FluidError {
 export class RunCancelledError extends FluidError {
   constructor(message = "cancelled", options?: FluidErrorOptions) {
     super("FLUID_CANCELLED", message, ExitCode.interrupted, options);
+  }
+}
+
+/**
+ * Waiting for a run (`fluid queue --wait --timeout`, `queueAndWait`) gave up before the run
+ * ended (exit 124). Not a user mistake and not the run's failure: the run goes on.
+ */
+export class WaitTimeoutError extends FluidError {
+  readonly runId: string;
+  constructor(runId: string, message: string, options?: FluidErrorOptions) {
+    super("FLUID_WAIT_TIMEOUT", message, ExitCode.waitTimeout, options);
+    this.runId = runId;
   }
 }
 

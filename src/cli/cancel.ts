@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { loadProject } from "../config/load.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { FINAL_STATES } from "../types.js";
 import { stateText, type Output } from "./output.js";
+import { loadForStore } from "./project.js";
 
 /** `fluid cancel <run-id>`: removes a queued run, or stops a running one (state `cancelled`). */
 export async function cancelCommand(idOrPrefix: string, o: { config?: string }, io: Output): Promise<number> {
-  const project = await loadProject({ ...(o.config ? { config: o.config } : {}) });
+  // Tasks are loaded for their schemas: a queued run removed is recorded with its secrets redacted.
+  const project = await loadForStore(o.config, "tolerant", io);
   const { connect, cancel } = await import("../daemon/client.js");
   const conn = await connect(project);
   try {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
+import { UsageError } from "../errors.js";
 import type { ParamKind, ParamSpec } from "../task/params.js";
 
 /** The params flags added to a command: commander attribute name -> param key. */
@@ -86,7 +87,8 @@ function helpText(spec: ParamSpec): string {
   if (spec.required) parts.push("(required)");
   else if (spec.default !== undefined) parts.push(`(default: ${spec.secret ? "[redacted]" : JSON.stringify(spec.default)})`);
   else parts.push("(optional)");
-  if (spec.secret) parts.push("(secret)");
+  if (spec.secret) parts.push("(secret: prefer the variable, which keeps it off the command line)");
+  parts.push(`(env: ${paramEnvName(spec)})`);
   return parts.filter(Boolean).join(" ");
 }
 
@@ -95,4 +97,55 @@ export function paramsFromFlags(opts: Record<string, unknown>, flags: FlagMap): 
   const params: Record<string, unknown> = {};
   for (const [attr, key] of flags) if (opts[attr] !== undefined) params[key] = opts[attr];
   return params;
+}
+
+/** The environment variable a param may come from: `maxCount` -> `FLUID_PARAM_MAX_COUNT`. */
+export function paramEnvName(spec: Pick<ParamSpec, "flag">): string {
+  return `FLUID_PARAM_${spec.flag.slice(2).replace(/-/g, "_").toUpperCase()}`;
+}
+
+const TRUE = new Set(["1", "true", "yes", "on"]);
+const FALSE = new Set(["0", "false", "no", "off"]);
+
+/**
+ * Params from FLUID_PARAM_<NAME> variables, parsed as their flags are: so a secret reaches a
+ * task without being on the command line (where `ps` shows it). An empty variable counts as
+ * not set (CI systems give an empty value for a secret that is not defined). Booleans take
+ * 1/0, true/false, yes/no, on/off; arrays a JSON array or one value.
+ */
+export function paramsFromEnv(specs: ParamSpec[], env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const spec of specs) {
+    const name = paramEnvName(spec);
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    try {
+      params[spec.key] = fromEnv(spec, raw);
+    } catch (error) {
+      throw new UsageError(`${name}: ${(error as Error).message}`, { hint: `it gives the param ${spec.key} (${spec.flag}); unset it or fix its value` });
+    }
+  }
+  return params;
+}
+
+function fromEnv(spec: ParamSpec, raw: string): unknown {
+  if (spec.kind === "boolean") {
+    const v = raw.trim().toLowerCase();
+    if (TRUE.has(v)) return true;
+    if (FALSE.has(v)) return false;
+    throw new Error(`expected true or false (also 1/0, yes/no, on/off), got "${raw}"`);
+  }
+  if (spec.kind === "array") {
+    const parse = parserFor(spec.itemKind ?? "string", spec);
+    if (!raw.trimStart().startsWith("[")) return [parse(raw)];
+    let items: unknown;
+    try {
+      items = JSON.parse(raw);
+    } catch {
+      throw new Error(`expected a JSON array, got ${JSON.stringify(raw)}`);
+    }
+    if (!Array.isArray(items)) throw new Error(`expected a JSON array, got ${JSON.stringify(raw)}`);
+    return items.map((item) => (typeof item === "string" ? parse(item) : item));
+  }
+  return parserFor(spec.kind, spec)(raw);
 }

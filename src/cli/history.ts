@@ -1,9 +1,9 @@
-import { loadProject } from "../config/load.js";
 import { formatDuration, parseDuration } from "../duration.js";
 import { UsageError } from "../errors.js";
 import type { RunRecord } from "../store/run-record.js";
 import { FINAL_STATES, type RunState } from "../types.js";
 import { stateText, table, type Output } from "./output.js";
+import { loadForStore } from "./project.js";
 import { localTime, readStore } from "./store-access.js";
 
 const STATES: RunState[] = ["queued", "running", ...FINAL_STATES];
@@ -26,8 +26,9 @@ export async function historyCommand(o: HistoryOptions, io: Output): Promise<num
   const until = o.until === undefined ? undefined : parseWhen(o.until, "--until");
   const limit = o.limit === undefined ? 50 : Number(o.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number >= 1, got "${o.limit}"`);
-  const project = await loadProject({ ...(o.config ? { config: o.config } : {}) });
-  if (o.task !== undefined && !project.registry.has(o.task)) {
+  // Task modules are loaded only to check a task name, and a broken one does not stop history.
+  const project = await loadForStore(o.config, o.task === undefined ? "none" : "tolerant", io);
+  if (o.task !== undefined && !project.registry.has(o.task) && !project.broken?.length) {
     project.registry.get(o.task); // throws UnknownTaskError with a suggestion
   }
   const store = await readStore(project);

@@ -79,7 +79,7 @@ export async function lsCommand(o: LsOptions, io: Output): Promise<number> {
     io.err.write(o.tags?.length ? `no task has any of the tags ${o.tags.join(", ")}\n` : "no tasks\n");
     return 0;
   }
-  const width = io.out.isTTY ? io.out.columns : Infinity;
+  const width = io.out.isTTY && io.out.columns > 0 ? io.out.columns : Infinity;
   const body = rows.map((r) => [
     c.bold(r.name),
     r.enabled ? c.green("on") : c.yellow("off") + (r.disabledReason ? c.dim(` (${r.disabledReason})`) : ""),

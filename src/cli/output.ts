@@ -1,7 +1,6 @@
 /** Everything the CLI prints goes through here: colours, tables, errors, log lines, spinner. */
 import { Chalk, type ChalkInstance } from "chalk";
 import { isFluidError } from "../errors.js";
-import { importModule } from "../loader/dynamic-import.js";
 import type { RunLogLine } from "../task/context.js";
 import type { RunState } from "../types.js";
 
@@ -10,7 +9,10 @@ export interface Stream {
   write(text: string): void;
   isTTY: boolean;
   c: ChalkInstance;
+  /** Width of the terminal; 0 when unknown (not a terminal, or a terminal of 0 columns). */
   columns: number;
+  /** True where a spinner can be drawn (see canAnimate). */
+  animate: boolean;
 }
 
 /** The two output streams: stdout for results, stderr for logs, progress and errors. */
@@ -36,13 +38,28 @@ export function colorLevel(isTTY: boolean, env: NodeJS.ProcessEnv, argv: readonl
   return 2;
 }
 
+/** The narrowest terminal a spinner line is drawn on. */
+const MIN_SPINNER_COLUMNS = 20;
+
+/**
+ * True where a spinner can be drawn and is wanted: a terminal at least 20 columns wide
+ * (`script` and some CI runners give a pseudo-terminal of 0 columns), TERM not "dumb",
+ * and no CI variable set (CI logs keep every frame).
+ */
+export function canAnimate(s: { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv): boolean {
+  if (!s.isTTY || !(Number(s.columns) >= MIN_SPINNER_COLUMNS)) return false;
+  if (env.TERM === "dumb") return false;
+  return env.CI === undefined || env.CI === "" || env.CI === "0" || env.CI === "false";
+}
+
 /** Builds the process's Output from its real streams. */
 export function processOutput(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Output {
   const stream = (s: NodeJS.WriteStream): Stream => ({
     write: (text) => void s.write(text),
     isTTY: Boolean(s.isTTY),
     c: new Chalk({ level: colorLevel(Boolean(s.isTTY), env, argv) }),
-    columns: s.columns || 100,
+    columns: s.isTTY ? s.columns || 0 : 0,
+    animate: canAnimate(s, env),
   });
   return { out: stream(process.stdout), err: stream(process.stderr) };
 }
@@ -128,32 +145,54 @@ export function clip(line: string, width: number): string {
   return out;
 }
 
-/** A spinner on stderr while something runs, with the elapsed time; nothing when stderr is not a TTY. */
+/** A spinner on stderr while something runs, with the elapsed time; nothing where it cannot be drawn. */
 export interface Progress {
   /** Write a line to stderr without tearing the spinner. */
   line(text: string): void;
   stop(): void;
 }
 
-/** Starts a spinner (ora, loaded only on a TTY) showing `text` and the elapsed seconds. */
-export async function startProgress(err: Stream, text: string): Promise<Progress> {
-  if (!err.isTTY) return { line: (t) => err.write(t), stop: () => {} };
-  const { default: ora } = (await importModule("ora")) as typeof import("ora");
+const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/**
+ * Starts a spinner showing `text` and the elapsed seconds, on stderr when `err.animate`.
+ * One line, redrawn in place with a carriage return and cut to the terminal's width, so it
+ * never wraps; if the terminal becomes too narrow (or its width unknown), it stops drawing.
+ */
+export function startProgress(err: Stream, text: string, stream: { columns?: number } = process.stderr): Progress {
+  if (!err.animate) return { line: (t) => err.write(t), stop: () => {} };
   const started = Date.now();
-  const spinner = ora({ text, stream: process.stderr, discardStdin: false, color: err.c.level > 0 ? "cyan" : false as never }).start();
-  const timer = setInterval(() => {
-    spinner.text = `${text} ${err.c.dim(`${((Date.now() - started) / 1000).toFixed(1)}s`)}`;
-  }, 100);
+  let frame = 0;
+  let drawn = false;
+  const clear = (): void => {
+    if (drawn) err.write("\r\u001b[2K");
+    drawn = false;
+  };
+  const draw = (): void => {
+    const columns = Number(stream.columns);
+    if (!(columns >= MIN_SPINNER_COLUMNS)) return clear();
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const line = `${err.c.cyan(FRAMES[frame++ % FRAMES.length]!)} ${text} ${err.c.dim(`${seconds}s`)}`;
+    err.write(`\r${clip(line, columns - 1)}\u001b[K`);
+    drawn = true;
+  };
+  err.write("\u001b[?25l"); // hide the cursor while drawing
+  const restore = (): void => void process.stderr.write("\u001b[?25h");
+  process.once("exit", restore);
+  draw();
+  const timer = setInterval(draw, 100);
   timer.unref();
   return {
     line(t) {
-      spinner.clear();
+      clear();
       err.write(t);
-      spinner.render();
+      draw();
     },
     stop() {
       clearInterval(timer);
-      spinner.stop();
+      clear();
+      restore();
+      process.off("exit", restore);
     },
   };
 }

@@ -16,22 +16,27 @@ import type { RunState } from "../types.js";
 import { formatLogLine, startProgress, stateText, type Output } from "./output.js";
 import { parseTaskArgs } from "./task-args.js";
 
+/**
+ * Exit code of the `fluid` command for how a run ended: every state is listed, so a new one
+ * cannot slip through unmapped (the README's exit-code table says the same).
+ */
+const EXIT_CODE_OF: Record<RunState, number> = {
+  success: ExitCode.success,
+  failure: ExitCode.failure,
+  timeout: ExitCode.failure,
+  rate_limited: ExitCode.failure,
+  aborted: ExitCode.aborted,
+  interrupted: ExitCode.interrupted,
+  cancelled: ExitCode.interrupted,
+  // Not an end: only seen when a wait gives up early.
+  queued: ExitCode.failure,
+  running: ExitCode.failure,
+};
+
 /** Exit code of the `fluid` command for how a run ended. */
 export function exitCodeOf(state: RunState): number {
-  switch (state) {
-    case "success":
-      return ExitCode.success;
-    case "aborted":
-      return ExitCode.aborted;
-    case "interrupted":
-    case "cancelled":
-      return ExitCode.interrupted;
-    default:
-      return ExitCode.failure;
-  }
+  return EXIT_CODE_OF[state] ?? ExitCode.failure;
 }
-
-
 
 /** `fluid run <task> [flags]`: runs one task now in this process; returns the exit code. */
 export async function runCommand(args: string[], globalConfig: string | undefined, io: Output): Promise<number> {
@@ -45,6 +50,9 @@ export async function runCommand(args: string[], globalConfig: string | undefine
   const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout as string, "--timeout");
   return execute(project, task, { params, timeoutMs, id, json: opts.json === true, record: opts.record !== false, force: opts.force === true }, io);
 }
+
+/** After SIGINT/SIGTERM, how long a task may take to stop before `fluid run` exits anyway. */
+const SIGNAL_GRACE_MS = 5_000;
 
 interface ExecuteOptions {
   params: Record<string, unknown>;
@@ -77,18 +85,25 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
   }
   const deps = await resolveDeps(project);
   const recorder = store ? createRecorder(store, { flushRunning: true }) : undefined;
-  const progress = o.json ? { line: (t: string) => err.write(t), stop: () => {} } : await startProgress(err, `running ${task.name}`);
+  const progress = o.json ? { line: (t: string) => err.write(t), stop: () => {} } : startProgress(err, `running ${task.name}`);
   const log: LogSink = (line) => {
     recorder?.log(line);
     progress.line(formatLogLine(err.c, line));
   };
   const controller = new AbortController();
   let interrupts = 0;
-  const onSignal = (): void => {
+  let forceExit: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
-    if (interrupts > 1) process.exit(ExitCode.interrupted); // second Ctrl-C: leave at once
-    progress.line(err.c.yellow(`interrupting ${task.name} (Ctrl-C again to exit at once)\n`));
+    if (interrupts > 1) process.exit(ExitCode.interrupted); // second signal: leave at once
+    progress.line(`${err.c.yellow(`${signal}: interrupting ${task.name} (${signal === "SIGINT" ? "Ctrl-C" : "signal"} again to exit at once)`)}\n`);
     controller.abort();
+    // A task that ignores ctx.signal does not keep a supervisor's SIGTERM (or a Ctrl-C) waiting.
+    forceExit = setTimeout(() => {
+      progress.stop();
+      err.write(err.c.yellow(`${task.name} did not stop within ${formatDuration(SIGNAL_GRACE_MS)} of ${signal}: exiting (the task ignores ctx.signal)\n`));
+      process.exit(ExitCode.interrupted);
+    }, SIGNAL_GRACE_MS);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -107,6 +122,7 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
   } finally {
     await pool?.close(0);
     progress.stop();
+    clearTimeout(forceExit);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

@@ -5,6 +5,8 @@ import type { DaemonEvent, ServeOptions } from "../daemon/serve.js";
 import { formatLogLine, printError, stateText, type Output } from "./output.js";
 import type { RunState } from "../types.js";
 import { flushCodeCache } from "../loader/code-cache.js";
+import type { SchedulerEvent } from "../schedule/timer.js";
+import type { PoolEvent } from "../executor/pool.js";
 
 /** Options of `fluid serve` as they come from argv. */
 export interface ServeCliOptions {
@@ -28,6 +30,7 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
   }
   const graceMs = o.grace === undefined ? undefined : parseDuration(o.grace, "--grace");
   const write = format === "json" ? jsonWriter(io) : prettyWriter(io);
+  const flushHeld = (): void => (format === "json" ? undefined : (write as ReturnType<typeof prettyWriter>).flush());
   const { serve } = await import("../daemon/serve.js");
   const options: ServeOptions = {
     ...(o.config ? { config: o.config } : {}),
@@ -36,7 +39,7 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
     ...(o.broker ? { broker: o.broker as "sqlite" | "memory" } : {}),
     onEvent: write,
   };
-  const daemon = await serve(options);
+  const daemon = await serve(options).finally(flushHeld);
   flushCodeCache(); // now, not at exit: a daemon may run for months, or end by SIGKILL
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
@@ -88,9 +91,12 @@ function jsonWriter(io: Output): (e: DaemonEvent) => void {
       case "reload-failed":
         line = { event: e.type, message: (e.error as Error).message };
         break;
-      case "scheduler":
-        line = { event: "scheduler", ...e.event };
+      case "scheduler": {
+        // Times as ISO 8601 like every other line; an error as its message (JSON drops an Error's fields).
+        const { at, ...rest } = e.event;
+        line = { event: "scheduler", ...rest, at: new Date(at).toISOString(), ...("error" in rest ? { error: rest.error instanceof Error ? rest.error.message : String(rest.error) } : {}) };
         break;
+      }
       case "pool":
         line = { ...e.event, event: "pool", worker: e.event.type };
         delete line.type;
@@ -103,12 +109,18 @@ function jsonWriter(io: Output): (e: DaemonEvent) => void {
   };
 }
 
-/** Human lines on a terminal. */
-function prettyWriter(io: Output): (e: DaemonEvent) => void {
+/**
+ * Human lines on a terminal: every event as one readable line (times as ISO 8601 UTC), none
+ * as raw JSON. Events that come before "started" (a catch-up planned at start, recovered
+ * runs) are held and printed after the summary, so the header comes first. `flush` prints
+ * what is still held (serve failed before it started).
+ */
+export function prettyWriter(io: Output): ((e: DaemonEvent) => void) & { flush(): void } {
   const c = io.err.c;
-  const time = (): string => c.dim(new Date().toISOString().slice(11, 23));
-  return (e) => {
-    const w = (text: string): void => io.err.write(`${time()} ${text}\n`);
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  let held: Array<() => void> | undefined = [];
+  const print = (e: DaemonEvent, at: number): void => {
+    const w = (text: string): void => io.err.write(`${c.dim(iso(at).slice(11, 23))} ${text}\n`);
     switch (e.type) {
       case "started":
         io.err.write(summaryText(c, e.summary));
@@ -123,13 +135,14 @@ function prettyWriter(io: Output): (e: DaemonEvent) => void {
         io.err.write(formatLogLine(c, e.line));
         break;
       case "fire":
-        if (e.fire.kind === "catch-up") w(`${c.magenta("catch-up")} ${e.fire.task} due ${new Date(e.fire.scheduledAt).toISOString()}`);
+        // An on-time fire is the "start" line that follows; only a late (catch-up) one is news.
+        if (e.fire.kind === "catch-up") w(`${c.magenta("catch-up")} ${c.bold(e.fire.task)} ${c.dim(e.runId.slice(0, 8))} due ${iso(e.fire.scheduledAt)}`);
         break;
       case "fire-skipped":
-        w(`${c.yellow("skipped")} ${e.fire.task} fire at ${new Date(e.fire.scheduledAt).toISOString()}: ${e.reason} (${e.skipped} so far)`);
+        w(`${c.yellow("skipped")} ${c.bold(e.fire.task)} fire due ${iso(e.fire.scheduledAt)}: ${e.reason} (${e.skipped} so far)`);
         break;
       case "scheduler":
-        w(`${c.yellow("scheduler")} ${JSON.stringify(e.event)}`);
+        w(schedulerText(c, e.event));
         break;
       case "recovered":
         w(`${c.yellow("recovered")} ${e.runs} queued run(s) claimed by a daemon that stopped, ${e.interrupted} run(s) marked interrupted`);
@@ -148,13 +161,70 @@ function prettyWriter(io: Output): (e: DaemonEvent) => void {
         w(`${c.green("stopped")}: ${e.finished} run(s) finished, ${e.interrupted} interrupted and put back in the queue`);
         break;
       case "pool":
-        if (e.event.type === "crashed" || e.event.type === "killed") w(`${c.yellow("worker")} ${JSON.stringify(e.event)}`);
+        w(poolText(c, e.event));
         break;
       case "error":
         w(`${c.red("error")} ${e.message}`);
         break;
+      default:
+        w(`${(e as { type: string }).type}`);
     }
   };
+  const write = (e: DaemonEvent): void => {
+    const at = Date.now();
+    if (held && e.type !== "started") {
+      held.push(() => print(e, at));
+      return;
+    }
+    print(e, at);
+    if (e.type === "started") write.flush();
+  };
+  write.flush = (): void => {
+    const rest = held ?? [];
+    held = undefined;
+    for (const p of rest) p();
+  };
+  return write;
+}
+
+function schedulerText(c: ChalkInstance, e: SchedulerEvent): string {
+  switch (e.type) {
+    case "clock-jump":
+      return `${c.yellow("clock")} the wall clock jumped ${e.direction} by ${formatDuration(Math.abs(e.deltaMs))}${e.direction === "forward" ? "; missed fires go through catch-up" : "; nothing already fired repeats"}`;
+    case "stall":
+      return `${c.yellow("stall")} the scheduler woke after ${formatDuration(e.sleptMs)} instead of ${formatDuration(e.plannedMs)} (a blocked event loop, or the machine was suspended)`;
+    case "late-fire":
+      return `${c.yellow("late")} ${c.bold(e.task)} fire due ${new Date(e.scheduledAt).toISOString()} ran ${formatDuration(e.lateMs)} late${e.count > 1 ? ` (${e.count} late fires)` : ""}`;
+    case "catch-up": {
+      const tasks = e.tasks.map((t) => `${t.task} ${t.missed}${t.missedCapped ? "+" : ""} missed, ${t.planned} to run (${t.policy})`).join("; ");
+      return `${c.magenta("catch-up")} ${e.missed} missed fire(s) ${e.reason === "start" ? "while the daemon was down" : `after a ${e.reason}`}, ${e.planned} to run${tasks ? `: ${tasks}` : ""}`;
+    }
+    case "error":
+      return `${c.red("error")} scheduler (${e.where}) for ${c.bold(e.task)}: ${e.error instanceof Error ? e.error.message : String(e.error)}`;
+    default:
+      return `${c.yellow("scheduler")} ${(e as { type: string }).type}`;
+  }
+}
+
+function poolText(c: ChalkInstance, e: PoolEvent): string {
+  const pid = `pid ${e.pid ?? "?"}`;
+  const how = (code: number | undefined, signal: string | undefined): string => (signal ? `signal ${signal}` : `code ${code ?? "?"}`);
+  switch (e.type) {
+    case "spawned":
+      return `${c.dim("worker")} ${pid} started${e.isolate ? " (one run)" : ""}`;
+    case "exited":
+      return `${e.expected ? c.dim("worker") : c.yellow("worker")} ${pid} exited with ${how(e.code, e.signal)}`;
+    case "recycled":
+      return `${c.dim("worker")} ${pid} replaced after ${e.runs} run(s) (${e.reason === "runs" ? "maxRunsPerWorker" : e.reason === "memory" ? `${e.rssMb} MB over maxWorkerMemory` : "reload"})`;
+    case "reaped":
+      return `${c.dim("worker")} ${pid} stopped after ${formatDuration(e.idleMs)} idle`;
+    case "crashed":
+      return `${c.yellow("worker")} ${pid} crashed ${e.during === "run" ? "during a run" : e.during === "start" ? "while starting" : "while idle"}: ${how(e.code, e.signal)}`;
+    case "killed":
+      return `${c.yellow("worker")} ${pid} killed: ${e.reason}`;
+    default:
+      return `${c.dim("worker")} ${(e as { type: string }).type}`;
+  }
 }
 
 function summaryText(c: ChalkInstance, s: import("../daemon/serve.js").DaemonSummary): string {

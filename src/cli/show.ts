@@ -1,10 +1,10 @@
 import type { ChalkInstance } from "chalk";
-import { loadProject } from "../config/load.js";
 import { formatDuration } from "../duration.js";
 import { StoreError, type ErrorInfo } from "../errors.js";
 import type { RunDetails, RunRecord } from "../store/run-record.js";
 import type { Store } from "../store/store.js";
 import { formatLogLine, stateText, type Output } from "./output.js";
+import { loadForStore } from "./project.js";
 import { localTime, readStore } from "./store-access.js";
 
 /** Options of `fluid show` and `fluid logs`. */
@@ -13,8 +13,8 @@ export interface ShowOptions {
   json?: boolean;
 }
 
-async function details(id: string, o: ShowOptions): Promise<RunDetails> {
-  const project = await loadProject({ ...(o.config ? { config: o.config } : {}) });
+async function details(id: string, o: ShowOptions, io: Output): Promise<RunDetails> {
+  const project = await loadForStore(o.config, "none", io);
   const store: Store | undefined = await readStore(project);
   if (!store) throw new StoreError(`unknown run id "${id}": no runs are recorded yet`, { hint: "`fluid history` lists recorded runs" });
   try {
@@ -26,7 +26,7 @@ async function details(id: string, o: ShowOptions): Promise<RunDetails> {
 
 /** `fluid show <run-id>`: every field of a run, its attempts, error, log lines and chain. */
 export async function showCommand(id: string, o: ShowOptions, io: Output): Promise<number> {
-  const d = await details(id, o);
+  const d = await details(id, o, io);
   if (o.json) {
     io.out.write(JSON.stringify(d) + "\n");
     return 0;
@@ -63,7 +63,7 @@ export async function showCommand(id: string, o: ShowOptions, io: Output): Promi
 
 /** `fluid logs <run-id>`: just the log lines of a run. */
 export async function logsCommand(id: string, o: ShowOptions, io: Output): Promise<number> {
-  const d = await details(id, o);
+  const d = await details(id, o, io);
   if (o.json) {
     io.out.write(JSON.stringify(d.logs) + "\n");
     return 0;

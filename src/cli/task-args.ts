@@ -5,7 +5,7 @@ import { checkRunId } from "../consumer/run-id.js";
 import { UsageError } from "../errors.js";
 import { describeParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
-import { addParamOptions, paramsFromFlags } from "./flags.js";
+import { addParamOptions, paramEnvName, paramsFromEnv, paramsFromFlags } from "./flags.js";
 import type { Output } from "./output.js";
 
 /** Options that take a value (so the task name is not mistaken for one). */
@@ -59,12 +59,19 @@ export async function parseTaskArgs(
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.help") return "help";
-      throw new UsageError(error.message.replace(/^error: /, ""), { hint: `see \`fluid ${verb} ${task.name} --help\`` });
+      const hint = `see \`fluid ${verb} ${task.name} --help\``;
+      if (error.code === "commander.excessArguments") throw excessArgument(args.slice(at + 1), cmd, hint);
+      const withValue = /^error: unknown option '(--[^=']+)=([^']*)'/.exec(error.message);
+      if (withValue && cmd.options.some((o) => o.long === withValue[1] && !o.required && !o.optional)) {
+        throw excessArgument([withValue[1]!, withValue[2]!], cmd, hint);
+      }
+      throw new UsageError(error.message.replace(/^error: /, ""), { hint });
     }
     throw error;
   }
   const opts = cmd.opts<Record<string, unknown>>();
-  const params = { ...readParamsOption(opts.params as string | undefined), ...paramsFromFlags(opts, flags) };
+  // Weakest first: the environment, then --params, then the flags given.
+  const params = { ...paramsFromEnv(describeParams(task.params), process.env), ...readParamsOption(opts.params as string | undefined), ...paramsFromFlags(opts, flags) };
   const id = opts.runId === undefined ? undefined : checkRunId(opts.runId as string);
   return { project, task, params, opts, id };
 }
@@ -82,33 +89,64 @@ function taskCommand(verb: "run" | "queue", task: Task, io: Output, extra: (cmd:
   const specs = describeParams(task.params);
   if (specs.length > 0) cmd.optionsGroup("Params:");
   const { flags, skipped } = addParamOptions(cmd, specs, RESERVED);
-  cmd.addOption(new Option("-p, --params <json>", "all params as JSON, or @file.json; flags win over it for the keys they give").helpGroup(group));
+  cmd.addOption(new Option("-p, --params <json>", "all params as JSON, @file.json, or @- to read standard input; flags win over it for the keys they give").helpGroup(group));
   cmd.addOption(new Option("--run-id <id>", "run id (default: a new random id)").helpGroup(group));
-  cmd.addOption(new Option("--json", "print one JSON object with the outcome on stdout, nothing else").helpGroup(group));
+  cmd.addOption(new Option("--json", "print one JSON object on stdout, nothing else: the outcome, or {\"error\": {code, message, hint}}").helpGroup(group));
   extra(cmd, task);
+  if (specs.length > 0) cmd.addHelpText("after", "\nA param may also come from its FLUID_PARAM_<NAME> variable (shown above); --params and flags win over it.\n");
   cmd.addOption(new Option("-c, --config <path>", "config file (default: FLUID_CONFIG, else fluid.config.ts here or above)").helpGroup(group));
   cmd.addOption(new Option("--no-color", "no colours").helpGroup(group));
   if (skipped.length > 0) {
-    cmd.addHelpText("after", `\nThese params share a name with a ${verb} option; give them with --params: ${skipped.map((s) => s.key).join(", ")}\n`);
+    cmd.addHelpText("after", `\nThese params share a name with a ${verb} option; give them with --params or their variable: ${skipped.map((s) => `${s.key} (${paramEnvName(s)})`).join(", ")}\n`);
   }
   return { cmd, flags };
+}
+
+/**
+ * The usage error for a word that is neither a flag nor a flag's value: most often a value
+ * after a boolean flag (`--minify false`), which takes none.
+ */
+function excessArgument(args: string[], cmd: Command, hint: string): UsageError {
+  const booleans = new Set(cmd.options.filter((o) => !o.required && !o.optional).flatMap((o) => [o.long, o.short].filter((n): n is string => Boolean(n))));
+  const valued = new Set(cmd.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((n): n is string => Boolean(n))));
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") break;
+    if (valued.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith("-")) continue;
+    const before = args[i - 1];
+    if (before !== undefined && booleans.has(before)) {
+      const name = before.replace(/^--(no-)?/, "");
+      return new UsageError(`${before} is a boolean flag and takes no value (got "${a}"): use --${name} or --no-${name}`, { hint });
+    }
+    return new UsageError(`unexpected argument "${a}": every value belongs to a flag`, { hint: `${hint}; quote a value that has spaces` });
+  }
+  return new UsageError("too many arguments", { hint });
 }
 
 function readParamsOption(value: string | undefined): Record<string, unknown> {
   if (value === undefined) return {};
   let text = value;
   if (value.startsWith("@")) {
+    // "@-" is standard input: `vault read ... | fluid run deploy --params @-`
+    const source = value === "@-" ? 0 : value.slice(1);
+    const what = value === "@-" ? "standard input" : value.slice(1);
     try {
-      text = readFileSync(value.slice(1), "utf8");
+      text = readFileSync(source, "utf8");
     } catch (error) {
-      throw new UsageError(`--params ${value}: cannot read ${value.slice(1)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new UsageError(`--params ${value}: cannot read ${what}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+        hint: value === "@-" ? "pipe the JSON in: echo '{\"name\":\"bob\"}' | fluid run <task> --params @-" : "check the path; it is relative to the current directory",
+      });
     }
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--params is not valid JSON: ${(error as Error).message}`, { hint: `e.g. --params '{"name":"bob"}' or --params @params.json` });
+    throw new UsageError(`--params${value.startsWith("@") ? ` ${value}` : ""} is not valid JSON: ${(error as Error).message}`, { hint: `e.g. --params '{"name":"bob"}' or --params @params.json` });
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new UsageError("--params must be a JSON object", { hint: `e.g. --params '{"name":"bob"}'` });

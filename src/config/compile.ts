@@ -14,7 +14,7 @@ import { registerCompiled } from "../loader/stack-map.js";
 import * as api from "../index.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
-const CACHE_FORMAT = 5;
+const CACHE_FORMAT = 6;
 
 /** Where `loadProject` publishes this instance's API for the task modules' `import "fluid-tasks"`. */
 export const API_GLOBAL = Symbol.for("fluid-tasks.api");
@@ -194,7 +194,7 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
     }
     throw new ConfigError(`cannot compile ${entries.join(", ")}: ${(error as Error).message}`, { cause: error });
   }
-  const code = result.outputFiles[0]!.text;
+  const code = withVirtualSourcesContent(result.outputFiles[0]!.text);
   const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => p !== "fluid-entry.js" && !p.startsWith("<") && !/^fluid-(api|zod):/.test(p))
     .map((p) => resolve(cwd, p));
@@ -202,4 +202,23 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
   inputs.push(join(packageRoot().dir, "package.json"), ...zodEntries.keys());
   const zod = [...new Set([...(ownZodEntry ? [ownZodEntry] : []), ...zodEntries.keys()])];
   return { code, inputs, zod };
+}
+
+const INLINE_MAP = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/;
+const VIRTUAL_SOURCE = /^fluid-(api|zod):/;
+
+/**
+ * The inline source map lists the two facades under their plugin namespaces ("fluid-api:",
+ * "fluid-zod:"), which are no files. A tool that fills in missing source text from disk (vite,
+ * so vitest, when a test loads a project in-process) then warns for every compiled module that
+ * its "sources are missing". Give those entries their (empty) content, so nothing looks for
+ * them; the user's own files keep no content, as `sourcesContent: false` wants.
+ */
+function withVirtualSourcesContent(code: string): string {
+  const match = INLINE_MAP.exec(code);
+  if (!match) return code;
+  const map = JSON.parse(Buffer.from(match[1]!, "base64").toString("utf8")) as { sources: string[]; sourcesContent?: Array<string | null> };
+  if (!map.sources.some((s) => VIRTUAL_SOURCE.test(s))) return code;
+  map.sourcesContent = map.sources.map((s) => (VIRTUAL_SOURCE.test(s) ? "" : null));
+  return code.slice(0, match.index) + `//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString("base64")}\n`;
 }

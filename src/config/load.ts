@@ -37,6 +37,14 @@ export interface Project {
   root: string;
   config: ResolvedConfig;
   registry: Registry;
+  /** Task modules that failed to load (only with `tasks: "tolerant"`); their tasks are missing. */
+  broken?: BrokenModule[];
+}
+
+/** A task module that could not be loaded, and why. */
+export interface BrokenModule {
+  file: string;
+  error: ConfigError;
 }
 
 /** Options of `loadProject`. */
@@ -47,6 +55,13 @@ export interface LoadOptions {
   config?: string;
   /** Environment to read FLUID_* variables from. Default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Which task modules to load. "all" (default): every one, and any error stops the load.
+   * "tolerant": every one, but a module that fails is left out and listed in `broken`
+   * (for commands that only read the store, so one broken file does not block them).
+   * "none": no task module (an empty registry), only the config.
+   */
+  tasks?: "all" | "tolerant" | "none";
 }
 
 const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool"];
@@ -64,9 +79,32 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
 
   const raw = await loadConfigModule(configFile, cacheDir, root);
   const config = resolveConfig(raw, configFile, env);
+  const mode = options.tasks ?? "all";
+  if (mode === "none") return { configFile, root, config, registry: new Registry(), broken: [] };
   const files = await expandGlobs(config.tasks, root, configFile, cacheDir);
-  const registry = await loadTasks(files, cacheDir, root, config.timezone);
-  return { configFile, root, config, registry };
+  if (mode === "all") return { configFile, root, config, registry: await loadTasks(files, cacheDir, root, config.timezone), broken: [] };
+  return { configFile, root, config, ...(await loadTasksTolerant(files, cacheDir, root, config.timezone)) };
+}
+
+/** Loads the task modules, leaving out (and listing) the ones that fail. */
+async function loadTasksTolerant(files: string[], cacheDir: string, root: string, timezone: string): Promise<{ registry: Registry; broken: BrokenModule[] }> {
+  try {
+    return { registry: await loadTasks(files, cacheDir, root, timezone), broken: [] };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const registry = new Registry();
+    const broken: BrokenModule[] = [];
+    for (const file of files) {
+      try {
+        const one = await loadTasks([file], cacheDir, root, timezone);
+        for (const task of one.list()) if (!registry.has(task.name)) registry.add(task, one.origin(task.name)!);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        broken.push({ file, error: e });
+      }
+    }
+    return { registry, broken };
+  }
 }
 
 async function loadConfigModule(configFile: string, cacheDir: string, root: string): Promise<unknown> {
@@ -97,12 +135,8 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
     throw fail("the default export must be a config object", "wrap it: export default defineConfig({ ... })");
   }
   const c = raw as Record<string, unknown>;
-  for (const key of Object.keys(c)) {
-    if (!KEYS.includes(key)) {
-      const close = suggest(key, KEYS);
-      throw fail(`unknown key "${key}"`, close ? `did you mean "${close}"?` : `known keys: ${KEYS.join(", ")}`);
-    }
-  }
+  checkKeys(c, KEYS, "", fail);
+
   const tasks = c.tasks;
   if (!Array.isArray(tasks) || tasks.length === 0 || !tasks.every((t) => typeof t === "string" && t !== "")) {
     throw fail("`tasks` must be a non-empty array of globs", 'e.g. tasks: ["./tasks/*.ts"]');
@@ -123,17 +157,36 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   };
 }
 
+/** Refuses a key the config does not know, naming its full path ("store.retention.dayz") and the closest known key. */
+function checkKeys(object: Record<string, unknown>, known: string[], prefix: string, fail: (m: string, h?: string) => ConfigError): void {
+  for (const key of Object.keys(object)) {
+    if (known.includes(key)) continue;
+    const close = suggest(key, known);
+    throw fail(`unknown key "${prefix}${key}"`, close ? `did you mean "${prefix}${close}"?` : `known keys${prefix ? ` of ${prefix.slice(0, -1)}` : ""}: ${known.join(", ")}`);
+  }
+}
+
 function resolveStore(value: unknown, root: string, env: NodeJS.ProcessEnv, fail: (m: string, h?: string) => ConfigError): ResolvedConfig["store"] {
   if (value === false) return false;
   if (value !== undefined && (typeof value !== "object" || value === null)) {
     throw fail("`store` must be an object ({ path, logCap, retention }) or false");
   }
   const s = (value ?? {}) as StoreConfig;
-  for (const key of Object.keys(s)) {
-    if (!["path", "logCap", "retention"].includes(key)) throw fail(`unknown store key "${key}"`, "known: path, logCap, retention");
+  checkKeys(s as Record<string, unknown>, ["path", "logCap", "retention"], "store.", fail);
+  if (s.retention !== undefined && (typeof s.retention !== "object" || s.retention === null || Array.isArray(s.retention))) {
+    throw fail("`store.retention` must be an object ({ days, perTask })");
   }
+  if (s.retention) checkKeys(s.retention as Record<string, unknown>, ["days", "perTask"], "store.retention.", fail);
   const path = env.FLUID_STORE || s.path || ".fluid/fluid.db";
   if (typeof path !== "string") throw fail("store.path must be a string");
+  const from = env.FLUID_STORE ? "FLUID_STORE" : s.path ? "store.path" : undefined;
+  const absolute = path === ":memory:" ? path : resolve(root, path);
+  if (from && path !== ":memory:" && isDirectory(absolute)) {
+    // SQLite would report a directory as a disk I/O error.
+    throw new ConfigError(`${from} is ${absolute}, a directory; the store is a file`, {
+      hint: `point ${from} at a file, e.g. ${join(absolute, "fluid.db")} (made when first needed)`,
+    });
+  }
   const logCap = s.logCap ?? 1000;
   if (!Number.isInteger(logCap) || logCap < 0) throw fail(`store.logCap must be a whole number >= 0, got ${JSON.stringify(logCap)}`);
   const days = s.retention?.days ?? 30;
@@ -141,7 +194,7 @@ function resolveStore(value: unknown, root: string, env: NodeJS.ProcessEnv, fail
   if (!(typeof days === "number" && days > 0) || !(Number.isInteger(perTask) && perTask > 0)) {
     throw fail("store.retention needs days > 0 and perTask a whole number > 0");
   }
-  return { path: path === ":memory:" ? path : resolve(root, path), logCap, retention: { days, perTask } };
+  return { path: absolute, logCap, retention: { days, perTask } };
 }
 
 function resolvePool(value: unknown, fail: (m: string, h?: string) => ConfigError): ResolvedConfig["pool"] {
@@ -149,7 +202,7 @@ function resolvePool(value: unknown, fail: (m: string, h?: string) => ConfigErro
   if (typeof value !== "object" || value === null) throw fail("`pool` must be an object ({ size, maxRunsPerWorker, maxWorkerMemory, idleTimeout, killGrace, prefetch })");
   const p = value as PoolConfig;
   const known = ["size", "maxRunsPerWorker", "maxWorkerMemory", "idleTimeout", "killGrace", "prefetch"];
-  for (const key of Object.keys(p)) if (!known.includes(key)) throw fail(`unknown pool key "${key}"`, `known: ${known.join(", ")}`);
+  checkKeys(p as Record<string, unknown>, known, "pool.", fail);
   const whole = (v: unknown, name: string): number => {
     if (!Number.isInteger(v) || (v as number) < 1) throw fail(`pool.${name} must be a whole number >= 1, got ${JSON.stringify(v)}`);
     return v as number;
@@ -252,6 +305,14 @@ function flatGlobDir(pattern: string, root: string): string | undefined {
   return resolve(root, parts.join("/") || ".");
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function mtimeOf(path: string): number | undefined {
   try {
     return statSync(path).mtimeMs;
@@ -271,7 +332,11 @@ async function loadTasks(files: string[], cacheDir: string, root: string, timezo
       modules = await importCompiled((await compileModules(files, cacheDir)).file);
     }
   } catch (error) {
-    throw moduleError(error, files.length === 1 ? files[0]! : undefined, root);
+    // Every module is in one bundle: when the error does not say which one threw (a thrown
+    // string has no stack), load them one by one to name it.
+    let file = files.length === 1 ? files[0] : undefined;
+    if (!file && !(error instanceof ConfigError) && !userFrame(error, root)) file = await culprit(files, cacheDir);
+    throw moduleError(error, file, root);
   }
   const registry = new Registry();
   const seen = new Set<Task>();
@@ -309,6 +374,18 @@ function checkSchedule(task: Task, file: string, root: string): void {
   }
 }
 
+/** The first of `files` whose module throws when imported on its own. */
+async function culprit(files: string[], cacheDir: string): Promise<string | undefined> {
+  for (const file of files) {
+    try {
+      await importCompiled((await compileModules([file], cacheDir)).file);
+    } catch {
+      return file;
+    }
+  }
+  return undefined;
+}
+
 function basenameOf(file: string): string {
   return file.replace(/^.*[/\\]/, "").replace(/\.[^.]+$/, "");
 }
@@ -320,9 +397,18 @@ const ownDirs = (): string[] => [join(packageRoot().dir, "dist") + "/", join(pac
 function moduleError(error: unknown, file: string | undefined, root: string): ConfigError {
   if (error instanceof ConfigError) return error;
   const where = userFrame(error, root) ?? (file ? relative(process.cwd(), file) : "a task module");
-  const message = error instanceof Error ? error.message : String(error);
-  const hint = isFluidError(error) ? error.hint : "fix the module and run the command again";
+  const message = error instanceof Error ? error.message : `it threw ${describeThrown(error)}, not an Error`;
+  const hint = isFluidError(error) ? error.hint : error instanceof Error ? "fix the module and run the command again" : "throw an Error (throw new Error(\"...\")), so the message says where it comes from";
   return new ConfigError(`${where}: ${message}`, { cause: error, ...(hint ? { hint } : {}) });
+}
+
+function describeThrown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }
 
 /** The first stack frame in the user's own files, as "path:line:column" relative to the cwd. */

@@ -36,7 +36,8 @@ export function toStoreError(error: unknown, path: string, doing: string): Store
     );
   }
   if (code.startsWith("SQLITE_READONLY") || code === "EACCES" || code === "EPERM" || code === "EROFS" || code.startsWith("SQLITE_PERM")) {
-    return make("the file or its directory is read-only", `make ${path} and ${dir} writable by this user, or set another store path`);
+    // SQLite in WAL mode writes ${path}-wal and ${path}-shm beside the store, even to read it.
+    return make("the file or its directory is read-only", `make ${path}, its ${path}-wal and ${path}-shm files (when present) and the directory ${dir} writable by this user, or set another store path (FLUID_STORE)`);
   }
   if (code.startsWith("SQLITE_FULL") || code === "ENOSPC") {
     return make("the disk is full", `free some space on the disk holding ${dir}, or keep fewer runs (store retention)`);

@@ -1,4 +1,5 @@
 import { ParamsError, type ParamsIssue } from "../errors.js";
+import { suggest } from "../suggest.js";
 import type { ParamsSchema } from "../types.js";
 
 /** How a param is given on the command line. */
@@ -116,23 +117,54 @@ export function kebab(key: string): string {
     .toLowerCase();
 }
 
-/** Validates raw params against the task's schema and returns the parsed value, or throws ParamsError naming the flags. */
+/**
+ * Validates raw params against the task's schema and returns the parsed value, or throws
+ * ParamsError naming the flags. A key the schema does not know is refused (a typo must not
+ * pass silently), unless the schema keeps unknown keys (`z.looseObject`, `.passthrough()`)
+ * or refuses them itself (`z.strictObject`). One message per kind of mistake: a param not
+ * given is "required, but not given", whatever its type.
+ */
 export function validateParams(taskName: string, schema: ParamsSchema, input: unknown): Record<string, unknown> {
-  const result = schema.safeParse(input ?? {});
-  if (result.success) return result.data as Record<string, unknown>;
-  const specs = new Map(describeParams(schema).map((s) => [s.key, s]));
-  const issues: ParamsIssue[] = result.error.issues.map((issue) => {
+  const given = input ?? {};
+  const result = schema.safeParse(given);
+  const unknown = unknownKeys(schema, given);
+  if (result.success && unknown.length === 0) return result.data as Record<string, unknown>;
+  const described = describeParams(schema);
+  const specs = new Map(described.map((s) => [s.key, s]));
+  const known = described.map((s) => s.key);
+  const issues: ParamsIssue[] = unknown.map((key) => {
+    const close = suggest(key, known);
+    return { path: key, message: `unknown param${close ? `; did you mean "${close}" (${specs.get(close)!.flag})?` : `; known params: ${known.join(", ") || "none"}`}` };
+  });
+  for (const issue of result.success ? [] : result.error.issues) {
     const path = issue.path.map(String).join(".");
     const spec = specs.get(String(issue.path[0] ?? ""));
-    const missing = issue.code === "invalid_type" && /received undefined/.test(issue.message);
-    const out: ParamsIssue = { path, message: missing ? `required, but not given` : issue.message };
-    if (issue.code === "unrecognized_keys") out.message = `${issue.message}; known params: ${[...specs.keys()].join(", ") || "none"}`;
+    const missing = issue.path.length > 0 && valueAt(given, issue.path) === undefined && issue.code !== "custom";
+    const out: ParamsIssue = { path, message: missing ? "required, but not given" : issue.message };
+    if (issue.code === "unrecognized_keys") out.message = `${issue.message}; known params: ${known.join(", ") || "none"}`;
     if (spec) out.flag = spec.flag + (path.includes(".") ? ` (${path})` : "");
-    return out;
-  });
+    issues.push(out);
+  }
   throw new ParamsError(taskName, issues, {
     hint: `see \`fluid run ${taskName} --help\` for the params`,
   });
+}
+
+/** Top-level keys of `input` that a stripping object schema (zod's default) would drop silently. */
+function unknownKeys(schema: ParamsSchema, input: unknown): string[] {
+  const def = (schema as unknown as Schema)._zod.def as Def & { catchall?: unknown };
+  if (def.type !== "object" || def.catchall !== undefined || !def.shape) return [];
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return [];
+  return Object.keys(input).filter((key) => !Object.hasOwn(def.shape!, key));
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const key of path) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
 }
 
 const REDACTED = "[redacted]";

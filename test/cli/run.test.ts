@@ -187,13 +187,13 @@ describe("fluid run help", () => {
     expect(r.exitCode).toBe(0);
     const help = r.stdout.replace(/\s+/g, " "); // commander wraps long lines
     expect(help).toContain("Usage: fluid run resize [options]");
-    expect(help).toContain("--width <number> target width in pixels (required)");
-    expect(help).toContain("--height <number> target height; keeps the aspect ratio when left out (optional)");
-    expect(help).toMatch(/--format <choice> output format \(default: "png"\) \(choices: "png", "jpeg", "webp"\)/);
-    expect(help).toContain("--sharpen sharpen after resizing (default: false)");
+    expect(help).toContain("--width <number> target width in pixels (required) (env: FLUID_PARAM_WIDTH)");
+    expect(help).toContain("--height <number> target height; keeps the aspect ratio when left out (optional) (env: FLUID_PARAM_HEIGHT)");
+    expect(help).toMatch(/--format <choice> output format \(default: "png"\) \(env: FLUID_PARAM_FORMAT\) \(choices: "png", "jpeg", "webp"\)/);
+    expect(help).toContain("--sharpen sharpen after resizing (default: false) (env: FLUID_PARAM_SHARPEN)");
     expect(help).toContain("--no-sharpen");
-    expect(help).toMatch(/--files <string> files to resize \(default: \[\]\) \(repeatable\)/);
-    expect(help).toMatch(/--api-token <string> token for the image service \(optional\) \(secret\)/);
+    expect(help).toMatch(/--files <string> files to resize \(default: \[\]\) \(env: FLUID_PARAM_FILES\) \(repeatable\)/);
+    expect(help).toMatch(/--api-token <string> token for the image service \(optional\) \(secret: prefer the variable, which keeps it off the command line\) \(env: FLUID_PARAM_API_TOKEN\)/);
     for (const option of ["--params <json>", "--run-id <id>", "--timeout <duration>", "--json", "--config <path>"]) {
       expect(help).toContain(option);
     }

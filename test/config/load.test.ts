@@ -191,6 +191,49 @@ describe("loadProject", () => {
     expect(error.hint).toBe('did you mean "timezone"?');
   });
 
+  it("rejects an unknown nested key naming its whole path, with a did-you-mean", async () => {
+    const cases: Array<[string, string, string]> = [
+      ["store: { retention: { dayz: 3 } }", 'unknown key "store.retention.dayz"', 'did you mean "store.retention.days"?'],
+      ["store: { pathh: 'x.db' }", 'unknown key "store.pathh"', 'did you mean "store.path"?'],
+      ["pool: { sise: 2 }", 'unknown key "pool.sise"', 'did you mean "pool.size"?'],
+      ["store: { retention: 30 }", "`store.retention` must be an object ({ days, perTask })", ""],
+    ];
+    for (const [fragment, message, hint] of cases) {
+      const dir = project({ "fluid.config.ts": `export default { tasks: ["./tasks/*.ts"], ${fragment} };\n`, "tasks/hello.ts": HELLO });
+      const error = await rejection(loadProject({ cwd: dir, env: {} }));
+      expect(error.code).toBe("FLUID_CONFIG");
+      expect(error.message).toContain(`fluid.config.ts: ${message}`);
+      if (hint) expect(error.hint).toBe(hint);
+    }
+  });
+
+  it("names the module that throws a non-Error value, among several", async () => {
+    const dir = project({
+      "fluid.config.ts": CONFIG,
+      "tasks/a.ts": HELLO,
+      "tasks/b.ts": `import { task } from "fluid-tasks";\nexport const b = task(async () => 1);\nthrow "not configured";\n`,
+    });
+    const error = await rejection(loadProject({ cwd: dir, env: {} }));
+    expect(error.code).toBe("FLUID_CONFIG");
+    expect(error.message).toMatch(/(^|\/)tasks\/b\.ts: it threw "not configured", not an Error$/);
+    expect(error.hint).toMatch(/throw an Error/);
+  });
+
+  it("with tasks: \"tolerant\", leaves out a broken module and lists it; \"none\" loads no module", async () => {
+    const dir = project({
+      "fluid.config.ts": CONFIG,
+      "tasks/hello.ts": HELLO,
+      "tasks/broken.ts": `import { task } from "fluid-tasks";\nexport const broken = task(async () => { return 1 +; });\n`,
+    });
+    const tolerant = await loadProject({ cwd: dir, env: {}, tasks: "tolerant" });
+    expect(tolerant.registry.list().map((t) => t.name)).toEqual(["hello"]);
+    expect(tolerant.broken?.map((b) => b.file)).toEqual([join(dir, "tasks", "broken.ts")]);
+    expect(tolerant.broken?.[0]?.error.message).toContain(`broken.ts:2:`);
+    const none = await loadProject({ cwd: dir, env: {}, tasks: "none" });
+    expect(none.registry.size).toBe(0);
+    expect(none.config.store).toBeTruthy();
+  });
+
   it("rejects a tasks glob that matches no file, naming the glob", async () => {
     const dir = project({ "fluid.config.ts": `export default { tasks: ["./jobs/*.ts"] };\n`, "tasks/hello.ts": HELLO });
     const error = await rejection(loadProject({ cwd: dir, env: {} }));
@@ -453,6 +496,20 @@ export const loud = task({ name: "loud" }, async () => [shout("hey"), whisper("H
 
 describe("compileModules", () => {
   const codeCache = useTempCodeCache();
+
+  it("its source map names only real files, or gives the text of the others (no 'missing source' warnings)", async () => {
+    const dir = project({ "tasks/greet.ts": `import { task } from "fluid-tasks";\nimport { z } from "zod";\nexport const greet = task({ params: z.object({ n: z.string() }) }, async () => 1);\n` });
+    const compiled = await compileModules([join(dir, "tasks", "greet.ts")], join(dir, ".fluid", "cache"));
+    const code = readFileSync(compiled.file, "utf8");
+    const base64 = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/.exec(code)?.[1];
+    const map = JSON.parse(Buffer.from(base64!, "base64").toString("utf8")) as { sources: string[]; sourcesContent?: Array<string | null> };
+    expect(map.sources.length).toBeGreaterThan(1); // the task and the fluid-tasks facade at least
+    for (const [i, source] of map.sources.entries()) {
+      const real = existsSync(join(dir, ".fluid", "cache", source));
+      expect(real || typeof map.sourcesContent?.[i] === "string", source).toBe(true);
+    }
+    expect(map.sources).toContain("../../tasks/greet.ts");
+  });
 
   it("reuses the cache while no input changed, and recompiles when one did", async () => {
     const dir = project({

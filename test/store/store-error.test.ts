@@ -135,7 +135,7 @@ describe("store errors", () => {
       const error = JSON.parse(child.stdout) as { name: string; code: string; message: string; hint: string; cause: string };
       expect(error).toMatchObject({ name: "StoreError", code: "FLUID_STORE", cause: expect.stringMatching(/^SQLITE_READONLY/) });
       expect(error.message).toMatch(new RegExp(`^run store ${escape(path)}: the file or its directory is read-only, while opening it: `));
-      expect(error.hint).toBe(`make ${path} and ${dir} writable by this user, or set another store path`);
+      expect(error.hint).toBe(`make ${path}, its ${path}-wal and ${path}-shm files (when present) and the directory ${dir} writable by this user, or set another store path (FLUID_STORE)`);
     } finally {
       chmodSync(dir, 0o755);
       chmodSync(path, 0o644);
