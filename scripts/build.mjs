@@ -26,7 +26,7 @@ await build({
   format: "esm",
   sourcemap: true,
   chunkNames: "chunks/[name]-[hash]",
-  external: ["zod", "esbuild", "better-sqlite3", "ora", "execa"],
+  external: ["zod", "esbuild", "better-sqlite3", "execa"],
   // commander is CommonJS and requires Node built-ins; give the ESM bundle a real `require`.
   banner: { js: "import { createRequire as __fluidRequire } from 'node:module'; const require = __fluidRequire(import.meta.url);" },
 });
@@ -51,7 +51,7 @@ await build({
   outfile: `${out}/cli/bundle.js`,
   format: "cjs",
   // Loaded on demand (src/loader/dynamic-import.ts): the cpu-bound pool, the spinner, globbing.
-  external: ["zod", "esbuild", "better-sqlite3", "execa", "ora", "tinyglobby"],
+  external: ["zod", "esbuild", "better-sqlite3", "execa", "tinyglobby"],
   minify: !process.env.NOMIN, // half the bytes to read at every start
   keepNames: true, // error classes name themselves from new.target.name
   // Bundled ES modules read import.meta.url (to find this package's root, for instance).
