@@ -3,7 +3,7 @@ import { resolveDeps } from "../config/deps.js";
 import type { Project } from "../config/load.js";
 import { createInlineQueue } from "../consumer/inline-queue.js";
 import { createRecorder } from "../consumer/recorder.js";
-import { runTask, type RunResult } from "../consumer/run-task.js";
+import { runTask, type AttemptRecord, type RunResult } from "../consumer/run-task.js";
 import { formatDuration, parseDuration } from "../duration.js";
 import { ExitCode, isFluidError, StoreError, UsageError } from "../errors.js";
 import { openProjectPool } from "../executor/project-pool.js";
@@ -91,25 +91,37 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
     progress.line(formatLogLine(err.c, line));
   };
   const controller = new AbortController();
+  // The attempt under way, so an exit that cannot wait for the task still records how it ended.
+  let current: AttemptRecord | undefined;
+  const onAttempt = recorder
+    ? (record: AttemptRecord): void => {
+        current = record.state === "running" ? record : undefined;
+        recorder.onAttempt(record);
+      }
+    : undefined;
+  const exitNow = (signal: NodeJS.Signals): never => {
+    if (store && current) recordInterrupted(store, current, signal);
+    process.exit(ExitCode.interrupted);
+  };
   let interrupts = 0;
   let forceExit: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
-    if (interrupts > 1) process.exit(ExitCode.interrupted); // second signal: leave at once
+    if (interrupts > 1) exitNow(signal); // second signal: leave at once
     progress.line(`${err.c.yellow(`${signal}: interrupting ${task.name} (${signal === "SIGINT" ? "Ctrl-C" : "signal"} again to exit at once)`)}\n`);
     controller.abort();
     // A task that ignores ctx.signal does not keep a supervisor's SIGTERM (or a Ctrl-C) waiting.
     forceExit = setTimeout(() => {
       progress.stop();
       err.write(err.c.yellow(`${task.name} did not stop within ${formatDuration(SIGNAL_GRACE_MS)} of ${signal}: exiting (the task ignores ctx.signal)\n`));
-      process.exit(ExitCode.interrupted);
+      exitNow(signal);
     }, SIGNAL_GRACE_MS);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   // A cpu-bound task runs in a child process here too, so its timeout can kill it.
   const pool = task.cpuBound ? await openProjectPool(project, { size: 1 }) : undefined;
-  const base = { deps, log, signal: controller.signal, ...(recorder ? { onAttempt: recorder.onAttempt } : {}), ...(pool ? { pool } : {}) };
+  const base = { deps, log, signal: controller.signal, ...(onAttempt ? { onAttempt } : {}), ...(pool ? { pool } : {}) };
   const chained = createInlineQueue(project.registry, base);
   let result: RunResult;
   try {
@@ -132,6 +144,21 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
     printOutcome(io, result);
   }
   return exitCodeOf(result.state);
+}
+
+/** Records the attempt a forced exit leaves behind as `interrupted`, so its record does not stay `running`. */
+function recordInterrupted(store: Store, attempt: AttemptRecord, signal: NodeJS.Signals): void {
+  const endedAt = Date.now();
+  try {
+    store.writeAttempt({
+      ...attempt, state: "interrupted", endedAt,
+      ...(attempt.startedAt !== undefined ? { durationMs: Math.max(0, endedAt - attempt.startedAt) } : {}),
+      error: { name: "RunInterruptedError", code: "FLUID_INTERRUPTED", message: `interrupted: fluid run exited on ${signal} before the task stopped` },
+    });
+    store.flush();
+  } catch {
+    // Exiting anyway: the daemon marks a `running` row of a dead process interrupted later.
+  }
 }
 
 /** The `--json` object: the outcome of the run. */
