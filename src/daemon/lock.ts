@@ -56,6 +56,8 @@ export interface DaemonLease {
   readonly owner: string;
   /** The stale lease this one replaced, and why it was stale. */
   readonly previous: { holder: LeaseHolder; why: string } | undefined;
+  /** Beats now (renew, check the store file): `onLost` is called at once if the lease or the file is gone. */
+  check(): void;
   /** Stops the heartbeat and gives the lease up (if still ours). Idempotent. */
   release(): void;
 }
@@ -127,6 +129,7 @@ export function takeDaemonLease(storePath: string, options: DaemonLeaseOptions):
   return {
     owner,
     previous: result.previous,
+    check: beat,
     release() {
       if (!db.open) return;
       stop();

@@ -185,10 +185,11 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       onEvent: (e: ConsumerEvent) => {
         if (e.type === "start") emit({ type: "run-start", run: e.run });
         else if (e.type === "end") emit({ type: "run-end", run: e.run, state: e.state, durationMs: e.durationMs, ...(e.error ? { error: e.error } : {}), ...(e.retryInMs !== undefined ? { retryInMs: e.retryInMs } : {}) });
-        // After a lost lease every queue write fails the same way; that was said once.
-        else if (!(failure?.code === "FLUID_LEASE_LOST" && isFluidError(e.error) && e.error.code === "FLUID_LEASE_LOST")) {
-          emit({ type: "error", message: e.message, error: e.error });
-        }
+        else if (isFluidError(e.error) && e.error.code === "FLUID_LEASE_LOST") {
+          // The broker's fence saw it first: the heartbeat says who took the lease, once.
+          lease?.check();
+          if (!failure) onLost(e.error);
+        } else emit({ type: "error", message: e.message, error: e.error });
       },
     });
 
