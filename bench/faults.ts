@@ -1,7 +1,7 @@
 /**
  * Fault bench: does `fluid serve` lose or duplicate runs under kill -9 and under many producers?
  *
- *   npm run build && npx tsx bench/faults.ts [--kills 15] [--rate 80] [--producers 8]
+ *   npm run build && npx tsx bench/faults.ts [--kills 12] [--rate 80] [--producers 8]
  *     [--per-producer 250] [--cli 20] [--rounds 1] [--wait 60]
  *
  * Each round runs two scenarios on a fresh project each (the real `bin/fluid.js serve` against
@@ -39,7 +39,7 @@ import { printTable } from "./stats.js";
 
 const { values: flags } = parseArgs({
   options: {
-    kills: { type: "string", default: "15" },
+    kills: { type: "string", default: "12" },
     rate: { type: "string", default: "80" },
     producers: { type: "string", default: "8" },
     "per-producer": { type: "string", default: "250" },
@@ -187,6 +187,8 @@ interface Tally {
   phantom: number;
   enqueueErrors: number;
   seconds: number;
+  /** Latest recorded state of the unrecorded runs, counted ("queued": 2). */
+  unrecordedStates: Record<string, number>;
 }
 
 /** Waits until every queued run is recorded `success` and the queue is empty, or the wait is over. */
@@ -207,8 +209,10 @@ async function settle(p: Project, queued: Set<string>): Promise<void> {
 
 function tally(scenario: string, p: Project, queued: Set<string>, kills: Array<{ pid: number; at: number }>, enqueueErrors: number, seconds: number): Tally {
   const starts = new Map<string, Array<{ pid: number; at: number }>>();
+  const ended = new Set<string>();
   for (const line of readFileSync(p.log, "utf8").split("\n")) {
     const [kind, id, , pid, at] = line.split(" ");
+    if (kind === "E") ended.add(id!);
     if (kind !== "S") continue;
     starts.set(id!, [...(starts.get(id!) ?? []), { pid: Number(pid), at: Number(at) }]);
   }
@@ -220,12 +224,17 @@ function tally(scenario: string, p: Project, queued: Set<string>, kills: Array<{
   db.close();
   const killOf = new Map(kills.map((k) => [k.pid, k.at]));
   let executed = 0, recorded = 0, lost = 0, unrecorded = 0, dupKill = 0, dupOther = 0;
+  const unrecordedStates: Record<string, number> = {};
   for (const id of queued) {
     const s = starts.get(id);
     if (!s) lost++;
     else executed++;
     if (latest.get(id) === "success") recorded++;
-    else if (s) unrecorded++;
+    else if (s) {
+      unrecorded++;
+      const state = `${latest.get(id) ?? "no record"}${ended.has(id) ? ", ran to its end" : ""}`;
+      unrecordedStates[state] = (unrecordedStates[state] ?? 0) + 1;
+    }
   }
   for (const [, execs] of starts) {
     if (execs.length < 2) continue;
@@ -235,7 +244,7 @@ function tally(scenario: string, p: Project, queued: Set<string>, kills: Array<{
     else dupOther++;
   }
   const phantom = [...starts.keys()].filter((id) => !queued.has(id)).length;
-  return { scenario, queued: queued.size, executed, recorded, lost, unrecorded, dupKill, dupOther, phantom, enqueueErrors, seconds };
+  return { scenario, queued: queued.size, executed, recorded, lost, unrecorded, dupKill, dupOther, phantom, enqueueErrors, seconds, unrecordedStates };
 }
 
 /** Scenario (a): a steady producer while the daemon is killed with SIGKILL at random moments. */
@@ -326,6 +335,9 @@ printTable(
   ["scenario", "queued", "executed", "recorded", "lost", "unrecorded", "dup, kill during attempt", "dup otherwise", "phantom", "enqueue errors", "s"],
   results.map((t) => [t.scenario, t.queued, t.executed, t.recorded, t.lost, t.unrecorded, t.dupKill, t.dupOther, t.phantom, t.enqueueErrors, t.seconds.toFixed(1)]),
 );
+for (const t of results) {
+  if (t.unrecorded > 0) console.log(`\n${t.scenario}: latest record of the unrecorded runs: ${JSON.stringify(t.unrecordedStates)}`);
+}
 const bad = results.filter((t) => t.dupOther > 0 || t.lost > 0);
 if (bad.length > 0) {
   console.log("\nFAILED: runs lost or duplicated without a kill during the attempt");

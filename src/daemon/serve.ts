@@ -16,7 +16,7 @@ import { redactParams, validateParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
 import { openProjectPool } from "../executor/project-pool.js";
 import type { PoolEvent, PoolStats } from "../executor/pool.js";
-import { takeDaemonLease, type DaemonLease, type LeaseTiming } from "./lock.js";
+import { leaseTiming, takeDaemonLease, type DaemonLease, type LeaseTiming } from "./lock.js";
 import { openBroker } from "./open-broker.js";
 
 /** Options of `serve`. */
@@ -33,8 +33,8 @@ export interface ServeOptions extends LoadOptions {
   onEvent?: (event: DaemonEvent) => void;
   /**
    * Timing of the lease on the store (docs/daemon.md): heartbeat every `heartbeatMs` (default
-   * 2000, env FLUID_LEASE_HEARTBEAT_MS), a lease from another host stale after `staleMs`
-   * (default 10000, env FLUID_LEASE_STALE_MS).
+   * 2000, or FLUID_LEASE_HEARTBEAT_MS of `env`), a lease from another host stale after
+   * `staleMs` (default 10000, or FLUID_LEASE_STALE_MS of `env`).
    */
   lease?: Partial<LeaseTiming>;
 }
@@ -123,6 +123,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     if (storeFile !== undefined) {
       // Before the store opens: the lease holder alone migrates the file.
       lease = takeDaemonLease(storeFile, {
+        ...leaseTiming(options.env ?? process.env),
         ...options.lease,
         onLost: (error) => onLost(error),
         onError: (message, error) => emit({ type: "error", message, error }),
