@@ -77,9 +77,10 @@ export interface Broker {
   /** Ids of claimed runs of `owner` whose cancellation was requested (by another process). */
   cancelRequested(owner: string): Promise<string[]>;
   /**
-   * Gives runs claimed by `owner` (or by any owner when omitted) back to the queue, unchanged
-   * (same attempt and runAfter), and returns them. A run whose cancellation was requested is
-   * removed instead, and not returned. Whether the owner is dead is the caller's judgement.
+   * Gives runs claimed by `owner` back to the queue, unchanged (same attempt and runAfter), and
+   * returns them. Without `owner`: the runs claimed by anyone but the daemon holding the store's
+   * lease (SQLite; a claimer without the lease is gone or lost it), or by anyone (memory). A run
+   * whose cancellation was requested is removed instead, and not returned.
    */
   recover(owner?: string): Promise<QueuedRun[]>;
   /** Earliest runAfter among unclaimed runs (epoch ms), or undefined when none is queued. */

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { LEASE_TABLE } from "../store/lease.js";
 
 /** Unclaimed rows in claim order: served by the partial index queue_due (priority, run_after, seq). */
 const DUE = "claimed_by IS NULL AND priority IN (0, 1, 2) AND run_after <= @now ORDER BY priority, run_after, seq";
@@ -66,8 +67,6 @@ export function prepareQueueStatements(db: Database.Database): QueueStatements {
     cancelRequested: db.prepare("SELECT id FROM queue WHERE claimed_by = ? AND cancel_requested = 1 ORDER BY seq").pluck(),
     dropCancelledOf: db.prepare("DELETE FROM queue WHERE claimed_by = ? AND cancel_requested = 1"),
     recoverOf: db.prepare("UPDATE queue SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ? RETURNING *"),
-    dropCancelledAll: db.prepare("DELETE FROM queue WHERE claimed_by IS NOT NULL AND cancel_requested = 1"),
-    recoverAll: db.prepare("UPDATE queue SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by IS NOT NULL RETURNING *"),
     hasTask: db.prepare("SELECT 1 FROM queue WHERE task = ? LIMIT 1").pluck(),
     hasId: db.prepare("SELECT 1 FROM queue WHERE id = ?").pluck(),
     /** One statement, so the three counts come from one snapshot. */
@@ -101,9 +100,28 @@ type StatementName =
   | "cancelRequested"
   | "dropCancelledOf"
   | "recoverOf"
-  | "dropCancelledAll"
-  | "recoverAll"
   | "hasTask"
   | "hasId"
   | "counts"
   | "dataVersion";
+
+/**
+ * Rows claimed by anyone but the daemon holding the store's lease (src/store/lease.ts): their
+ * claimer is gone, or lost the lease. Without a lease row, every claimed row. NULL-safe: `IS NOT`.
+ */
+const NOT_HOLDER = `claimed_by IS NOT NULL AND claimed_by IS NOT (SELECT owner FROM ${LEASE_TABLE} WHERE name = 'daemon')`;
+
+/**
+ * The statements of `recover()` and of the lease fence, which read the lease table: prepared
+ * once a connection needs them, after `ensureLeaseTable` (producers never do).
+ */
+export function prepareLeaseStatements(db: Database.Database): LeaseStatements {
+  return {
+    dropCancelledStale: db.prepare(`DELETE FROM queue WHERE ${NOT_HOLDER} AND cancel_requested = 1`),
+    recoverStale: db.prepare(`UPDATE queue SET claimed_by = NULL, claimed_at = NULL WHERE ${NOT_HOLDER} RETURNING *`),
+    leaseOwner: db.prepare(`SELECT owner FROM ${LEASE_TABLE} WHERE name = 'daemon'`).pluck(),
+  };
+}
+
+/** The statements `prepareLeaseStatements` returns, by name. */
+export type LeaseStatements = Record<"dropCancelledStale" | "recoverStale" | "leaseOwner", Database.Statement>;

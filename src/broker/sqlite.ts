@@ -7,7 +7,8 @@ import { claimSqliteRows } from "./claim-sqlite-rows.js";
 import { EnqueueListeners } from "./enqueue-listeners.js";
 import { openQueueDb } from "./open-queue-db.js";
 import { fromQueueRow, sortQueueRows, toInsertParams, type QueueRow } from "./queue-row.js";
-import { prepareQueueStatements, type QueueStatements } from "./queue-statements.js";
+import { prepareLeaseStatements, prepareQueueStatements, type LeaseStatements, type QueueStatements } from "./queue-statements.js";
+import { ensureLeaseTable, LeaseLostError } from "../store/lease.js";
 
 /** Options of `openSqliteBroker`. */
 export interface SqliteBrokerOptions {
@@ -26,6 +27,14 @@ export interface SqliteBrokerOptions {
    * index range per task (when the skipped tasks fill the head of the queue). Default 256.
    */
   skipScanRows?: number;
+  /**
+   * The lease owner token of the daemon using this broker (src/store/lease.ts), for fencing:
+   * every write transaction (claim, ack, retry, recover, enqueue) first checks the store's lease
+   * still names it, and fails with LeaseLostError (changing nothing) when another daemon took
+   * it, so a daemon that lost its lease never touches the queue again. Default: none (a
+   * producer such as `fluid queue`, which writes whoever serves the store).
+   */
+  owner?: string;
 }
 
 const DEFAULTS = { busyTimeoutMs: 5000, skipScanRows: 256 };
@@ -58,7 +67,7 @@ const MAX_CLAIM = 2 ** 31 - 1;
 export function openSqliteBroker(options: SqliteBrokerOptions): Broker {
   const { db, path } = openQueueDb(options.path, options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs);
   try {
-    return new SqliteBroker(db, path, Math.max(0, options.skipScanRows ?? DEFAULTS.skipScanRows));
+    return new SqliteBroker(db, path, Math.max(0, options.skipScanRows ?? DEFAULTS.skipScanRows), options.owner);
   } catch (error) {
     db.close();
     throw toStoreError(error, path, "preparing the queue");
@@ -93,12 +102,16 @@ class SqliteBroker implements Broker {
   private flushTimer: NodeJS.Immediate | undefined;
   private idle: IdleView | undefined;
   private closed = false;
+  private readonly owner: string | undefined;
+  private lease: LeaseStatements | undefined;
 
-  constructor(db: Database.Database, path: string, skipScanRows: number) {
+  constructor(db: Database.Database, path: string, skipScanRows: number, owner: string | undefined) {
     this.db = db;
     this.path = path;
     this.skipScanRows = skipScanRows;
+    this.owner = owner;
     this.s = prepareQueueStatements(db);
+    if (owner !== undefined) this.leaseStatements();
     this.transaction = db.transaction((work: () => unknown) => work());
   }
 
@@ -162,10 +175,11 @@ class SqliteBroker implements Broker {
 
   recover(owner?: string): Promise<QueuedRun[]> {
     return this.guarded(() => {
+      const lease = owner === undefined ? this.leaseStatements() : undefined;
       const rows = this.run("recovering claimed runs", () => {
-        if (owner === undefined) {
-          this.s.dropCancelledAll.run();
-          return this.s.recoverAll.all() as QueueRow[];
+        if (lease !== undefined) {
+          lease.dropCancelledStale.run();
+          return lease.recoverStale.all() as QueueRow[];
         }
         this.s.dropCancelledOf.run(owner);
         return this.s.recoverOf.all(owner) as QueueRow[];
@@ -264,11 +278,12 @@ class SqliteBroker implements Broker {
     let out: T;
     try {
       out = this.transaction.immediate(() => {
+        if (this.owner !== undefined) this.checkFence(this.owner);
         for (let i = 0; i < writes.length; i++) results[i] = writes[i]!.apply();
         return work();
       }) as T;
     } catch (error) {
-      const failure = toStoreError(error, this.path, writes.length > 0 ? `${doing} (and ${writes.length} buffered writes)` : doing);
+      const failure = error instanceof LeaseLostError ? error : toStoreError(error, this.path, writes.length > 0 ? `${doing} (and ${writes.length} buffered writes)` : doing);
       for (const write of writes) write.reject(failure);
       throw failure;
     }
@@ -279,6 +294,29 @@ class SqliteBroker implements Broker {
     }
     if (wake) this.listeners.notify();
     return out;
+  }
+
+  /** The statements that read the lease table, prepared (and the table created) on first use. */
+  private leaseStatements(): LeaseStatements {
+    if (this.lease === undefined) {
+      try {
+        ensureLeaseTable(this.db);
+        this.lease = prepareLeaseStatements(this.db);
+      } catch (error) {
+        throw toStoreError(error, this.path, "reading the daemon lease");
+      }
+    }
+    return this.lease;
+  }
+
+  /** Fencing: throws LeaseLostError inside a write transaction when the store's lease no longer names `owner`. */
+  private checkFence(owner: string): void {
+    const holder = this.lease!.leaseOwner.get() as string | undefined;
+    if (holder === owner) return;
+    throw new LeaseLostError(
+      `this daemon no longer holds the lease on the store ${this.path} (${holder === undefined ? "it was removed" : "another fluid serve took it"}); it stops touching the queue`,
+      "run one fluid serve per store",
+    );
   }
 
   /** Runs a read after committing the buffered writes, so this process reads its own writes. */

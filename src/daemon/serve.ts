@@ -1,12 +1,13 @@
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { resolveDeps } from "../config/deps.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
 import { createConsumer, enqueueRecorded, newQueuedRun, type Consumer, type ConsumerEvent } from "../consumer/consumer.js";
 import { newRunId } from "../consumer/run-id.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, isFluidError, type FluidError } from "../errors.js";
 import { createScheduler, type Fire, type SchedulerEvent } from "../schedule/timer.js";
-import { isPidAlive } from "../store/pid-alive.js";
+import { isStarterAlive } from "../store/pid-alive.js";
 import { maybePrune, PRUNE_EVERY_MS } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
@@ -15,7 +16,7 @@ import { redactParams, validateParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
 import { openProjectPool } from "../executor/project-pool.js";
 import type { PoolEvent, PoolStats } from "../executor/pool.js";
-import { acquireDaemonLock } from "./lock.js";
+import { leaseTiming, takeDaemonLease, type DaemonLease, type LeaseTiming } from "./lock.js";
 import { openBroker } from "./open-broker.js";
 
 /** Options of `serve`. */
@@ -30,6 +31,12 @@ export interface ServeOptions extends LoadOptions {
   pollMs?: number;
   /** Receives everything the daemon does, for the log. */
   onEvent?: (event: DaemonEvent) => void;
+  /**
+   * Timing of the lease on the store (docs/daemon.md): heartbeat every `heartbeatMs` (default
+   * 2000, or FLUID_LEASE_HEARTBEAT_MS of `env`), a lease from another host stale after
+   * `staleMs` (default 10000, or FLUID_LEASE_STALE_MS of `env`).
+   */
+  lease?: Partial<LeaseTiming>;
 }
 
 /** What the daemon reports. */
@@ -74,13 +81,18 @@ export interface Daemon {
   consumer: Consumer;
   broker: Broker;
   store: Store | undefined;
-  /** Resolves when the daemon has stopped. */
+  /**
+   * Resolves when the daemon has stopped; rejects when it stopped on its own because it cannot
+   * go on: its lease was taken by another daemon (FLUID_LEASE_LOST) or its store file was
+   * deleted or replaced (FLUID_STORE_GONE).
+   */
   readonly done: Promise<void>;
 }
 
 /**
- * Starts the daemon: loads the project, takes the store lock, puts back runs a dead daemon
- * left behind, fires schedules and consumes the queue until `stop()`.
+ * Starts the daemon: loads the project, takes the lease on the store (before migrating it),
+ * puts back runs a dead daemon left behind, fires schedules and consumes the queue until
+ * `stop()`, or until it loses the lease or its store file (then `done` rejects).
  */
 export async function serve(options: ServeOptions = {}): Promise<Daemon> {
   const emit = (event: DaemonEvent): void => {
@@ -100,20 +112,43 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       }
     }
   };
+  // A loss reported before the daemon is built waits here; afterwards it stops the daemon.
+  let onLost = (error: FluidError): void => void (lostEarly ??= error);
+  let lostEarly: FluidError | undefined;
+  /** Why the daemon stopped on its own (lease lost, store gone). */
+  let failure: FluidError | undefined;
   try {
+    const storeFile = project.config.store && project.config.store.path !== ":memory:" ? resolve(project.config.store.path) : undefined;
+    let lease: DaemonLease | undefined;
+    if (storeFile !== undefined) {
+      // Before the store opens: the lease holder alone migrates the file.
+      lease = takeDaemonLease(storeFile, {
+        ...leaseTiming(options.env ?? process.env),
+        ...options.lease,
+        onLost: (error) => onLost(error),
+        onError: (message, error) => emit({ type: "error", message, error }),
+      });
+      releasers.push(() => lease!.release());
+    }
     const store = await openProjectStore(project.config);
     if (store) releasers.push(() => store.close());
-    if (store && store.path !== ":memory:") releasers.push(acquireDaemonLock(store.path));
     const kind = options.broker ?? (store && store.path !== ":memory:" ? "sqlite" : "memory");
     if (kind === "sqlite" && (!store || store.path === ":memory:")) {
       throw new ConfigError("the SQLite broker needs a store file", { hint: "set store.path in the config, or use --broker memory" });
     }
-    const broker = await openBroker(kind, store?.path);
+    const broker = await openBroker(kind, store?.path, lease?.owner);
     releasers.push(() => broker.close());
 
-    // A daemon that died left claimed runs and `running` rows: put them back and say so.
+    // A daemon that died left claimed runs and `running` rows: put them back and say so. Only
+    // runs claimed by someone other than the lease holder (us) go back, and the broker is fenced
+    // by our lease: a daemon that lost the lease by now recovers nothing.
     const recovered = await broker.recover();
-    const interrupted = store?.markInterrupted({ host: hostname(), pidAlive: isPidAlive }) ?? [];
+    const interrupted = store?.markInterrupted({ host: hostname(), pidAlive: isStarterAlive }) ?? [];
+    const previous = lease?.previous?.holder;
+    if (store && previous && previous.host !== hostname()) {
+      // The stale lease we took was another host's: its daemon is gone, and so are its attempts.
+      interrupted.push(...store.markInterrupted({ host: previous.host, pidAlive: (pid) => pid !== previous.pid }));
+    }
     if (recovered.length || interrupted.length) emit({ type: "recovered", runs: recovered.length, interrupted: interrupted.length });
 
     let states = store?.taskStates() ?? new Map();
@@ -143,6 +178,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     if (pool) releasers.push(() => pool.close(graceMs));
     const consumer = createConsumer({
       registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}),
+      ...(lease ? { owner: lease.owner } : {}),
       pollMs: options.pollMs ?? 25,
       // overlap "skip" and "queue" mean one run of the task at a time.
       taskLimit: (task) => (task.schedule && task.overlap !== "allow" ? 1 : Infinity),
@@ -150,7 +186,11 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       onEvent: (e: ConsumerEvent) => {
         if (e.type === "start") emit({ type: "run-start", run: e.run });
         else if (e.type === "end") emit({ type: "run-end", run: e.run, state: e.state, durationMs: e.durationMs, ...(e.error ? { error: e.error } : {}), ...(e.retryInMs !== undefined ? { retryInMs: e.retryInMs } : {}) });
-        else emit({ type: "error", message: e.message, error: e.error });
+        else if (isFluidError(e.error) && e.error.code === "FLUID_LEASE_LOST") {
+          // The broker's fence saw it first: the heartbeat says who took the lease, once.
+          lease?.check();
+          if (!failure) onLost(e.error);
+        } else emit({ type: "error", message: e.message, error: e.error });
       },
     });
 
@@ -208,7 +248,12 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
 
     let stopping: Promise<void> | undefined;
     let resolveDone!: () => void;
-    const done = new Promise<void>((r) => (resolveDone = r));
+    let rejectDone!: (error: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      resolveDone = resolve;
+      rejectDone = reject;
+    });
+    done.catch(() => {}); // a caller that only awaits stop() must not see an unhandled rejection
 
     consumer.start();
     scheduler.start();
@@ -223,11 +268,14 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       stop(reason = "stop requested") {
         stopping ??= (async () => {
           scheduler.stop();
-          emit({ type: "stopping", reason, running: consumer.running().length, graceMs });
-          const result = await consumer.drain(graceMs);
+          // Runs of a daemon that lost its lease belong to the new holder now: stop them at once.
+          const grace = failure?.code === "FLUID_LEASE_LOST" ? 0 : graceMs;
+          emit({ type: "stopping", reason, running: consumer.running().length, graceMs: grace });
+          const result = await consumer.drain(grace);
           emit({ type: "stopped", ...result });
           await release();
-          resolveDone();
+          if (failure) rejectDone(failure);
+          else resolveDone();
         })();
         return stopping;
       },
@@ -247,9 +295,29 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
         return queueRun(task, validateParams(task.name, task.params, params), "queue");
       },
     };
+    const fail = (error: FluidError): void => {
+      if (failure || stopping) return;
+      failure = error;
+      emit({ type: "error", message: error.message, error });
+      if (error.code === "FLUID_STORE_GONE") emit({ type: "error", message: lostRuns(store, consumer), error });
+      void daemon.stop(error.code === "FLUID_LEASE_LOST" ? "the lease on the store was lost" : "the store file is gone");
+    };
+    onLost = fail;
+    if (lostEarly) fail(lostEarly);
     return daemon;
   } catch (error) {
     await release();
     throw error;
   }
+}
+
+/** What a deleted store took with it, by run id, so no run is lost without a word. */
+function lostRuns(store: Store | undefined, consumer: Consumer): string {
+  let queued: string[] = [];
+  try {
+    queued = store?.listRuns({ state: "queued", limit: Infinity }).map((r) => r.id) ?? [];
+  } catch {}
+  const running = consumer.running().map((r) => r.run.id);
+  const list = (ids: string[]): string => (ids.length > 20 ? `${ids.slice(0, 20).join(" ")} and ${ids.length - 20} more` : ids.join(" ") || "none");
+  return `the old store file held ${queued.length} queued run(s) (${list(queued)}), lost with it, and ${running.length} running here (${list(running)}), whose outcome is only in this log; queue them again if they must run`;
 }

@@ -252,7 +252,7 @@ class SqliteStore implements Store {
     });
   }
 
-  markInterrupted(filter: { host?: string; pidAlive?: (pid: number) => boolean }): RunRecord[] {
+  markInterrupted(filter: { host?: string; pidAlive?: (pid: number, startedAt?: number) => boolean }): RunRecord[] {
     this.assertWritable();
     this.buffer.flushQuietly();
     const mark = this.db.transaction((): RunRecord[] => {
@@ -260,7 +260,7 @@ class SqliteStore implements Store {
       const now = Date.now();
       const marked: RunRecord[] = [];
       for (const row of rows) {
-        if (filter.pidAlive?.(row.pid)) continue;
+        if (filter.pidAlive?.(row.pid, row.started_at ?? undefined)) continue;
         const rec = fromRow(row);
         const error: ErrorInfo = {
           name: "RunInterruptedError",

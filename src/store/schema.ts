@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { StoreError } from "../errors.js";
+import { LEASE_TABLE } from "./lease.js";
 
 /**
  * Migrations of the store schema, in order: migration i takes `PRAGMA user_version` from i to
@@ -146,7 +147,11 @@ function readVersion(db: Database.Database): number {
   return db.pragma("user_version", { simple: true }) as number;
 }
 
-function checkVersion(db: Database.Database, path: string): number {
+/**
+ * The schema version of `db`. Throws for a file written by a newer fluid-tasks, and for a SQLite
+ * file that is not a run store (tables, but no version; the daemon lease table does not count).
+ */
+export function checkVersion(db: Database.Database, path: string): number {
   const version = readVersion(db);
   if (version > SCHEMA_VERSION) {
     throw new StoreError(
@@ -155,7 +160,7 @@ function checkVersion(db: Database.Database, path: string): number {
     );
   }
   if (version === 0) {
-    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name <> ?").get(LEASE_TABLE) as { n: number };
     if (tables.n > 0) {
       throw new StoreError(`run store ${path} is a SQLite database of something else, not a fluid-tasks run store`, {
         hint: "set another store path; fluid-tasks will not write into a database it did not create",

@@ -76,10 +76,11 @@ export interface Store {
   lastFires(): Map<string, number>;
   /**
    * Marks attempts left `running` by a process that is gone as `interrupted`, and returns them.
-   * `host` limits it to attempts of that host; `pidAlive` says whether a pid still runs
-   * (without it, every matching running attempt counts as gone).
+   * `host` limits it to attempts of that host; `pidAlive` says whether the process that started
+   * the attempt (at `startedAt`, epoch ms) still runs (without it, every matching running
+   * attempt counts as gone).
    */
-  markInterrupted(filter: { host?: string; pidAlive?: (pid: number) => boolean }): RunRecord[];
+  markInterrupted(filter: { host?: string; pidAlive?: (pid: number, startedAt?: number) => boolean }): RunRecord[];
   /** Deletes runs (every attempt and log line) beyond the retention, in small transactions. Never deletes queued or running runs. */
   prune(now?: number): { deleted: number };
   /** Flushes, then closes the file. Idempotent. */

@@ -161,7 +161,8 @@ describe("fluid serve (real process)", () => {
     await s.waitFor((l) => l.event === "started");
     const other = await fluid(["serve", "--log-format", "json"], { cwd: dir });
     expect(other.exitCode).toBe(2);
-    expect(other.stderr).toMatch(/another fluid serve \(pid \d+\) is already using the store/);
+    expect(other.stderr).toMatch(/another fluid serve \(pid \d+ on host .+, heartbeat \d+s ago\) serves the store/);
+    expect(other.stderr).toMatch(/hint: stop it \(kill \d+\)/);
     expect(other.stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -292,7 +292,7 @@ describe("fluid serve: shutdown and restart", () => {
       const { serve } = await import("../../src/daemon/serve.js");
       await expect(serve({ cwd: d.dir, env: {} })).rejects.toMatchObject({
         code: "FLUID_LOCKED",
-        message: expect.stringMatching(/another fluid serve \(pid \d+\) is already using the store/),
+        message: expect.stringMatching(/another fluid serve \(pid \d+ on host .+, heartbeat \d+s ago\) serves the store/),
       });
     } finally {
       await d.close();
