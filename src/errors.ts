@@ -10,6 +10,8 @@ export const ExitCode = {
   failure: 1,
   usage: 2,
   aborted: 3,
+  /** Gave up waiting for a run that goes on (`fluid queue --wait --timeout`), as timeout(1) does. */
+  waitTimeout: 124,
   interrupted: 130,
 } as const;
 
@@ -127,6 +129,13 @@ export class RunInterruptedError extends FluidError {
 export class RunCancelledError extends FluidError {
   constructor(message = "cancelled", options?: FluidErrorOptions) {
     super("FLUID_CANCELLED", message, ExitCode.interrupted, options);
+  }
+}
+
+/** Waiting for a run (`waitForRun`, `fluid queue --wait --timeout`) gave up before it ended; the run goes on (exit 124). */
+export class WaitTimeoutError extends FluidError {
+  constructor(message: string, options?: FluidErrorOptions) {
+    super("FLUID_WAIT_TIMEOUT", message, ExitCode.waitTimeout, options);
   }
 }
 

@@ -7,7 +7,7 @@ import { StoreError } from "../errors.js";
 import type { LogLine } from "../types.js";
 import { setWal } from "./wal.js";
 import { createPruner, type Pruner, type Retention } from "./prune.js";
-import { RUN_COLUMNS, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
+import { UPSERT_RUN_SQL, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
 import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
 import { migrate, requireCurrent } from "./schema.js";
 import type { Store, StoreOptions } from "./store.js";
@@ -171,6 +171,14 @@ class SqliteStore implements Store {
       }
       return details;
     }));
+  }
+
+  latestAttempt(id: string): RunRecord | undefined {
+    this.beforeRead();
+    return this.guard("reading a run", () => {
+      const row = this.s.latest.get(id) as RunRowObject | undefined;
+      return row && fromRow(row);
+    });
   }
 
   listRuns(query: RunQuery = {}): RunRecord[] {
@@ -391,12 +399,8 @@ class SqliteStore implements Store {
 
 /** Prepares every fixed statement of a store once; they are reused for the life of the connection. */
 function prepareStatements(db: Database.Database) {
-  const updates = RUN_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(", ");
   return {
-    upsertRun: db.prepare(
-      `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})
-       ON CONFLICT (id, attempt) DO UPDATE SET ${updates}`,
-    ),
+    upsertRun: db.prepare(UPSERT_RUN_SQL),
     logCount: db.prepare("SELECT lines FROM log_counts WHERE id = ? AND attempt = ?").pluck(),
     insertLog: db.prepare("INSERT INTO logs (id, attempt, seq, ts, level, message) VALUES (?, ?, ?, ?, ?, ?)"),
     upsertLogCount: db.prepare(

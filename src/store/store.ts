@@ -38,7 +38,11 @@ export interface StoreOptions {
 export interface Store {
   /** Absolute path of the file, or ":memory:". */
   readonly path: string;
-  /** Records an attempt, replacing the earlier record of the same (id, attempt). Buffered: written on the next tick. */
+  /**
+   * Records an attempt, replacing the earlier record of the same (id, attempt) unless that one
+   * is further along (`STATE_RANK`: a record never goes backwards, whichever process writes
+   * last). Buffered: written on the next tick.
+   */
   writeAttempt(record: RunRecord): void;
   /** Appends log lines of an attempt, up to `logCap` per attempt. Buffered: written on the next tick. */
   appendLogs(id: string, attempt: number, lines: LogLine[]): void;
@@ -50,6 +54,8 @@ export interface Store {
   flush(): void;
   /** The run with this id, or the only run whose id starts with it. Throws a StoreError for an unknown or ambiguous id. */
   getRun(idOrPrefix: string): RunDetails;
+  /** The latest attempt of the run with exactly this id, or undefined when none is recorded. */
+  latestAttempt(id: string): RunRecord | undefined;
   /** Latest attempt of each run matching the query, newest first. A run's time is its latest attempt's queuedAt, else startedAt, else endedAt. */
   listRuns(query?: RunQuery): RunRecord[];
   /** Latest attempt of each run whose `fromRunId` is `id`, oldest first. */

@@ -1,6 +1,8 @@
 import { StoreError } from "../errors.js";
 import type { LogLine } from "../types.js";
 import type { RunRow } from "./rows.js";
+import { STATE_RANK } from "./state-order.js";
+import type { RunState } from "../types.js";
 
 /** One buffered write: an attempt row, log lines of one attempt, or a schedule fire. */
 export type BufferedWrite =
@@ -55,12 +57,12 @@ export class WriteBuffer {
     return this.rows;
   }
 
-  /** Buffers an attempt row, replacing a buffered row of the same (id, attempt). */
+  /** Buffers an attempt row, replacing a buffered row of the same (id, attempt) unless that one is further along. */
   putAttempt(row: RunRow): void {
     const key = `a${row[1]}\u0000${row[0]}`;
     const entry = this.entries.get(key);
     if (entry?.kind === "attempt") {
-      entry.row = row;
+      if (rank(row) >= rank(entry.row)) entry.row = row;
     } else {
       this.entries.set(key, { kind: "attempt", row });
       this.rows++;
@@ -237,4 +239,9 @@ export class WriteBuffer {
 
 function rowsOf(entry: BufferedWrite): number {
   return entry.kind === "logs" ? entry.lines.length : 1;
+}
+
+/** STATE_RANK of a row's state; an unknown state ranks as final, as in SQL. */
+function rank(row: RunRow): number {
+  return STATE_RANK[row[4] as RunState] ?? 2;
 }
