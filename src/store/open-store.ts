@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { openDatabase } from "../loader/sqlite.js";
 import type { ErrorInfo } from "../errors.js";
 import { StoreError } from "../errors.js";
 import type { LogLine } from "../types.js";
+import { prepareStoreFile } from "./store-file.js";
 import { setWal } from "./wal.js";
 import { createPruner, type Pruner, type Retention } from "./prune.js";
 import { UPSERT_RUN_SQL, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
@@ -46,7 +47,7 @@ export function openStore(options: StoreOptions): Store {
       hint: "run a task first, or check the store path",
     });
   }
-  if (!memory && !readonly) makeDirectory(path);
+  if (!memory && !readonly) prepareStoreFile(path);
 
   let db: Database.Database | undefined;
   try {
@@ -65,20 +66,6 @@ export function openStore(options: StoreOptions): Store {
     throw toStoreError(error, path, "opening it");
   }
 }
-
-function makeDirectory(path: string): void {
-  const dir = dirname(path);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new StoreError(`run store ${path}: cannot create the directory ${dir}: ${reason}`, {
-      cause: error,
-      hint: `create ${dir} yourself, fix its permissions, or set another store path`,
-    });
-  }
-}
-
 
 /** Open stores, flushed by one `exit` listener so a process that exits without `close()` loses nothing buffered. */
 const openStores = new Set<SqliteStore>();
