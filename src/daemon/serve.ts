@@ -7,7 +7,7 @@ import { newRunId } from "../consumer/run-id.js";
 import { ConfigError } from "../errors.js";
 import { createScheduler, type Fire, type SchedulerEvent } from "../schedule/timer.js";
 import { isPidAlive } from "../store/pid-alive.js";
-import { maybePrune, PRUNE_EVERY_MS } from "../store/maybe-prune.js";
+import { startPruning } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
 import type { RunLogLine } from "../task/context.js";
@@ -127,12 +127,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     releasers.push(() => clearInterval(refresh));
 
     if (store) {
-      // Retention: now and every hour, in small transactions that never block runs for long.
-      const prune = (): void => void maybePrune(store, (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }));
-      prune();
-      const pruner = setInterval(prune, PRUNE_EVERY_MS);
-      pruner.unref();
-      releasers.push(() => clearInterval(pruner));
+      // Retention: in the background from a second after start, then hourly, one small transaction per turn.
+      releasers.push(startPruning(store, { onError: (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }) }));
     }
 
     const concurrency = options.concurrency ?? project.config.concurrency;

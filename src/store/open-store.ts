@@ -270,12 +270,22 @@ class SqliteStore implements Store {
   }
 
   prune(now = Date.now()): { deleted: number } {
+    let deleted = 0;
+    for (const n of this.pruneSteps(now)) deleted += n;
+    return { deleted };
+  }
+
+  *pruneSteps(now = Date.now()): Generator<number, void, void> {
     this.assertWritable();
     this.buffer.flushQuietly();
-    return this.guard("deleting old runs", () => {
-      this.pruner ??= createPruner(this.db);
-      return { deleted: this.pruner(this.retention, now) };
-    });
+    this.pruner ??= this.guard("deleting old runs", () => createPruner(this.db));
+    const steps = this.pruner(this.retention, now);
+    for (;;) {
+      this.assertOpen();
+      const step = this.guard("deleting old runs", () => steps.next());
+      if (step.done) return;
+      yield step.value;
+    }
   }
 
   close(): void {

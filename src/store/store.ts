@@ -78,6 +78,12 @@ export interface Store {
   markInterrupted(filter: { host?: string; pidAlive?: (pid: number) => boolean }): RunRecord[];
   /** Deletes runs (every attempt and log line) beyond the retention, in small transactions. Never deletes queued or running runs. */
   prune(now?: number): { deleted: number };
+  /**
+   * `prune` one small transaction at a time: each `next()` deletes up to 500 runs in one
+   * transaction and yields how many, so a caller can yield to its event loop in between
+   * (`startPruning`). Throws a StoreError from `next()` when a step fails or the store closed.
+   */
+  pruneSteps(now?: number): Generator<number, void, void>;
   /** Flushes, then closes the file. Idempotent. */
   close(): void;
 }
