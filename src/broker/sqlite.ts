@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import { StoreError } from "../errors.js";
 import { OutageReporter, printStoreError } from "../store/outage.js";
 import { toRow } from "../store/rows.js";
+import { WalTrimmer } from "../store/wal.js";
 import type { RunRecord } from "../store/run-record.js";
 import { isTransient, toStoreError } from "../store/store-error.js";
 import type { Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
@@ -36,6 +37,8 @@ export interface SqliteBrokerOptions {
    * Default: one line on stderr each.
    */
   onError?: (error: StoreError) => void;
+  /** Quiet time after this connection's last write before it empties the WAL file, in ms (see `WalTrimmer`). Default 1000. */
+  checkpointIdleMs?: number;
 }
 
 const DEFAULTS = { busyTimeoutMs: 5000, skipScanRows: 256 };
@@ -83,7 +86,10 @@ const MAX_CLAIM = 2 ** 31 - 1;
 export function openSqliteBroker(options: SqliteBrokerOptions): Broker {
   const { db, path } = openQueueDb(options.path, options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs);
   try {
-    return new SqliteBroker(db, path, Math.max(0, options.skipScanRows ?? DEFAULTS.skipScanRows), options.onError ?? printStoreError);
+    const wal = path === ":memory:" ? undefined : new WalTrimmer(db, {
+      busyTimeoutMs: options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs, ...(options.checkpointIdleMs !== undefined ? { idleMs: options.checkpointIdleMs } : {}),
+    });
+    return new SqliteBroker(db, path, Math.max(0, options.skipScanRows ?? DEFAULTS.skipScanRows), options.onError ?? printStoreError, wal);
   } catch (error) {
     db.close();
     throw toStoreError(error, path, "preparing the queue");
@@ -125,6 +131,8 @@ class SqliteBroker implements Broker {
   private readonly transaction: Database.Transaction<(work: () => unknown) => unknown>;
   private readonly listeners = new EnqueueListeners();
   private readonly outage: OutageReporter;
+  /** Empties the WAL once writes go quiet. */
+  private readonly wal: WalTrimmer | undefined;
   private readonly report: (error: StoreError) => void;
   private pending: PendingWrite[] = [];
   /** Acks and retries whose commit failed transiently, in call order: written before anything else. */
@@ -137,8 +145,9 @@ class SqliteBroker implements Broker {
   private idle: IdleView | undefined;
   private closed = false;
 
-  constructor(db: Database.Database, path: string, skipScanRows: number, onError: (error: StoreError) => void) {
+  constructor(db: Database.Database, path: string, skipScanRows: number, onError: (error: StoreError) => void, wal: WalTrimmer | undefined) {
     this.db = db;
+    this.wal = wal;
     this.path = path;
     this.skipScanRows = skipScanRows;
     this.report = onError;
@@ -282,6 +291,7 @@ class SqliteBroker implements Broker {
     this.closed = true;
     this.listeners.clear();
     this.cancelRetry();
+    this.wal?.stop();
     try {
       if (this.pending.length > 0 || this.kept.length > 0) this.run("committing the last writes", () => undefined);
     } catch (error) {
@@ -380,6 +390,7 @@ class SqliteBroker implements Broker {
       throw failure;
     }
     this.failures = 0;
+    this.wal?.wrote();
     if (this.outage.active) this.outage.recovered(`${kept.length} kept acks and retries landed`);
     let wake = false;
     for (let i = 0; i < writes.length; i++) {

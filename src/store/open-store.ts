@@ -6,7 +6,7 @@ import type { ErrorInfo } from "../errors.js";
 import { StoreError } from "../errors.js";
 import type { LogLine } from "../types.js";
 import { prepareStoreFile } from "./store-file.js";
-import { setWal } from "./wal.js";
+import { setWal, WalTrimmer } from "./wal.js";
 import { createPruner, type Pruner, type Retention } from "./prune.js";
 import { UPSERT_RUN_SQL, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
 import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
@@ -86,6 +86,8 @@ class SqliteStore implements Store {
   private readonly s: ReturnType<typeof prepareStatements>;
   private readonly listStatements = new Map<string, Database.Statement>();
   private pruner: Pruner | undefined;
+  /** Empties the WAL once writes go quiet (undefined in memory or read-only). */
+  private readonly wal: WalTrimmer | undefined;
   private closed = false;
 
   constructor(db: Database.Database, path: string, readonly: boolean, options: StoreOptions) {
@@ -98,6 +100,9 @@ class SqliteStore implements Store {
       perTask: options.retention?.perTask ?? DEFAULTS.perTask,
     };
     this.s = prepareStatements(db);
+    if (!readonly && path !== ":memory:") {
+      this.wal = new WalTrimmer(db, { busyTimeoutMs: options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs, ...(options.checkpointIdleMs !== undefined ? { idleMs: options.checkpointIdleMs } : {}) });
+    }
     this.writeBatch = db.transaction((entries: BufferedWrite[]) => {
       for (const entry of entries) {
         if (entry.kind === "attempt") this.s.upsertRun.run(entry.row);
@@ -109,7 +114,10 @@ class SqliteStore implements Store {
     this.buffer = new WriteBuffer({
       // IMMEDIATE takes the write lock up front: a deferred transaction that reads (log counts)
       // before writing can fail with SQLITE_BUSY without waiting when another process wrote.
-      write: (entries) => this.writeBatch.immediate(entries),
+      write: (entries) => {
+        this.writeBatch.immediate(entries);
+        this.wal?.wrote();
+      },
       toError: (error) => toStoreError(error, this.path, "recording runs"),
       isTransient,
       onError: options.onError ?? defaultOnError,
@@ -199,6 +207,7 @@ class SqliteStore implements Store {
   setTaskEnabled(task: string, enabled: boolean, reason?: string): void {
     this.assertWritable();
     this.guard("saving the task state", () => this.s.setTask.run(task, enabled ? 1 : 0, reason ?? null, Date.now()));
+    this.wal?.wrote();
   }
 
   taskStates(): Map<string, TaskState> {
@@ -266,7 +275,9 @@ class SqliteStore implements Store {
       }
       return marked;
     });
-    return this.guard("marking interrupted runs", () => mark.immediate());
+    const marked = this.guard("marking interrupted runs", () => mark.immediate());
+    this.wal?.wrote();
+    return marked;
   }
 
   prune(now = Date.now()): { deleted: number } {
@@ -284,6 +295,7 @@ class SqliteStore implements Store {
       this.assertOpen();
       const step = this.guard("deleting old runs", () => steps.next());
       if (step.done) return;
+      this.wal?.wrote();
       yield step.value;
     }
   }
@@ -293,6 +305,7 @@ class SqliteStore implements Store {
     this.closed = true;
     openStores.delete(this);
     this.buffer.stop();
+    this.wal?.stop();
     try {
       this.buffer.flush(true);
     } finally {

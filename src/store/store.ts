@@ -30,6 +30,11 @@ export interface StoreOptions {
   busyTimeoutMs?: number;
   /** Buffered rows (attempts + log lines + fires) that trigger a flush right away instead of on the next tick. Default 1000. */
   batchRows?: number;
+  /**
+   * Quiet time after this connection's last write before it empties the WAL file
+   * (`wal_checkpoint(TRUNCATE)`, never waiting for other connections), in ms. Default 1000.
+   */
+  checkpointIdleMs?: number;
   /** Most rows kept buffered while writes fail; beyond it the oldest are dropped and counted. Default 100000. */
   maxBufferedRows?: number;
 }
