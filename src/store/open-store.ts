@@ -5,6 +5,7 @@ import { openDatabase } from "../loader/sqlite.js";
 import type { ErrorInfo } from "../errors.js";
 import { StoreError } from "../errors.js";
 import type { LogLine } from "../types.js";
+import { printStoreError } from "./outage.js";
 import { prepareStoreFile } from "./store-file.js";
 import { setWal, WalTrimmer } from "./wal.js";
 import { createPruner, type Pruner, type Retention } from "./prune.js";
@@ -71,9 +72,6 @@ export function openStore(options: StoreOptions): Store {
 const openStores = new Set<SqliteStore>();
 let exitHooked = false;
 
-function defaultOnError(error: StoreError): void {
-  process.stderr.write(`fluid-tasks: ${error.message}${error.hint ? ` (${error.hint})` : ""}\n`);
-}
 
 class SqliteStore implements Store {
   readonly path: string;
@@ -120,7 +118,7 @@ class SqliteStore implements Store {
       },
       toError: (error) => toStoreError(error, this.path, "recording runs"),
       isTransient,
-      onError: options.onError ?? defaultOnError,
+      onError: options.onError ?? printStoreError,
       // A batch larger than the bound would drop rows before ever trying to write them.
       batchRows: Math.max(1, Math.min(options.batchRows ?? DEFAULTS.batchRows, maxRows)),
       maxRows,

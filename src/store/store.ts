@@ -23,7 +23,8 @@ export interface StoreOptions {
   /**
    * Receives write failures of background flushes (disk full, I/O error, a lock held too long)
    * instead of having them thrown out of a timer; the rows stay buffered and are retried after
-   * 100 ms, doubling up to 30 s. Default: print one line to stderr.
+   * 100 ms, doubling up to 5 s, until they land. An outage is reported twice: one line when it
+   * starts, a summary when writes land again. Default: print each line to stderr.
    */
   onError?: (error: StoreError) => void;
   /** How long a write waits for another process's write lock, in ms (`PRAGMA busy_timeout`). Default 5000. */
@@ -35,7 +36,7 @@ export interface StoreOptions {
    * (`wal_checkpoint(TRUNCATE)`, never waiting for other connections), in ms. Default 1000.
    */
   checkpointIdleMs?: number;
-  /** Most rows kept buffered while writes fail; beyond it the oldest are dropped and counted. Default 100000. */
+  /** Most rows kept buffered while writes fail; beyond it the oldest are dropped (log lines first) and counted. Default 100000. */
   maxBufferedRows?: number;
 }
 
