@@ -3,6 +3,7 @@ import { StoreError } from "../errors.js";
 import { OutageReporter, printStoreError } from "../store/outage.js";
 import { toRow } from "../store/rows.js";
 import { WalTrimmer } from "../store/wal.js";
+import { withWriteLock } from "../store/write-lock.js";
 import type { RunRecord } from "../store/run-record.js";
 import { isTransient, toStoreError } from "../store/store-error.js";
 import type { Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
@@ -86,10 +87,11 @@ const MAX_CLAIM = 2 ** 31 - 1;
 export function openSqliteBroker(options: SqliteBrokerOptions): Broker {
   const { db, path } = openQueueDb(options.path, options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs);
   try {
+    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs;
     const wal = path === ":memory:" ? undefined : new WalTrimmer(db, {
-      busyTimeoutMs: options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs, ...(options.checkpointIdleMs !== undefined ? { idleMs: options.checkpointIdleMs } : {}),
+      busyTimeoutMs, ...(options.checkpointIdleMs !== undefined ? { idleMs: options.checkpointIdleMs } : {}),
     });
-    return new SqliteBroker(db, path, Math.max(0, options.skipScanRows ?? DEFAULTS.skipScanRows), options.onError ?? printStoreError, wal);
+    return new SqliteBroker(db, path, busyTimeoutMs, Math.max(0, options.skipScanRows ?? DEFAULTS.skipScanRows), options.onError ?? printStoreError, wal);
   } catch (error) {
     db.close();
     throw toStoreError(error, path, "preparing the queue");
@@ -127,6 +129,7 @@ class SqliteBroker implements Broker {
   private readonly db: Database.Database;
   private readonly path: string;
   private readonly skipScanRows: number;
+  private readonly busyTimeoutMs: number;
   private readonly s: QueueStatements;
   private readonly transaction: Database.Transaction<(work: () => unknown) => unknown>;
   private readonly listeners = new EnqueueListeners();
@@ -145,8 +148,9 @@ class SqliteBroker implements Broker {
   private idle: IdleView | undefined;
   private closed = false;
 
-  constructor(db: Database.Database, path: string, skipScanRows: number, onError: (error: StoreError) => void, wal: WalTrimmer | undefined) {
+  constructor(db: Database.Database, path: string, busyTimeoutMs: number, skipScanRows: number, onError: (error: StoreError) => void, wal: WalTrimmer | undefined) {
     this.db = db;
+    this.busyTimeoutMs = busyTimeoutMs;
     this.wal = wal;
     this.path = path;
     this.skipScanRows = skipScanRows;
@@ -353,11 +357,11 @@ class SqliteBroker implements Broker {
     this.idle = undefined;
     let out: T;
     try {
-      out = this.transaction.immediate(() => {
+      out = withWriteLock(this.db, this.busyTimeoutMs, () => this.transaction.immediate(() => {
         for (const apply of kept) this.applyOne(apply);
         for (let i = 0; i < writes.length; i++) results[i] = this.applyOne(writes[i]!.apply);
         return work();
-      }) as T;
+      }) as T);
     } catch (error) {
       const pending = writes.length + kept.length;
       const failure = toStoreError(error, this.path, pending > 0 ? `${doing} (and ${pending} buffered writes)` : doing);

@@ -8,6 +8,7 @@ import type { LogLine } from "../types.js";
 import { printStoreError } from "./outage.js";
 import { prepareStoreFile } from "./store-file.js";
 import { setWal, WalTrimmer } from "./wal.js";
+import { withWriteLock } from "./write-lock.js";
 import { createPruner, type Pruner, type Retention } from "./prune.js";
 import { UPSERT_RUN_SQL, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
 import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
@@ -78,6 +79,7 @@ class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly readonly: boolean;
   private readonly logCap: number;
+  private readonly busyTimeoutMs: number;
   private readonly retention: Retention;
   private readonly buffer: WriteBuffer;
   private readonly writeBatch: Database.Transaction<(entries: BufferedWrite[]) => void>;
@@ -93,6 +95,7 @@ class SqliteStore implements Store {
     this.path = path;
     this.readonly = readonly;
     this.logCap = Math.max(0, Math.floor(options.logCap ?? DEFAULTS.logCap));
+    this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs;
     this.retention = {
       days: options.retention?.days ?? DEFAULTS.days,
       perTask: options.retention?.perTask ?? DEFAULTS.perTask,
@@ -113,7 +116,7 @@ class SqliteStore implements Store {
       // IMMEDIATE takes the write lock up front: a deferred transaction that reads (log counts)
       // before writing can fail with SQLITE_BUSY without waiting when another process wrote.
       write: (entries) => {
-        this.writeBatch.immediate(entries);
+        withWriteLock(this.db, this.busyTimeoutMs, () => this.writeBatch.immediate(entries));
         this.wal?.wrote();
       },
       toError: (error) => toStoreError(error, this.path, "recording runs"),
@@ -273,7 +276,7 @@ class SqliteStore implements Store {
       }
       return marked;
     });
-    const marked = this.guard("marking interrupted runs", () => mark.immediate());
+    const marked = this.guard("marking interrupted runs", () => withWriteLock(this.db, this.busyTimeoutMs, () => mark.immediate()));
     this.wal?.wrote();
     return marked;
   }
