@@ -17,10 +17,13 @@
  * 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, then 100 ms between tries, so with 50 writers most
  * slept while the lock stood free (and each `fluid queue` took the lock twice: the queue row,
  * then the record). Now one transaction per enqueue, and `withWriteLock` (src/store/write-lock.ts)
- * retries in 0.25-4 ms naps.
+ * retries in 0.25-4 ms naps. On a machine with few cores a burst is bound by CPU either way, and
+ * the sleeps hide behind it; so when strace is installed, one more burst runs under it and the
+ * table counts the sleeps of SQLite's busy handler (nanosleeps of 1 ms or more) and their sum:
+ * on many cores that sum is on the critical path.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { median, printTable } from "./stats.js";
@@ -74,6 +77,32 @@ async function burst(n: number, command?: string[]): Promise<{ wallMs: number; c
   };
 }
 
+const STRACE = ["/usr/bin/strace", "/bin/strace"].find((p) => existsSync(p));
+
+/** A burst under strace: how many nanosleeps of 1 ms or more (SQLite's busy handler) its processes made, and their sum in ms. */
+async function busySleeps(n: number): Promise<{ count: number; ms: number } | undefined> {
+  if (!STRACE) return undefined;
+  const outs = Array.from({ length: n }, (_, i) => join(dir, `strace-${i}.txt`));
+  await Promise.all(outs.map((out) => new Promise<void>((resolve) => {
+    const child = spawn(STRACE, ["-f", "-e", "trace=nanosleep,clock_nanosleep", "-o", out, process.execPath, BIN, "queue", "quick"], { cwd: dir, env, stdio: "ignore" });
+    child.on("close", () => resolve());
+    child.on("error", () => resolve());
+  })));
+  let count = 0;
+  let ms = 0;
+  for (const out of outs) {
+    if (!existsSync(out)) return undefined;
+    for (const m of readFileSync(out, "utf8").matchAll(/tv_sec=(\d+), tv_nsec=(\d+)/g)) {
+      const sleep = Number(m[1]) * 1000 + Number(m[2]) / 1e6;
+      if (sleep >= 1) {
+        count++;
+        ms += sleep;
+      }
+    }
+  }
+  return { count, ms };
+}
+
 try {
   spawnSync(process.execPath, [BIN, "queue", "quick"], { cwd: dir, env });
   spawnSync(process.execPath, [BIN, "queue", "quick"], { cwd: dir, env });
@@ -104,6 +133,8 @@ try {
     ],
   );
   console.log(`queue burst vs ls burst (same run): ${(wallMs / median(peers.map((b) => b.wallMs))).toFixed(2)}x`);
+  const sleeps = await busySleeps(PROCESSES);
+  if (sleeps) console.log(`busy-handler sleeps in one burst under strace: ${sleeps.count} sleeps of >= 1 ms, ${s(sleeps.ms)} in all`);
   console.log(`waiting beyond the CPU floor: ${s(Math.max(0, wallMs - floorMs))} (${((Math.max(0, wallMs - floorMs) / wallMs) * 100).toFixed(0)}% of the burst)`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
