@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, CONFIG, ROOT, tempProject } from "../helpers/cli.js";
+import { BIN, CONFIG, ROOT, fluid, tempProject } from "../helpers/cli.js";
 import { readTable } from "../store/temp-store.js";
 
 // Records that tell the truth while a producer and the daemon write the same store at once:
@@ -116,4 +116,17 @@ describe("records while a producer and the daemon write at once", () => {
     const executed = (serve.stderr().match(/"event":"run-end"/g) ?? []).length;
     expect(executed).toBe(count); // each ran once
   }, 180_000);
+
+  it("refuses a run id already used, queued or recorded, without touching its record (exit 2)", async () => {
+    const p = tempProject({ "fluid.config.ts": CONFIG, "tasks/t.ts": TASKS });
+    cleanups.push(p.cleanup);
+    const ran = await fluid(["run", "quick", "--run-id", "used-once"], { cwd: p.dir });
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    const again = await fluid(["queue", "quick", "--run-id", "used-once"], { cwd: p.dir });
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(/run id "used-once" is already used by a queued or recorded run/);
+    const db = join(p.dir, ".fluid", "fluid.db");
+    expect(readTable(db, "SELECT id, state FROM runs")).toEqual([{ id: "used-once", state: "success" }]);
+    expect(readTable(db, "SELECT id FROM queue")).toEqual([]);
+  });
 });
