@@ -4,7 +4,8 @@ import { loadProject, type LoadOptions, type Project } from "../config/load.js";
 import { enqueueRecorded, newQueuedRun } from "../consumer/consumer.js";
 import { formatDuration, parseDuration } from "../duration.js";
 import { ConfigError, RunInterruptedError, StoreError, UsageError, WaitTimeoutError } from "../errors.js";
-import { isTransient } from "../store/store-error.js";
+import { printStoreError } from "../store/outage.js";
+import { isTransient, toStoreError } from "../store/store-error.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { RunRecord } from "../store/run-record.js";
 import type { Store } from "../store/store.js";
@@ -18,10 +19,16 @@ export interface Connection {
   project: Project;
   store: Store;
   broker: Broker;
+  /** Closes the broker, then the store; never throws (what it could not write is reported on stderr). */
   close(): Promise<void>;
 }
 
-/** Opens the project's store and its SQLite queue (the one `fluid serve` consumes). */
+/** Prints what closing a connection could not do (one line on stderr, as the store's own reports). */
+function report(error: unknown, path: string): void {
+  printStoreError(toStoreError(error, path, "closing it"));
+}
+
+/** Opens the project's store and its SQLite queue (the one `fluid serve` consumes). `close()` never throws. */
 export async function connect(project: Project): Promise<Connection> {
   const store = await openProjectStore(project.config);
   if (!store || store.path === ":memory:") {
@@ -33,9 +40,15 @@ export async function connect(project: Project): Promise<Connection> {
     const broker = await openBroker("sqlite", store.path);
     return {
       project, store, broker,
+      // Never throws: after a committed enqueue, a failing close must not make the caller
+      // believe nothing was queued and queue it again. What it could not write is reported.
       async close() {
-        await broker.close();
-        store.close();
+        await broker.close().catch((error: unknown) => report(error, store.path));
+        try {
+          store.close();
+        } catch (error) {
+          report(error, store.path);
+        }
       },
     };
   } catch (error) {
