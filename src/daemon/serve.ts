@@ -126,11 +126,6 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     refresh.unref();
     releasers.push(() => clearInterval(refresh));
 
-    if (store) {
-      // Retention: in the background from a second after start, then hourly, one small transaction per turn.
-      releasers.push(startPruning(store, { onError: (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }) }));
-    }
-
     const concurrency = options.concurrency ?? project.config.concurrency;
     const graceMs = options.graceMs ?? 30_000;
     const deps = await resolveDeps(project);
@@ -209,6 +204,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     consumer.start();
     scheduler.start();
     emit({ type: "started", summary });
+    // Retention: in the background, never before "started": a second after it, then hourly, one small transaction per turn.
+    if (store) releasers.push(startPruning(store, { onError: (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }) }));
 
     const daemon: Daemon = {
       summary,
