@@ -1,3 +1,4 @@
+import type { RunRecord } from "../store/run-record.js";
 import type { Priority, RunTrigger } from "../types.js";
 
 /** A run waiting in (or claimed from) a broker. */
@@ -53,19 +54,36 @@ export interface ClaimOptions {
 export interface Broker {
   readonly kind: "memory" | "sqlite" | "redis";
   /**
-   * Adds a run; durable before the promise resolves (for durable brokers). Resolves false,
-   * changing nothing, when a run with the same id is already queued or claimed, so a caller
-   * can make an enqueue idempotent with a deterministic id (as BullMQ's `jobId`).
+   * True when `enqueue` writes the `record` it is given in the same transaction as the queue
+   * row (SQLite: the store's `runs` table of the same file), so the queue row and the
+   * `queued` record land together or not at all. False (memory): the caller writes the record
+   * to its store itself.
    */
-  enqueue(run: QueuedRun): Promise<boolean>;
+  readonly recordsRuns: boolean;
+  /**
+   * Adds a run; durable before the promise resolves (for durable brokers). Resolves false,
+   * changing nothing, when a run with the same id is already queued or claimed, or (SQLite)
+   * already recorded in the store, so a caller can make an enqueue idempotent with a
+   * deterministic id (as BullMQ's `jobId`) and a run id is never reused. `record` is the
+   * run's `queued` record, written with the queue row when `recordsRuns` (it never replaces
+   * a record further along: a record never goes backwards). Either it resolves and the run
+   * is queued, or it rejects and nothing was queued.
+   */
+  enqueue(run: QueuedRun, record?: RunRecord): Promise<boolean>;
   /** Takes up to `max` runs that are due, marking them claimed by `owner`, in claim order. */
   claim(options: ClaimOptions): Promise<QueuedRun[]>;
-  /** The claimed run is finished: removes it. A no-op for an id that is not claimed. */
+  /**
+   * The claimed run is finished: removes it. A no-op for an id that is not claimed. A durable
+   * broker that cannot write now (disk full, I/O error) keeps the ack in memory and retries it
+   * with backoff until it lands, and resolves: the outcome of a run is known, so it must not
+   * make the run execute again, and a consumer must not fail for it.
+   */
   ack(id: string): Promise<void>;
   /**
    * Puts a claimed run back as a delayed run (a retry) with a new attempt and runAfter; it keeps
    * its priority and enqueue order. Resolves true when re-queued; false when the id is not
    * claimed, or when its cancellation was requested: then the run is removed (cancel wins).
+   * Kept and retried as `ack` is when the store cannot be written now (then resolves true).
    */
   retry(id: string, attempt: number, runAfter: number): Promise<boolean>;
   /**

@@ -54,6 +54,7 @@ export function createMemoryBroker(): Broker {
 
 class MemoryBroker implements Broker {
   readonly kind = "memory" as const;
+  readonly recordsRuns = false;
   private readonly levels: Level[] = [0, 1, 2].map(() => ({ tasks: new Heap<TaskQueue>(queueBefore), byTask: new Map() }));
   /** Every queued or claimed run by id. */
   private readonly entries = new Map<string, Entry>();

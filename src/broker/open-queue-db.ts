@@ -1,16 +1,16 @@
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { openDatabase } from "../loader/sqlite.js";
-import { StoreError } from "../errors.js";
 import { migrate } from "../store/schema.js";
 import { toStoreError } from "../store/store-error.js";
+import { prepareStoreFile } from "../store/store-file.js";
 import { setWal } from "../store/wal.js";
 
 /**
- * Opens a connection of its own to the store file for the SQLite broker, set up as the store
- * sets its own (WAL, busy_timeout, synchronous = NORMAL), and brings the schema up to date with
- * the store's one migration list (`migrate` of src/store/schema.ts). Migrating on this
+ * Opens a connection of its own to the store file for the SQLite broker, created as the store
+ * creates it (`prepareStoreFile`: directory 0700, file 0600) and set up as the store sets its
+ * own (WAL, busy_timeout, synchronous = NORMAL), and brings the schema up to date with the
+ * store's one migration list (`migrate` of src/store/schema.ts). Migrating on this
  * connection instead of opening (and closing) a whole Store avoids the Store's write buffer,
  * exit hook and prepared statements; `migrate` runs in an IMMEDIATE transaction that re-reads
  * the version, so a daemon and a `fluid queue` opening a new file at once migrate it once.
@@ -19,16 +19,7 @@ import { setWal } from "../store/wal.js";
 export function openQueueDb(path: string, busyTimeoutMs: number): { db: Database.Database; path: string } {
   const memory = path === ":memory:";
   const file = memory ? path : resolve(path);
-  if (!memory) {
-    try {
-      mkdirSync(dirname(file), { recursive: true });
-    } catch (error) {
-      throw new StoreError(`run store ${file}: cannot create the directory ${dirname(file)}: ${(error as Error).message}`, {
-        cause: error,
-        hint: `create ${dirname(file)} yourself, fix its permissions, or set another store path`,
-      });
-    }
-  }
+  if (!memory) prepareStoreFile(file);
   let db: Database.Database | undefined;
   try {
     db = openDatabase(file);

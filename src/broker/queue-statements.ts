@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { LEASE_TABLE } from "../store/lease.js";
+import { UPSERT_RUN_SQL } from "../store/rows.js";
 
 /** Unclaimed rows in claim order: served by the partial index queue_due (priority, run_after, seq). */
 const DUE = "claimed_by IS NULL AND priority IN (0, 1, 2) AND run_after <= @now ORDER BY priority, run_after, seq";
@@ -12,6 +13,10 @@ export function prepareQueueStatements(db: Database.Database): QueueStatements {
        VALUES (@id, @task, @params, @priority, @attempt, @trigger, @run_after, @queued_at, @from_run_id, @root_run_id, @scheduled_at)
        ON CONFLICT (id) DO NOTHING`,
     ),
+    /** Whether the store holds a record of this run id (an id is used once). */
+    recorded: db.prepare("SELECT 1 FROM runs WHERE id = ? LIMIT 1").pluck(),
+    /** The store's own write of an attempt row: a record never goes backwards. */
+    upsertRun: db.prepare(UPSERT_RUN_SQL),
     ack: db.prepare("DELETE FROM queue WHERE id = ? AND claimed_by IS NOT NULL"),
     requeue: db.prepare(
       "UPDATE queue SET attempt = ?, run_after = ?, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND claimed_by IS NOT NULL AND cancel_requested = 0",
@@ -85,6 +90,8 @@ export type QueueStatements = Record<StatementName, Database.Statement>;
 
 type StatementName =
   | "insert"
+  | "recorded"
+  | "upsertRun"
   | "ack"
   | "requeue"
   | "dropCancelled"

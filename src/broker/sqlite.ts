@@ -1,5 +1,11 @@
 import type Database from "better-sqlite3";
-import { toStoreError } from "../store/store-error.js";
+import { StoreError } from "../errors.js";
+import { OutageReporter, printStoreError } from "../store/outage.js";
+import { toRow } from "../store/rows.js";
+import { WalTrimmer } from "../store/wal.js";
+import { withWriteLock } from "../store/write-lock.js";
+import type { RunRecord } from "../store/run-record.js";
+import { isTransient, toStoreError } from "../store/store-error.js";
 import type { Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
 import { BrokerClosedError } from "./broker-closed-error.js";
 import { checkQueuedRun, checkRetry } from "./check-queued-run.js";
@@ -35,9 +41,21 @@ export interface SqliteBrokerOptions {
    * producer such as `fluid queue`, which writes whoever serves the store).
    */
   owner?: string;
+  /**
+   * Receives the reports of an outage (disk full, I/O error, a lock held too long): one when
+   * acks or claims start failing, one when writes land again; failures in between are counted.
+   * Default: one line on stderr each.
+   */
+  onError?: (error: StoreError) => void;
+  /** Quiet time after this connection's last write before it empties the WAL file, in ms (see `WalTrimmer`). Default 1000. */
+  checkpointIdleMs?: number;
 }
 
 const DEFAULTS = { busyTimeoutMs: 5000, skipScanRows: 256 };
+
+/** First and longest wait before writing kept acks and retries again, in ms. */
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
 
 /** Most runs one claim takes, whatever `max` says. */
 const MAX_CLAIM = 2 ** 31 - 1;
@@ -52,7 +70,18 @@ const MAX_CLAIM = 2 ** 31 - 1;
  *   needs to read), and each promise settles after that commit. A resolved enqueue survives a
  *   crash of the process (WAL, synchronous = NORMAL: a power loss may lose the last commits).
  *   A crash after a run ended but before its ack committed runs it again after `recover`:
- *   delivery is at least once. A failed commit rejects every call it carried.
+ *   delivery is at least once.
+ * - `enqueue` writes the run's `queued` record (when given) in the same transaction as its
+ *   queue row, and refuses an id the queue or the store already holds: the queue row and the
+ *   record are one write, so a producer's record can never land after the daemon's `success`.
+ * - Each write of a group commit runs in its own savepoint: a write SQLite refuses (a bad row)
+ *   rejects alone. A transient failure (disk full, I/O error, lock held past busy_timeout)
+ *   rolls the whole commit back: its enqueues reject (nothing was queued), while its acks and
+ *   retries are kept in memory and written again with backoff (100 ms doubling to 5 s, and
+ *   with every later write) until they land; they resolve at once. During such an outage a
+ *   claim resolves [] instead of throwing. `onError` hears one line when it starts and one
+ *   when it ends. `close` makes a last attempt; what still cannot land is reported (those
+ *   runs run again after a restart).
  * - `claim` is one IMMEDIATE transaction (the buffered writes first, then
  *   `UPDATE ... WHERE seq IN (SELECT ... LIMIT ?) RETURNING *`), so two processes never claim
  *   the same run. It costs O(k log n) for k runs; with skipTasks it reads at most
@@ -67,7 +96,11 @@ const MAX_CLAIM = 2 ** 31 - 1;
 export function openSqliteBroker(options: SqliteBrokerOptions): Broker {
   const { db, path } = openQueueDb(options.path, options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs);
   try {
-    return new SqliteBroker(db, path, Math.max(0, options.skipScanRows ?? DEFAULTS.skipScanRows), options.owner);
+    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs;
+    const wal = path === ":memory:" ? undefined : new WalTrimmer(db, {
+      busyTimeoutMs, ...(options.checkpointIdleMs !== undefined ? { idleMs: options.checkpointIdleMs } : {}),
+    });
+    return new SqliteBroker(db, path, busyTimeoutMs, Math.max(0, options.skipScanRows ?? DEFAULTS.skipScanRows), options.onError ?? printStoreError, wal, options.owner);
   } catch (error) {
     db.close();
     throw toStoreError(error, path, "preparing the queue");
@@ -81,6 +114,12 @@ interface PendingWrite {
   reject: (error: unknown) => void;
   /** Whether a true result of `apply` wakes the onEnqueue listeners. */
   wakes: boolean;
+  /**
+   * An ack or retry: on a transient failure it is kept and written again later, and its
+   * promise resolves with `keptResult` at once. Otherwise (enqueue) it rejects.
+   */
+  keep: boolean;
+  keptResult?: unknown;
 }
 
 /** What this connection last saw of the unclaimed runs, valid while `version` is the file's data_version. */
@@ -90,36 +129,66 @@ interface IdleView {
   nextDue: number | undefined;
 }
 
+/** The outcome of one write of a group commit. */
+type Applied = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 class SqliteBroker implements Broker {
   readonly kind = "sqlite" as const;
+  readonly recordsRuns = true;
   private readonly db: Database.Database;
   private readonly path: string;
   private readonly skipScanRows: number;
+  private readonly busyTimeoutMs: number;
   private readonly s: QueueStatements;
   private readonly transaction: Database.Transaction<(work: () => unknown) => unknown>;
   private readonly listeners = new EnqueueListeners();
+  private readonly outage: OutageReporter;
+  /** Empties the WAL once writes go quiet. */
+  private readonly wal: WalTrimmer | undefined;
+  private readonly report: (error: StoreError) => void;
   private pending: PendingWrite[] = [];
+  /** Acks and retries whose commit failed transiently, in call order: written before anything else. */
+  private kept: Array<() => unknown> = [];
   private flushTimer: NodeJS.Immediate | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Consecutive transient failures, for the backoff; and when writing may be tried again. */
+  private failures = 0;
+  private retryAt = 0;
   private idle: IdleView | undefined;
   private closed = false;
   private readonly owner: string | undefined;
   private lease: LeaseStatements | undefined;
 
-  constructor(db: Database.Database, path: string, skipScanRows: number, owner: string | undefined) {
+  constructor(db: Database.Database, path: string, busyTimeoutMs: number, skipScanRows: number, onError: (error: StoreError) => void, wal: WalTrimmer | undefined, owner: string | undefined) {
     this.db = db;
+    this.busyTimeoutMs = busyTimeoutMs;
+    this.wal = wal;
     this.path = path;
     this.skipScanRows = skipScanRows;
     this.owner = owner;
-    this.s = prepareQueueStatements(db);
     if (owner !== undefined) this.leaseStatements();
+    this.report = onError;
+    this.outage = new OutageReporter(onError);
+    this.s = prepareQueueStatements(db);
+    // Called inside the group commit's transaction it is a savepoint (better-sqlite3 nests them).
     this.transaction = db.transaction((work: () => unknown) => work());
   }
 
-  enqueue(run: QueuedRun): Promise<boolean> {
+  enqueue(run: QueuedRun, record?: RunRecord): Promise<boolean> {
     return this.guarded(() => {
       checkQueuedRun(run);
       const row = toInsertParams(run); // JSON.stringify throws here, for this call only
-      return this.buffer(() => this.s.insert.run(row).changes === 1, true);
+      const recordRow = record === undefined ? undefined : toRow(record);
+      if (recordRow && (recordRow[0] !== run.id || recordRow[1] !== run.attempt)) {
+        throw new TypeError(`cannot queue run ${JSON.stringify(run.id)}: its record is of run ${JSON.stringify(recordRow[0])} attempt ${recordRow[1]}`);
+      }
+      return this.buffer(() => {
+        // An id is used once: one the store has recorded (the run ended) is refused like a queued one.
+        if (this.s.recorded.get(run.id) !== undefined) return false;
+        if (this.s.insert.run(row).changes !== 1) return false;
+        if (recordRow) this.s.upsertRun.run(recordRow);
+        return true;
+      }, { wakes: true, keep: false });
     });
   }
 
@@ -129,21 +198,31 @@ class SqliteBroker implements Broker {
       const max = Math.min(Math.floor(options.max), MAX_CLAIM);
       if (!(max > 0)) return Promise.resolve([]);
       const now = options.now ?? Date.now();
+      // The store cannot be written: wait for the backoff instead of failing every poll.
+      if (this.outage.active && Date.now() < this.retryAt) return Promise.resolve([]);
       // Polling an idle queue: nothing was due at the last look and no other process wrote since.
       const idle = this.idleView();
       if (idle !== undefined && (idle.nextDue === undefined || idle.nextDue > now)) return Promise.resolve([]);
-      const rows = this.run("claiming runs", () => {
-        const version = this.s.dataVersion.get() as number;
-        const claimed = claimSqliteRows(this.s, { owner: options.owner, now, max, skipTasks: options.skipTasks, scanRows: this.skipScanRows });
-        if (claimed.length === 0) this.remember(version);
-        return claimed;
-      });
+      let rows: QueueRow[];
+      try {
+        rows = this.run("claiming runs", () => {
+          const version = this.s.dataVersion.get() as number;
+          const claimed = claimSqliteRows(this.s, { owner: options.owner, now, max, skipTasks: options.skipTasks, scanRows: this.skipScanRows });
+          if (claimed.length === 0) this.remember(version);
+          return claimed;
+        });
+      } catch (error) {
+        if (!isTransient((error as StoreError).cause)) throw error;
+        this.outage.failed(error as StoreError, "no run is claimed until it can be written again");
+        this.scheduleRetry();
+        return Promise.resolve([]);
+      }
       return Promise.resolve(sortQueueRows(rows).map(fromQueueRow));
     });
   }
 
   ack(id: string): Promise<void> {
-    return this.guarded(() => this.buffer(() => void this.s.ack.run(id), false));
+    return this.guarded(() => this.buffer(() => void this.s.ack.run(id), { wakes: false, keep: true }));
   }
 
   retry(id: string, attempt: number, runAfter: number): Promise<boolean> {
@@ -153,7 +232,7 @@ class SqliteBroker implements Broker {
         if (this.s.requeue.run(attempt, runAfter, id).changes === 1) return true;
         this.s.dropCancelled.run(id); // cancel wins over a retry
         return false;
-      }, true);
+      }, { wakes: true, keep: true, keptResult: true });
     });
   }
 
@@ -224,13 +303,24 @@ class SqliteBroker implements Broker {
     return this.listeners.add(listener);
   }
 
+  /** Commits what is buffered or kept (one last try), then closes the connection. Never throws for a write that cannot land: it reports it. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.cancelRetry();
+    this.wal?.stop();
     try {
-      if (this.pending.length > 0) this.run("committing the last writes", () => undefined);
+      if (this.pending.length > 0 || this.kept.length > 0) this.run("committing the last writes", () => undefined);
+    } catch (error) {
+      if (this.kept.length > 0) {
+        const failure = error as StoreError;
+        this.report(new StoreError(`${failure.message} (${this.kept.length} acks and retries could not be written: those runs run again after a restart)`, {
+          cause: failure, ...(failure.hint ? { hint: failure.hint } : {}),
+        }));
+      }
     } finally {
+      this.kept = [];
       this.db.close();
     }
   }
@@ -245,52 +335,97 @@ class SqliteBroker implements Broker {
     }
   }
 
-  /** Queues a write for the next group commit; the promise settles after it. */
-  private buffer<T>(apply: () => T, wakes: boolean): Promise<T> {
+  /** Queues a write for the next group commit; the promise settles after it (or when kept, see PendingWrite). */
+  private buffer<T>(apply: () => T, o: { wakes: boolean; keep: boolean; keptResult?: T }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ apply, resolve, reject, wakes });
+      this.pending.push({ apply, resolve, reject, ...o });
       this.flushTimer ??= setImmediate(() => {
         this.flushTimer = undefined;
         if (this.closed || this.pending.length === 0) return;
         try {
           this.run("writing the queue", () => undefined);
         } catch {
-          // Every write of the batch was rejected with the error; nobody else to tell.
+          // Every write of the batch was settled with the error; nobody else to tell.
         }
       });
     });
   }
 
   /**
-   * Runs `work` in one IMMEDIATE transaction after the buffered writes, then settles those.
-   * Throws (and rejects every buffered write with) a StoreError when the transaction fails.
+   * Runs `work` in one IMMEDIATE transaction after the kept and the buffered writes (each in a
+   * savepoint), then settles those. Throws a StoreError when the transaction fails: then the
+   * buffered enqueues reject, and acks and retries are kept for a later try (see PendingWrite).
    */
   private run<T>(doing: string, work: () => T): T {
     if (this.flushTimer !== undefined) {
       clearImmediate(this.flushTimer);
       this.flushTimer = undefined;
     }
+    this.cancelRetry();
     const writes = this.pending;
+    const kept = this.kept;
     this.pending = [];
-    const results: unknown[] = new Array(writes.length);
+    this.kept = [];
+    const results: Applied[] = new Array(writes.length);
     // Our own commits do not change data_version: forget what we saw before writing.
     this.idle = undefined;
     let out: T;
     try {
-      out = this.transaction.immediate(() => {
+      out = withWriteLock(this.db, this.busyTimeoutMs, () => this.transaction.immediate(() => {
         if (this.owner !== undefined) this.checkFence(this.owner);
-        for (let i = 0; i < writes.length; i++) results[i] = writes[i]!.apply();
+        for (const apply of kept) this.applyOne(apply);
+        for (let i = 0; i < writes.length; i++) results[i] = this.applyOne(writes[i]!.apply);
         return work();
-      }) as T;
+      }) as T);
     } catch (error) {
-      const failure = error instanceof LeaseLostError ? error : toStoreError(error, this.path, writes.length > 0 ? `${doing} (and ${writes.length} buffered writes)` : doing);
-      for (const write of writes) write.reject(failure);
+      if (error instanceof LeaseLostError) {
+        // Fenced: this daemon may never write the queue again; nothing is kept or retried.
+        for (const write of writes) write.reject(error);
+        throw error;
+      }
+      const pending = writes.length + kept.length;
+      const failure = toStoreError(error, this.path, pending > 0 ? `${doing} (and ${pending} buffered writes)` : doing);
+      if (!isTransient(error)) {
+        // Only `work` fails this way (a write SQLite refuses is rolled back alone): try the writes again on their own.
+        this.kept = kept;
+        this.pending = writes;
+        if (writes.length > 0 || kept.length > 0) {
+          try {
+            this.run("writing the queue", () => undefined);
+          } catch {
+            // That commit settled its writes itself.
+          }
+        }
+        throw failure;
+      }
+      this.kept = kept;
+      for (const write of writes) {
+        if (!write.keep) {
+          write.reject(failure);
+          continue;
+        }
+        this.kept.push(write.apply);
+        write.resolve(write.keptResult);
+      }
+      if (this.kept.length > 0) {
+        this.outage.failed(failure, `${this.kept.length} acks and retries kept in memory`);
+        this.scheduleRetry();
+      }
       throw failure;
     }
+    this.failures = 0;
+    this.wal?.wrote();
+    if (this.outage.active) this.outage.recovered(`${kept.length} kept acks and retries landed`);
     let wake = false;
     for (let i = 0; i < writes.length; i++) {
-      writes[i]!.resolve(results[i]);
-      if (writes[i]!.wakes && results[i] === true) wake = true;
+      const write = writes[i]!;
+      const result = results[i]!;
+      if (!result.ok) {
+        write.reject(toStoreError(result.error, this.path, doing));
+        continue;
+      }
+      write.resolve(result.value);
+      if (write.wakes && result.value === true) wake = true;
     }
     if (wake) this.listeners.notify();
     return out;
@@ -319,9 +454,52 @@ class SqliteBroker implements Broker {
     );
   }
 
-  /** Runs a read after committing the buffered writes, so this process reads its own writes. */
+  /** Applies one write in a savepoint: a write SQLite refuses rolls back alone; a transient failure fails the whole commit. */
+  private applyOne(apply: () => unknown): Applied {
+    try {
+      return { ok: true, value: this.transaction(apply) };
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      return { ok: false, error };
+    }
+  }
+
+  /** Writes the kept acks and retries again after the backoff. */
+  private scheduleRetry(): void {
+    this.failures++;
+    this.retryAt = Date.now() + Math.min(RETRY_MIN_MS * 2 ** (this.failures - 1), RETRY_MAX_MS);
+    if (this.kept.length === 0 || this.retryTimer !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.closed || (this.kept.length === 0 && this.pending.length === 0)) return;
+      try {
+        this.run("writing kept acks and retries", () => undefined);
+      } catch {
+        // Counted by the outage; the next retry is scheduled.
+      }
+    }, Math.max(0, this.retryAt - Date.now()));
+    // A retry alone must not keep a finished process alive; `close()` makes the last try.
+    this.retryTimer.unref();
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  /**
+   * Runs a read after committing the buffered writes, so this process reads its own writes.
+   * A commit that fails has settled its writes already; the read goes on (reads need no space).
+   */
   private read<T>(doing: string, work: () => T): T {
-    if (this.pending.length > 0) this.run("writing the queue", () => undefined);
+    const backingOff = this.outage.active && Date.now() < this.retryAt;
+    if (this.pending.length > 0 || (this.kept.length > 0 && !backingOff)) {
+      try {
+        this.run("writing the queue", () => undefined);
+      } catch {
+        // See above.
+      }
+    }
     try {
       return work();
     } catch (error) {
@@ -329,9 +507,9 @@ class SqliteBroker implements Broker {
     }
   }
 
-  /** What was last seen of the unclaimed runs, if still true: no write buffered, and no other connection committed since (our own commits reset it). */
+  /** What was last seen of the unclaimed runs, if still true: no write buffered or kept, and no other connection committed since (our own commits reset it). */
   private idleView(): IdleView | undefined {
-    if (this.idle === undefined || this.pending.length > 0) return undefined;
+    if (this.idle === undefined || this.pending.length > 0 || this.kept.length > 0) return undefined;
     return (this.s.dataVersion.get() as number) === this.idle.version ? this.idle : undefined;
   }
 

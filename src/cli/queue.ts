@@ -13,7 +13,7 @@ export async function queueCommand(args: string[], globalConfig: string | undefi
     cmd.addOption(new Option("--priority <priority>", "high, medium or low (default: the task's)").choices(["high", "medium", "low"]).helpGroup("Queue options:"));
     cmd.addOption(new Option("--delay <duration>", "start no sooner than this from now, e.g. 30s, 5m").helpGroup("Queue options:"));
     cmd.addOption(new Option("--wait", "wait for the run to end, print the outcome, exit as fluid run does").helpGroup("Queue options:"));
-    cmd.addOption(new Option("--timeout <duration>", "with --wait: stop waiting after this long (exit 2)").helpGroup("Queue options:"));
+    cmd.addOption(new Option("--timeout <duration>", "with --wait: stop waiting after this long (exit 124; the run goes on)").helpGroup("Queue options:"));
   });
   if (parsed === "help") return ExitCode.success;
   const { project, task, params, opts, id } = parsed;

@@ -5,6 +5,7 @@ import { parseDuration } from "../duration.js";
 import { RunCancelledError, RunInterruptedError, toErrorInfo, type ErrorInfo } from "../errors.js";
 import { executeAttempt } from "../executor/execute-attempt.js";
 import type { Pool, PoolOutcome } from "../executor/pool.js";
+import type { RunRecord } from "../store/run-record.js";
 import type { Store } from "../store/store.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
@@ -361,19 +362,20 @@ export function newQueuedRun(task: Task, params: Record<string, unknown>, o: New
   };
 }
 
-/** Enqueues a run and records it as `queued`, so `fluid history` shows it before it starts. */
-export async function enqueueRecorded(broker: Broker, store: Store | undefined, task: Task, run: QueuedRun): Promise<void> {
-  await broker.enqueue(run);
-  store?.writeAttempt(queuedRecord(task, run));
-}
-
-/** The `queued` record of a run about to be enqueued. */
-export function queuedRecord(task: Task, run: QueuedRun): AttemptRecord {
-  return {
+/**
+ * Enqueues a run and records it as `queued`, so `fluid history` shows it before it starts.
+ * A broker that `recordsRuns` (SQLite) writes the record in the queue row's transaction;
+ * otherwise it goes to the store after the enqueue. Resolves false, recording nothing, when
+ * the broker refused the id (already queued, or already used).
+ */
+export async function enqueueRecorded(broker: Broker, store: Store | undefined, task: Task, run: QueuedRun): Promise<boolean> {
+  const record: RunRecord = {
     id: run.id, attempt: run.attempt, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "queued", trigger: run.trigger,
     params: redactParams(task.params, run.params), queuedAt: run.queuedAt, host: hostname(), pid: process.pid,
     ...(run.fromRunId ? { fromRunId: run.fromRunId } : {}),
     ...(run.rootRunId ? { rootRunId: run.rootRunId } : {}),
   };
+  const added = await broker.enqueue(run, store ? record : undefined);
+  if (added && store && !broker.recordsRuns) store.writeAttempt(record);
+  return added;
 }
-

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
-import { enqueueRecorded, newQueuedRun, queuedRecord } from "../consumer/consumer.js";
-import { reusedRunId } from "../consumer/recorder.js";
-import { parseDuration } from "../duration.js";
-import { ConfigError, RunInterruptedError, StoreError, UsageError } from "../errors.js";
+import { enqueueRecorded, newQueuedRun } from "../consumer/consumer.js";
+import { formatDuration, parseDuration } from "../duration.js";
+import { ConfigError, RunInterruptedError, StoreError, UsageError, WaitTimeoutError } from "../errors.js";
+import { printStoreError } from "../store/outage.js";
+import { isTransient, toStoreError } from "../store/store-error.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { RunRecord } from "../store/run-record.js";
 import type { Store } from "../store/store.js";
@@ -18,10 +19,16 @@ export interface Connection {
   project: Project;
   store: Store;
   broker: Broker;
+  /** Closes the broker, then the store; never throws (what it could not write is reported on stderr). */
   close(): Promise<void>;
 }
 
-/** Opens the project's store and its SQLite queue (the one `fluid serve` consumes). */
+/** Prints what closing a connection could not do (one line on stderr, as the store's own reports). */
+function report(error: unknown, path: string): void {
+  printStoreError(toStoreError(error, path, "closing it"));
+}
+
+/** Opens the project's store and its SQLite queue (the one `fluid serve` consumes). `close()` never throws. */
 export async function connect(project: Project): Promise<Connection> {
   const store = await openProjectStore(project.config);
   if (!store || store.path === ":memory:") {
@@ -33,9 +40,15 @@ export async function connect(project: Project): Promise<Connection> {
     const broker = await openBroker("sqlite", store.path);
     return {
       project, store, broker,
+      // Never throws: after a committed enqueue, a failing close must not make the caller
+      // believe nothing was queued and queue it again. What it could not write is reported.
       async close() {
-        await broker.close();
-        store.close();
+        await broker.close().catch((error: unknown) => report(error, store.path));
+        try {
+          store.close();
+        } catch (error) {
+          report(error, store.path);
+        }
       },
     };
   } catch (error) {
@@ -52,48 +65,72 @@ export interface EnqueueOptions {
   delay?: Duration;
 }
 
-/** Validates params exactly as `fluid run` does, then queues a run for the daemon; returns it. */
+/**
+ * Validates params exactly as `fluid run` does, then queues a run for the daemon; returns it.
+ * The queue row and the run's `queued` record are one transaction of the store file: when
+ * this resolves the run is queued and recorded, when it rejects nothing was queued (a client
+ * may retry it). Throws a UsageError when `id` is already queued or was used by a recorded run.
+ */
 export async function enqueue(conn: Connection, task: Task, rawParams: unknown, o: EnqueueOptions = {}): Promise<QueuedRun> {
   const params = validateParams(task.name, task.params, rawParams);
   const run = newQueuedRun(task, params, {
     ...(o.id ? { id: o.id } : {}), ...(o.priority ? { priority: o.priority } : {}),
     delayMs: o.delay === undefined ? 0 : parseDuration(o.delay, "delay"),
   });
-  if (o.id && (await conn.broker.has(o.id))) throw new UsageError(`run id "${o.id}" is already queued`, { hint: "choose another --run-id" });
-  // A given id takes its record atomically first: a reused id must not overwrite an earlier run.
-  if (o.id && !conn.store.insertAttempt(queuedRecord(task, run))) throw reusedRunId(o.id);
-  await enqueueRecorded(conn.broker, conn.store, task, run);
-  conn.store.flush();
+  if (!(await enqueueRecorded(conn.broker, conn.store, task, run))) {
+    throw new UsageError(`run id "${run.id}" is already used by a queued or recorded run`, {
+      hint: "choose another --run-id; `fluid show <run-id>` shows the run that has it",
+    });
+  }
   return run;
 }
 
 /** Options of `waitForRun`. */
 export interface WaitOptions {
-  /** Give up after this long (ms). Default: wait forever. */
+  /** Give up after this long (ms), with a WaitTimeoutError (exit 124); the run goes on. Default: wait forever. */
   timeoutMs?: number;
   /** How often to look, in ms. Default 50. */
   pollMs?: number;
   signal?: AbortSignal;
 }
 
+/** How long `waitForRun` keeps looking while the store fails with an error a retry may cure (a lock, an I/O error), in ms. */
+const STORE_PATIENCE_MS = 10_000;
+
 /**
  * Waits until a run has ended for good (its latest attempt is final and no retry or re-queue
  * of it is pending) and returns that attempt. Works from any process sharing the store.
+ * Throws a StoreError when the store cannot be read (at once, or after STORE_PATIENCE_MS of
+ * failures a retry may cure) or knows no run with this id (neither recorded nor queued);
+ * a WaitTimeoutError (exit 124) after `timeoutMs`; a RunInterruptedError when `signal` aborts.
  */
 export async function waitForRun(conn: Pick<Connection, "store" | "broker">, id: string, o: WaitOptions = {}): Promise<RunRecord> {
   const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
+  let failingSince: number | undefined;
+  let latest: RunRecord | undefined;
   for (;;) {
     if (o.signal?.aborted) throw new RunInterruptedError("stopped waiting");
-    let latest: RunRecord | undefined;
     try {
-      latest = conn.store.getRun(id).run;
+      latest = conn.store.latestAttempt(id);
+      const queued = await conn.broker.has(id);
+      if (latest === undefined && !queued) {
+        throw new StoreError(`no run with id "${id}" in ${conn.store.path}: it is neither recorded nor queued`, {
+          hint: "check the run id (`fluid history` lists runs) and that this process uses the daemon's store",
+        });
+      }
+      if (latest && FINAL_STATES.has(latest.state) && !queued) return latest;
+      failingSince = undefined;
     } catch (error) {
-      if (!(error instanceof StoreError)) throw error;
+      const cause = (error as { cause?: unknown }).cause;
+      if (!(error instanceof StoreError) || !isTransient(cause)) throw error;
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince >= STORE_PATIENCE_MS) {
+        throw new StoreError(`stopped waiting for run ${id}: ${error.message}`, { cause: error, ...(error.hint ? { hint: error.hint } : {}) });
+      }
     }
-    if (latest && FINAL_STATES.has(latest.state) && !(await conn.broker.has(latest.id))) return latest;
     if (Date.now() >= deadline) {
-      throw new UsageError(`run ${id} has not ended after ${o.timeoutMs}ms (state ${latest?.state ?? "unknown"})`, {
-        hint: "is `fluid serve` running? `fluid show <run-id>` shows where it is",
+      throw new WaitTimeoutError(id, `run ${id} has not ended after ${formatDuration(o.timeoutMs!)} (state ${latest?.state ?? "unknown"}); it goes on`, {
+        hint: "is `fluid serve` running? `fluid show <run-id>` shows where the run is; wait longer with a larger --timeout",
       });
     }
     await sleep(o.pollMs ?? 50, undefined, o.signal ? { signal: o.signal } : undefined).catch(() => {});

@@ -8,7 +8,7 @@ import { newRunId } from "../consumer/run-id.js";
 import { ConfigError, isFluidError, type FluidError } from "../errors.js";
 import { createScheduler, type Fire, type SchedulerEvent } from "../schedule/timer.js";
 import { isStarterAlive } from "../store/pid-alive.js";
-import { maybePrune, PRUNE_EVERY_MS } from "../store/maybe-prune.js";
+import { startPruning } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
 import type { RunLogLine } from "../task/context.js";
@@ -161,15 +161,6 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     refresh.unref();
     releasers.push(() => clearInterval(refresh));
 
-    if (store) {
-      // Retention: now and every hour, in small transactions that never block runs for long.
-      const prune = (): void => void maybePrune(store, (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }));
-      prune();
-      const pruner = setInterval(prune, PRUNE_EVERY_MS);
-      pruner.unref();
-      releasers.push(() => clearInterval(pruner));
-    }
-
     const concurrency = options.concurrency ?? project.config.concurrency;
     const graceMs = options.graceMs ?? 30_000;
     const deps = await resolveDeps(project);
@@ -258,6 +249,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     consumer.start();
     scheduler.start();
     emit({ type: "started", summary });
+    // Retention: in the background, never before "started": a second after it, then hourly, one small transaction per turn.
+    if (store) releasers.push(startPruning(store, { onError: (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }) }));
 
     const daemon: Daemon = {
       summary,

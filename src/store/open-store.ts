@@ -1,13 +1,16 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { openDatabase } from "../loader/sqlite.js";
 import type { ErrorInfo } from "../errors.js";
 import { StoreError } from "../errors.js";
 import type { LogLine } from "../types.js";
-import { setWal } from "./wal.js";
+import { printStoreError } from "./outage.js";
+import { prepareStoreFile } from "./store-file.js";
+import { setWal, WalTrimmer } from "./wal.js";
+import { withWriteLock } from "./write-lock.js";
 import { createPruner, type Pruner, type Retention } from "./prune.js";
-import { RUN_COLUMNS, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
+import { RUN_COLUMNS, UPSERT_RUN_SQL, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
 import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
 import { migrate, requireCurrent } from "./schema.js";
 import type { Store, StoreOptions } from "./store.js";
@@ -47,7 +50,7 @@ export function openStore(options: StoreOptions): Store {
       hint: "run a task first, or check the store path",
     });
   }
-  if (!memory && !readonly) makeDirectory(path);
+  if (!memory && !readonly) prepareStoreFile(path);
 
   let db: Database.Database | undefined;
   try {
@@ -67,39 +70,25 @@ export function openStore(options: StoreOptions): Store {
   }
 }
 
-function makeDirectory(path: string): void {
-  const dir = dirname(path);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new StoreError(`run store ${path}: cannot create the directory ${dir}: ${reason}`, {
-      cause: error,
-      hint: `create ${dir} yourself, fix its permissions, or set another store path`,
-    });
-  }
-}
-
-
 /** Open stores, flushed by one `exit` listener so a process that exits without `close()` loses nothing buffered. */
 const openStores = new Set<SqliteStore>();
 let exitHooked = false;
 
-function defaultOnError(error: StoreError): void {
-  process.stderr.write(`fluid-tasks: ${error.message}${error.hint ? ` (${error.hint})` : ""}\n`);
-}
 
 class SqliteStore implements Store {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly readonly: boolean;
   private readonly logCap: number;
+  private readonly busyTimeoutMs: number;
   private readonly retention: Retention;
   private readonly buffer: WriteBuffer;
   private readonly writeBatch: Database.Transaction<(entries: BufferedWrite[]) => void>;
   private readonly s: ReturnType<typeof prepareStatements>;
   private readonly listStatements = new Map<string, Database.Statement>();
   private pruner: Pruner | undefined;
+  /** Empties the WAL once writes go quiet (undefined in memory or read-only). */
+  private readonly wal: WalTrimmer | undefined;
   private closed = false;
 
   constructor(db: Database.Database, path: string, readonly: boolean, options: StoreOptions) {
@@ -107,11 +96,15 @@ class SqliteStore implements Store {
     this.path = path;
     this.readonly = readonly;
     this.logCap = Math.max(0, Math.floor(options.logCap ?? DEFAULTS.logCap));
+    this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs;
     this.retention = {
       days: options.retention?.days ?? DEFAULTS.days,
       perTask: options.retention?.perTask ?? DEFAULTS.perTask,
     };
     this.s = prepareStatements(db);
+    if (!readonly && path !== ":memory:") {
+      this.wal = new WalTrimmer(db, { busyTimeoutMs: options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs, ...(options.checkpointIdleMs !== undefined ? { idleMs: options.checkpointIdleMs } : {}) });
+    }
     this.writeBatch = db.transaction((entries: BufferedWrite[]) => {
       for (const entry of entries) {
         if (entry.kind === "attempt") this.s.upsertRun.run(entry.row);
@@ -123,10 +116,13 @@ class SqliteStore implements Store {
     this.buffer = new WriteBuffer({
       // IMMEDIATE takes the write lock up front: a deferred transaction that reads (log counts)
       // before writing can fail with SQLITE_BUSY without waiting when another process wrote.
-      write: (entries) => this.writeBatch.immediate(entries),
+      write: (entries) => {
+        withWriteLock(this.db, this.busyTimeoutMs, () => this.writeBatch.immediate(entries));
+        this.wal?.wrote();
+      },
       toError: (error) => toStoreError(error, this.path, "recording runs"),
       isTransient,
-      onError: options.onError ?? defaultOnError,
+      onError: options.onError ?? printStoreError,
       // A batch larger than the bound would drop rows before ever trying to write them.
       batchRows: Math.max(1, Math.min(options.batchRows ?? DEFAULTS.batchRows, maxRows)),
       maxRows,
@@ -180,6 +176,14 @@ class SqliteStore implements Store {
     }));
   }
 
+  latestAttempt(id: string): RunRecord | undefined {
+    this.beforeRead();
+    return this.guard("reading a run", () => {
+      const row = this.s.latest.get(id) as RunRowObject | undefined;
+      return row && fromRow(row);
+    });
+  }
+
   listRuns(query: RunQuery = {}): RunRecord[] {
     this.beforeRead();
     return this.guard("listing runs", () => {
@@ -211,6 +215,7 @@ class SqliteStore implements Store {
   setTaskEnabled(task: string, enabled: boolean, reason?: string): void {
     this.assertWritable();
     this.guard("saving the task state", () => this.s.setTask.run(task, enabled ? 1 : 0, reason ?? null, Date.now()));
+    this.wal?.wrote();
   }
 
   taskStates(): Map<string, TaskState> {
@@ -278,16 +283,29 @@ class SqliteStore implements Store {
       }
       return marked;
     });
-    return this.guard("marking interrupted runs", () => mark.immediate());
+    const marked = this.guard("marking interrupted runs", () => withWriteLock(this.db, this.busyTimeoutMs, () => mark.immediate()));
+    this.wal?.wrote();
+    return marked;
   }
 
   prune(now = Date.now()): { deleted: number } {
+    let deleted = 0;
+    for (const n of this.pruneSteps(now)) deleted += n;
+    return { deleted };
+  }
+
+  *pruneSteps(now = Date.now()): Generator<number, void, void> {
     this.assertWritable();
     this.buffer.flushQuietly();
-    return this.guard("deleting old runs", () => {
-      this.pruner ??= createPruner(this.db);
-      return { deleted: this.pruner(this.retention, now) };
-    });
+    this.pruner ??= this.guard("deleting old runs", () => createPruner(this.db));
+    const steps = this.pruner(this.retention, now);
+    for (;;) {
+      this.assertOpen();
+      const step = this.guard("deleting old runs", () => steps.next());
+      if (step.done) return;
+      this.wal?.wrote();
+      yield step.value;
+    }
   }
 
   close(): void {
@@ -295,6 +313,7 @@ class SqliteStore implements Store {
     this.closed = true;
     openStores.delete(this);
     this.buffer.stop();
+    this.wal?.stop();
     try {
       this.buffer.flush(true);
     } finally {
@@ -446,12 +465,8 @@ class SqliteStore implements Store {
 
 /** Prepares every fixed statement of a store once; they are reused for the life of the connection. */
 function prepareStatements(db: Database.Database) {
-  const updates = RUN_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(", ");
   return {
-    upsertRun: db.prepare(
-      `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})
-       ON CONFLICT (id, attempt) DO UPDATE SET ${updates}`,
-    ),
+    upsertRun: db.prepare(UPSERT_RUN_SQL),
     insertRun: db.prepare(
       `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})
        ON CONFLICT (id, attempt) DO NOTHING`,

@@ -11,8 +11,11 @@ export interface Retention {
   perTask: number;
 }
 
-/** Deletes runs beyond a retention; returns the number of runs deleted. */
-export type Pruner = (retention: Retention, now: number) => number;
+/**
+ * Deletes runs beyond a retention, one transaction of at most PRUNE_CHUNK runs per step: each
+ * `next()` runs one and yields how many runs it deleted; done when nothing is left to delete.
+ */
+export type Pruner = (retention: Retention, now: number) => Generator<number, void, void>;
 
 /**
  * Prepares the statements of retention on `db` and returns the function applying it. A run
@@ -64,13 +67,12 @@ export function createPruner(db: Database.Database): Pruner {
     return [ids.length, rows.length - ids.length, rows.length];
   });
 
-  return (retention, now) => {
-    let deleted = 0;
+  return function* prune(retention, now) {
     if (Number.isFinite(retention.days)) {
       const cutoff = now - retention.days * DAY_MS;
       for (let n = PRUNE_CHUNK; n === PRUNE_CHUNK; ) {
         n = pruneOld.immediate(cutoff);
-        deleted += n;
+        yield n;
       }
     }
     if (Number.isFinite(retention.perTask)) {
@@ -79,12 +81,11 @@ export function createPruner(db: Database.Database): Pruner {
         let skipped = 0;
         for (let seen = PRUNE_CHUNK; seen === PRUNE_CHUNK; ) {
           const [n, kept, rows] = pruneTask.immediate(task, keep + skipped);
-          deleted += n;
           skipped += kept;
           seen = rows;
+          yield n;
         }
       }
     }
-    return deleted;
   };
 }

@@ -2,6 +2,7 @@ import type { ErrorInfo } from "../errors.js";
 import { StoreError } from "../errors.js";
 import type { RunState, RunTrigger } from "../types.js";
 import type { RunRecord } from "./run-record.js";
+import { stateRankSql } from "./state-order.js";
 
 /** A `runs` row, as bound positionally by the upsert (column order of `RUN_COLUMNS`). */
 export type RunRow = [
@@ -48,6 +49,15 @@ export const RUN_COLUMNS = [
   "pid",
   "exit_code",
 ] as const;
+
+/**
+ * The one write of an attempt row, bound positionally with a `RunRow`: inserts it, or replaces
+ * the stored row of the same (id, attempt) unless the stored one is further along (STATE_RANK).
+ * The rule sits in the statement, so it holds whichever process writes last.
+ */
+export const UPSERT_RUN_SQL = `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})
+  ON CONFLICT (id, attempt) DO UPDATE SET ${RUN_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(", ")}
+  WHERE ${stateRankSql("excluded.state")} >= ${stateRankSql("runs.state")}`;
 
 /** A `runs` row as read back. */
 export interface RunRowObject {

@@ -27,14 +27,20 @@ export interface StoreOptions {
   /**
    * Receives write failures of background flushes (disk full, I/O error, a lock held too long)
    * instead of having them thrown out of a timer; the rows stay buffered and are retried after
-   * 100 ms, doubling up to 30 s. Default: print one line to stderr.
+   * 100 ms, doubling up to 5 s, until they land. An outage is reported twice: one line when it
+   * starts, a summary when writes land again. Default: print each line to stderr.
    */
   onError?: (error: StoreError) => void;
   /** How long a write waits for another process's write lock, in ms (`PRAGMA busy_timeout`). Default 5000. */
   busyTimeoutMs?: number;
   /** Buffered rows (attempts + log lines + fires) that trigger a flush right away instead of on the next tick. Default 1000. */
   batchRows?: number;
-  /** Most rows kept buffered while writes fail; beyond it the oldest are dropped and counted. Default 100000. */
+  /**
+   * Quiet time after this connection's last write before it empties the WAL file
+   * (`wal_checkpoint(TRUNCATE)`, never waiting for other connections), in ms. Default 1000.
+   */
+  checkpointIdleMs?: number;
+  /** Most rows kept buffered while writes fail; beyond it the oldest are dropped (log lines first) and counted. Default 100000. */
   maxBufferedRows?: number;
 }
 
@@ -42,7 +48,11 @@ export interface StoreOptions {
 export interface Store {
   /** Absolute path of the file, or ":memory:". */
   readonly path: string;
-  /** Records an attempt, replacing the earlier record of the same (id, attempt). Buffered: written on the next tick. */
+  /**
+   * Records an attempt, replacing the earlier record of the same (id, attempt) unless that one
+   * is further along (`STATE_RANK`: a record never goes backwards, whichever process writes
+   * last). Buffered: written on the next tick.
+   */
   writeAttempt(record: RunRecord): void;
   /**
    * Records the first attempt of a new run at once (not buffered), unless a run with this id is
@@ -60,6 +70,8 @@ export interface Store {
   flush(): void;
   /** The run with this id, or the only run whose id starts with it. Throws a StoreError for an unknown or ambiguous id. */
   getRun(idOrPrefix: string): RunDetails;
+  /** The latest attempt of the run with exactly this id, or undefined when none is recorded. */
+  latestAttempt(id: string): RunRecord | undefined;
   /** Latest attempt of each run matching the query, newest first. A run's time is its latest attempt's queuedAt, else startedAt, else endedAt. */
   listRuns(query?: RunQuery): RunRecord[];
   /** Latest attempt of each run whose `fromRunId` is `id`, oldest first. */
@@ -83,6 +95,12 @@ export interface Store {
   markInterrupted(filter: { host?: string; pidAlive?: (pid: number, startedAt?: number) => boolean }): RunRecord[];
   /** Deletes runs (every attempt and log line) beyond the retention, in small transactions. Never deletes queued or running runs. */
   prune(now?: number): { deleted: number };
+  /**
+   * `prune` one small transaction at a time: each `next()` deletes up to 500 runs in one
+   * transaction and yields how many, so a caller can yield to its event loop in between
+   * (`startPruning`). Throws a StoreError from `next()` when a step fails or the store closed.
+   */
+  pruneSteps(now?: number): Generator<number, void, void>;
   /** Flushes, then closes the file. Idempotent. */
   close(): void;
 }

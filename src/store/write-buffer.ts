@@ -1,6 +1,9 @@
 import { StoreError } from "../errors.js";
+import { OutageReporter } from "./outage.js";
 import type { LogLine } from "../types.js";
 import type { RunRow } from "./rows.js";
+import { STATE_RANK } from "./state-order.js";
+import type { RunState } from "../types.js";
 
 /** One buffered write: an attempt row, log lines of one attempt, or a schedule fire. */
 export type BufferedWrite =
@@ -26,14 +29,16 @@ export interface WriteBufferOptions {
 
 /** First and longest wait before retrying a failed background flush, in ms. */
 const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 30_000;
+const RETRY_MAX_MS = 5000;
 
 /**
  * Buffers writes of a store and flushes them in one transaction: on the next tick after the
  * first buffered write, at once when `batchRows` are waiting, or when `flush()` is called.
  * Rewriting an attempt that is still buffered replaces it, so `running` then `success` in the
  * same tick costs one row. A failed background flush is reported to `onError`, never thrown;
- * the rows stay buffered (up to `maxRows`, dropping the oldest) and are retried with backoff.
+ * the rows stay buffered (up to `maxRows`, dropping the oldest log lines first) and are
+ * retried with backoff until they land. An outage (disk full, I/O error, lock) is reported
+ * twice: when it starts and when writes land again (OutageReporter), not on every retry.
  */
 export class WriteBuffer {
   private readonly options: WriteBufferOptions;
@@ -45,9 +50,11 @@ export class WriteBuffer {
   private immediate: NodeJS.Immediate | undefined;
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly outage: OutageReporter;
 
   constructor(options: WriteBufferOptions) {
     this.options = options;
+    this.outage = new OutageReporter((error) => this.report(error));
   }
 
   /** Rows waiting to be written (attempts, log lines, fires). */
@@ -55,12 +62,12 @@ export class WriteBuffer {
     return this.rows;
   }
 
-  /** Buffers an attempt row, replacing a buffered row of the same (id, attempt). */
+  /** Buffers an attempt row, replacing a buffered row of the same (id, attempt) unless that one is further along. */
   putAttempt(row: RunRow): void {
     const key = `a${row[1]}\u0000${row[0]}`;
     const entry = this.entries.get(key);
     if (entry?.kind === "attempt") {
-      entry.row = row;
+      if (rank(row) >= rank(entry.row)) entry.row = row;
     } else {
       this.entries.set(key, { kind: "attempt", row });
       this.rows++;
@@ -113,17 +120,21 @@ export class WriteBuffer {
       const base = this.options.toError(error);
       throw new StoreError(`${base.message} (${this.rows} buffered rows were not recorded)`, { cause: error, hint: base.hint });
     }
+    const landed = this.rows;
     this.entries = new Map();
     this.rows = 0;
-    this.recovered();
+    this.recovered(landed);
   }
 
-  /** Flushes, reporting a failure to `onError` instead of throwing. */
+  /** Flushes, reporting a failure to `onError` instead of throwing (an outage once, see the class). */
   flushQuietly(): void {
     try {
       this.flush();
     } catch (error) {
-      this.report(error);
+      const storeError = error instanceof StoreError ? error : this.options.toError(error);
+      // failures > 0: a transient failure, the rows are kept; otherwise rows were refused and dropped.
+      if (this.failures > 0) this.outage.failed(storeError, "records and log lines are kept in memory");
+      else this.report(storeError);
     }
   }
 
@@ -173,10 +184,11 @@ export class WriteBuffer {
     return new StoreError(`${base.message} (${this.rows} rows kept to retry${dropped})`, { cause: error, hint: base.hint });
   }
 
-  private recovered(): void {
+  private recovered(landed = 0): void {
     const dropped = this.dropped;
     this.failures = 0;
     this.dropped = 0;
+    this.outage.recovered(`${landed} kept rows written`);
     if (dropped > 0) {
       this.report(new StoreError(`the run store is written again, but ${dropped} rows buffered while it failed were dropped`));
     }
@@ -207,22 +219,28 @@ export class WriteBuffer {
     }
   }
 
-  /** Drops the oldest rows beyond `maxRows`: whole entries, or the first lines of a log entry. */
+  /**
+   * Drops the oldest rows beyond `maxRows`: log lines first (the first lines of the oldest
+   * attempts), then whole entries, so a long outage loses output before it loses outcomes.
+   */
   private dropOldest(): void {
-    let excess = this.rows - this.options.maxRows;
-    for (const [key, entry] of this.entries) {
-      if (excess <= 0) break;
-      if (entry.kind === "logs" && entry.lines.length > excess) {
-        entry.lines.splice(0, excess);
-        this.rows -= excess;
-        this.dropped += excess;
-        break;
+    for (const logsOnly of [true, false]) {
+      let excess = this.rows - this.options.maxRows;
+      for (const [key, entry] of this.entries) {
+        if (excess <= 0) return;
+        if (logsOnly && entry.kind !== "logs") continue;
+        if (entry.kind === "logs" && entry.lines.length > excess) {
+          entry.lines.splice(0, excess);
+          this.rows -= excess;
+          this.dropped += excess;
+          return;
+        }
+        const n = rowsOf(entry);
+        this.entries.delete(key);
+        this.rows -= n;
+        this.dropped += n;
+        excess -= n;
       }
-      const n = rowsOf(entry);
-      this.entries.delete(key);
-      this.rows -= n;
-      this.dropped += n;
-      excess -= n;
     }
   }
 
@@ -237,4 +255,9 @@ export class WriteBuffer {
 
 function rowsOf(entry: BufferedWrite): number {
   return entry.kind === "logs" ? entry.lines.length : 1;
+}
+
+/** STATE_RANK of a row's state; an unknown state ranks as final, as in SQL. */
+function rank(row: RunRow): number {
+  return STATE_RANK[row[4] as RunState] ?? 2;
 }

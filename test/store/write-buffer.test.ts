@@ -36,14 +36,19 @@ describe("store write buffer", () => {
     await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0));
     expect(errors[0]).toBeInstanceOf(StoreError);
     expect(errors[0]!.message).toMatch(/another process held the file locked for too long, while recording runs/);
-    expect(errors[0]!.message).toMatch(/\(2 rows kept to retry\)$/);
-    expect((errors[0]!.cause as { code?: string }).code).toBe("SQLITE_BUSY");
+    expect(errors[0]!.message).toMatch(/\(2 rows kept to retry\) \(records and log lines are kept in memory; retrying with backoff/);
+    expect(((errors[0]!.cause as StoreError).cause as { code?: string }).code).toBe("SQLITE_BUSY");
     // An explicit flush says so by throwing; the rows are still kept.
     expect(() => store.flush()).toThrow(/rows kept to retry/);
+    // Retries go on (100, 200, 400 ms...) without a line each: one line per outage.
+    await new Promise((r) => setTimeout(r, 800));
+    expect(errors).toHaveLength(1);
 
     lock.release();
     await vi.waitFor(() => expect(ids(store.path)).toEqual(["before", "during"]), { timeout: 5000 });
     expect(store.getRun("during").logs.map((l) => l.message)).toEqual(["kept"]);
+    expect(errors).toHaveLength(2);
+    expect(errors[1]!.message).toMatch(/^the run store is written again after \d+\.\ds \(\d+ failed attempts; 2 kept rows written\)$/);
   });
 
   it("drops the oldest rows beyond maxBufferedRows while writes fail, and says how many", async () => {
@@ -57,6 +62,21 @@ describe("store write buffer", () => {
     store.flush();
     expect(ids(store.path)).toEqual(["r3", "r4", "r5", "r6", "r7"]);
     expect(errors.at(-1)!.message).toBe("the run store is written again, but 3 rows buffered while it failed were dropped");
+  });
+
+  it("drops log lines before outcomes when the bound is reached", async () => {
+    const store = open({ busyTimeoutMs: 10, maxBufferedRows: 5, onError: () => {} });
+    store.flush();
+    const lock = holdWriteLock(store.path);
+    store.writeAttempt(makeRecord({ id: "r0" }));
+    store.appendLogs("r0", 1, [1, 2, 3, 4].map((n) => ({ ts: n, level: "info" as const, message: `line ${n}` })));
+    store.writeAttempt(makeRecord({ id: "r1" }));
+    store.writeAttempt(makeRecord({ id: "r2" }));
+    expect(() => store.flush()).toThrow(/\(5 rows kept to retry, 2 older rows dropped\)/);
+    lock.release();
+    store.flush();
+    expect(ids(store.path)).toEqual(["r0", "r1", "r2"]);
+    expect(store.getRun("r0").logs.map((l) => l.message)).toEqual(["line 3", "line 4"]);
   });
 
   it("never throws out of a timer, even when onError throws", async () => {
