@@ -146,7 +146,8 @@ export function createExec(line: (level: "stdout" | "stderr", message: string) =
     const stop = (why: "abort" | "timeout"): void => {
       if (stopping || pid === undefined) return;
       stopping = why;
-      void killTree(pid, { group: pid, graceMs });
+      // Tracked until the whole tree is gone: an exit of this process meanwhile SIGKILLs the rest.
+      void killTree(pid, { group: pid, graceMs }).finally(() => running.delete(pid));
     };
     const onAbort = (): void => stop("abort");
     signal.addEventListener("abort", onAbort, { once: true });
@@ -187,7 +188,7 @@ export function createExec(line: (level: "stdout" | "stderr", message: string) =
     } finally {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
-      if (pid !== undefined) running.delete(pid);
+      if (pid !== undefined && !stopping) running.delete(pid);
     }
   };
 }
