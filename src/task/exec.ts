@@ -103,7 +103,7 @@ export function createExec(line: (level: "stdout" | "stderr", message: string) =
     }
     const timeoutMs = options.timeout === undefined ? 0 : duration(options.timeout, "timeout");
     const graceMs = options.killGrace === undefined ? DEFAULT_KILL_GRACE_MS : duration(options.killGrace, "killGrace");
-    const command = [file, ...args].map(quote).join(" ");
+    const command = options.shell ? [file, ...args].join(" ") : [file, ...args].map(quote).join(" ");
     signal.throwIfAborted();
     execa ??= ((await importModule("execa")) as typeof import("execa")).execa;
     signal.throwIfAborted();
@@ -137,14 +137,17 @@ export function createExec(line: (level: "stdout" | "stderr", message: string) =
           tail.push(message);
           if (tail.length > TAIL_LINES * 2) tail.shift();
         }
-        line(level, message);
+        try {
+          line(level, message);
+        } catch {} // a log sink that fails must not crash the process from a stream handler
       });
     const reading = Promise.all([read(child.stdout, "stdout"), read(child.stderr, "stderr")]);
     let stopping: "abort" | "timeout" | undefined;
     const stop = (why: "abort" | "timeout"): void => {
       if (stopping || pid === undefined) return;
       stopping = why;
-      void killTree(pid, { group: pid, graceMs });
+      // Tracked until the whole tree is gone: an exit of this process meanwhile SIGKILLs the rest.
+      void killTree(pid, { group: pid, graceMs }).finally(() => running.delete(pid));
     };
     const onAbort = (): void => stop("abort");
     signal.addEventListener("abort", onAbort, { once: true });
@@ -155,9 +158,12 @@ export function createExec(line: (level: "stdout" | "stderr", message: string) =
       if ("result" in ended) {
         // No exit: it could not be started (execa says why).
         const { result } = ended;
+        const why = result.originalMessage || result.shortMessage || "unknown reason";
         throw new ExecError({
-          command, how: `could not be started: ${result.originalMessage || result.shortMessage}`, stderr: [], cause: result.cause,
-          hint: options.shell ? "check the command line" : "check the program's name and that it is on PATH (or give its path); for a shell command line pass shell: true",
+          command, how: `could not be started: ${why}`, stderr: [], cause: result.cause,
+          hint: /"cwd" option/.test(why)
+            ? "the cwd option must name an existing directory"
+            : options.shell ? "check the command line" : "check the program's name and that it is on PATH (or give its path); for a shell command line pass shell: true",
         });
       }
       if (stopping === "abort") throw signal.reason;
@@ -173,14 +179,16 @@ export function createExec(line: (level: "stdout" | "stderr", message: string) =
         const how = ended.signal !== null ? `was killed by ${ended.signal}` : `exited with code ${ended.code}`;
         throw new ExecError({
           command, how, exitCode: ended.code ?? undefined, signal: ended.signal ?? undefined, stderr: tail,
-          hint: "the lines above come from the program; all of its output is in the run's log",
+          hint: tail.some((l) => l.trim() !== "")
+            ? "the lines above come from the program; all of its output is in the run's log"
+            : "it printed nothing on stderr; its output, if any, is in the run's log",
         });
       }
       return { exitCode: 0, stdout: kept.stdout.text(), stderr: kept.stderr.text() };
     } finally {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
-      if (pid !== undefined) running.delete(pid);
+      if (pid !== undefined && !stopping) running.delete(pid);
     }
   };
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { BIN, CONFIG, useTempProjects } from "../helpers/cli.js";
+import { BIN, CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
 import { alive, waitUntil } from "./fixture.js";
 
 const TASKS = `
@@ -40,6 +40,31 @@ describe("a cpu-bound worker whose parent dies", () => {
       expect(pids.filter(alive)).toEqual([]);
     } finally {
       cli.kill("SIGKILL");
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+    }
+  }, 60_000);
+
+  it("under fluid serve: kill -9 of the daemon takes a spinning worker and its tree with it", async () => {
+    const dir = project({ "fluid.config.ts": CONFIG, "tasks/t.ts": TASKS });
+    const file = join(dir, "pids.json");
+    const daemon = execa("node", [BIN, "serve", "--log-format", "json"], { cwd: dir, reject: false, env: { NO_COLOR: "1", FLUID_CONFIG: "" } });
+    let pids: number[] = [];
+    try {
+      const queued = await fluid(["queue", "spin", "--file", file], { cwd: dir });
+      expect(queued.exitCode).toBe(0);
+      await waitUntil(() => existsSync(file) && readFileSync(file, "utf8").length > 0, 30_000, "the task to spin");
+      const o = JSON.parse(readFileSync(file, "utf8")) as { worker: number; inGroup: number; detached: number };
+      pids = [o.worker, o.inGroup, o.detached];
+      expect(pids.every(alive)).toBe(true);
+      daemon.kill("SIGKILL");
+      await daemon;
+      await waitUntil(() => pids.every((pid) => !alive(pid)), 3000, "the worker, its group and the detached sleep to die");
+    } finally {
+      daemon.kill("SIGKILL");
       for (const pid of pids) {
         try {
           process.kill(pid, "SIGKILL");

@@ -6,9 +6,11 @@ import { runTask } from "../../src/consumer/run-task.js";
 import type { RunLogLine } from "../../src/task/context.js";
 import { task } from "../../src/task/task.js";
 import { alive, waitUntil } from "../executor/fixture.js";
+import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
 
 const lines = (logs: RunLogLine[]): string[] => logs.map((l) => `${l.level}: ${l.message}`);
 
+const project = useTempProjects();
 let leftovers: number[] = [];
 afterEach(() => {
   for (const pid of leftovers) {
@@ -109,4 +111,23 @@ describe("ctx.exec in an IO-bound task", () => {
     expect((await running).state).toBe("cancelled");
     await waitUntil(() => !alive(pid), 5000, "the program to be killed");
   });
+
+  it("under fluid run: the program's tree is gone when fluid exits after the run's timeout", async () => {
+    const dir = project({
+      "fluid.config.ts": CONFIG,
+      "tasks/t.ts": `import { task } from "fluid-tasks";
+import { z } from "zod";
+export const slow = task({ timeout: "1s", params: z.object({ file: z.string() }) }, (ctx) =>
+  ctx.exec("sh", ["-c", 'sleep 60 & a=$!; setsid sleep 62 & echo "$$ $a $!" > ' + ctx.params.file + "; exec sleep 61"]));
+`,
+    });
+    const file = join(dir, "pids");
+    const r = await fluid(["run", "slow", "--file", file], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/timed out after 1s/);
+    const pids = readFileSync(file, "utf8").trim().split(" ").map(Number);
+    leftovers.push(...pids);
+    expect(pids).toHaveLength(3);
+    await waitUntil(() => pids.every((pid) => !alive(pid)), 5000, "the program's tree to be gone");
+  }, 60_000);
 });
