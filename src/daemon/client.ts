@@ -2,8 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
 import { enqueueRecorded, newQueuedRun } from "../consumer/consumer.js";
+import { reusedRunId } from "../consumer/recorder.js";
 import { formatDuration, parseDuration } from "../duration.js";
-import { ConfigError, RunInterruptedError, StoreError, UsageError, WaitTimeoutError } from "../errors.js";
+import { ConfigError, RunInterruptedError, StoreError, WaitTimeoutError } from "../errors.js";
 import { printStoreError } from "../store/outage.js";
 import { isTransient, toStoreError } from "../store/store-error.js";
 import { openProjectStore } from "../store/project-store.js";
@@ -77,11 +78,8 @@ export async function enqueue(conn: Connection, task: Task, rawParams: unknown, 
     ...(o.id ? { id: o.id } : {}), ...(o.priority ? { priority: o.priority } : {}),
     delayMs: o.delay === undefined ? 0 : parseDuration(o.delay, "delay"),
   });
-  if (!(await enqueueRecorded(conn.broker, conn.store, task, run))) {
-    throw new UsageError(`run id "${run.id}" is already used by a queued or recorded run`, {
-      hint: "choose another --run-id; `fluid show <run-id>` shows the run that has it",
-    });
-  }
+  // One message for a reused id, whether `fluid run` or `fluid queue` meets it.
+  if (!(await enqueueRecorded(conn.broker, conn.store, task, run))) throw reusedRunId(run.id);
   return run;
 }
 

@@ -124,7 +124,7 @@ describe("records while a producer and the daemon write at once", () => {
     expect(ran.exitCode, ran.stderr).toBe(0);
     const again = await fluid(["queue", "quick", "--run-id", "used-once"], { cwd: p.dir });
     expect(again.exitCode).toBe(2);
-    expect(again.stderr).toMatch(/run id "used-once" is already used by a queued or recorded run/);
+    expect(again.stderr).toMatch(/a run with id "used-once" is already recorded/);
     const db = join(p.dir, ".fluid", "fluid.db");
     expect(readTable(db, "SELECT id, state FROM runs")).toEqual([{ id: "used-once", state: "success" }]);
     expect(readTable(db, "SELECT id FROM queue")).toEqual([]);
