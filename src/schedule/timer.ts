@@ -21,10 +21,16 @@
  * - Cheap at the instant: the entries due at the next fire time are taken off the heap while
  *   the timer sleeps, and a calendar schedule's following instant (a croner call) is computed
  *   after the pass, so a pass of a thousand fires only calls `onFire` (under 1 ms when warm).
- * - Never the same (task, instant) twice: each entry has a cursor, the latest instant already
+ * - Never the same calendar slot twice: each entry has a cursor, the latest instant already
  *   fired, dropped or queued for catch-up; the next fire is always the first instant after
- *   it. After a backwards jump the wall clock is behind the cursors, so nothing fires until
- *   the clock passes them again: no instant repeats.
+ *   it. After a backward jump (an NTP step, a VM restored from a snapshot) the wall clock is
+ *   behind the cursors:
+ *   - a calendar schedule (cron, crontab) waits until the clock passes its cursor again, so a
+ *     slot already fired ("03:00 on the 1st") is not fired twice (cron's rule);
+ *   - an interval schedule (every) keeps its interval: its cursor moves back to the wall
+ *     clock and it fires at the next grid instant, as if it had just started. Grid instants
+ *     between the new time and the old cursor come round again, so their `scheduledAt`
+ *     repeats; silence for the length of the jump (an hour of a 1 s heartbeat) would be worse.
  */
 import { ScheduleError } from "../errors.js";
 import type { ResolvedCatchUp } from "../task/task.js";
@@ -70,8 +76,9 @@ export type SchedulerEvent =
       /**
        * The wall clock moved `deltaMs` more (forward) or less (backward) than the monotonic
        * clock between two wakes. Forward: the clock was set forward or the machine was
-       * suspended; missed fires go through catch-up. Backward: nothing already fired repeats;
-       * schedules wait until the clock passes their last fire again.
+       * suspended; missed fires go through catch-up. Backward: interval (every) schedules
+       * fire at their next grid instant after the new time; calendar schedules wait until
+       * the clock passes their last fire again, so no slot fires twice.
        */
       type: "clock-jump";
       direction: "forward" | "backward";
@@ -452,6 +459,24 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     emit({ type: "catch-up", reason, tasks: summaries, missed, planned, at });
   };
 
+  /**
+   * After a backward jump: an interval schedule whose cursor is ahead of the wall clock starts
+   * again from the wall clock (its next fire is one grid step away at most, not the length of
+   * the jump). Calendar schedules keep their cursor: a slot already fired is not fired again.
+   */
+  const rewindIntervals = (wall: number): void => {
+    settle();
+    let moved = false;
+    for (const e of entries) {
+      if (e.step > 0 && e.cursor > wall) {
+        e.cursor = wall;
+        setDue(e, nextAfter(e, wall));
+        moved = true;
+      }
+    }
+    if (moved) heap.reset(entries);
+  };
+
   /** Notes clock jumps, stalls and early wakes since the last wake; returns what made fires late. */
   const observe = (wall: number, mono: number, viaTimer: boolean): "clock-jump" | "stall" | "late" => {
     const skew = wall - seenWall - (mono - seenMono);
@@ -462,6 +487,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const direction = skew > 0 ? "forward" : "backward";
       stats.clockJumps[direction]++;
       cause = "clock-jump";
+      if (direction === "backward") rewindIntervals(wall);
       emit({ type: "clock-jump", direction, deltaMs: skew, at: wall });
     } else if (viaTimer && wall < sleepUntil - 1) {
       stats.earlyWakes++;
@@ -621,8 +647,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         planMissed(e, wall, wall, batch, summaries, e.catchUp);
         e.cursor = wall;
       } else {
-        // A last fire after now means the clock went back since: never fire it again.
-        e.cursor = typeof last === "number" && last > wall ? last : wall;
+        // A last fire after now means the clock went back since: a calendar slot already
+        // fired is not fired again; an interval schedule keeps its interval from now.
+        e.cursor = typeof last === "number" && last > wall && e.step === 0 ? last : wall;
       }
       setDue(e, nextAfter(e, e.cursor));
     }
