@@ -17,6 +17,7 @@ import { openProjectPool } from "../executor/project-pool.js";
 import type { PoolEvent, PoolStats } from "../executor/pool.js";
 import { acquireDaemonLock } from "./lock.js";
 import { openBroker } from "./open-broker.js";
+import { onStoreChange } from "../broker/wake.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -118,13 +119,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
 
     let states = store?.taskStates() ?? new Map();
     const isEnabled = (task: string): boolean => states.get(task)?.enabled !== false;
-    const refresh = setInterval(() => {
-      try {
-        states = store?.taskStates() ?? states;
-      } catch {}
-    }, 1000);
-    refresh.unref();
-    releasers.push(() => clearInterval(refresh));
+    // Read again when another process changes the store (fluid enable/disable), at most once a second.
+    if (store) releasers.push(onStoreChange(store.path, () => (states = store.taskStates()), 1000));
 
     if (store) {
       // Retention: now and every hour, in small transactions that never block runs for long.
@@ -144,6 +140,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     const consumer = createConsumer({
       registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}),
       pollMs: options.pollMs ?? 25,
+      // Woken by other processes' commits to the store, so an idle daemon need not poll.
+      ...(kind === "sqlite" && store ? { watch: store.path } : {}),
       // overlap "skip" and "queue" mean one run of the task at a time.
       taskLimit: (task) => (task.schedule && task.overlap !== "allow" ? 1 : Infinity),
       log: (line) => emit({ type: "log", line }),
