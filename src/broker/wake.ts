@@ -37,7 +37,7 @@ export interface StoreWatch {
  */
 export function watchStore(path: string, onChange: () => void, options: WatchStoreOptions = {}): StoreWatch | undefined {
   if (path === ":memory:" || path === "") return undefined;
-  const settleMs = Math.max(0, options.settleMs ?? 3);
+  const settleMs = Math.max(0, options.settleMs ?? 1);
   const names = new Set([`${basename(path)}-wal`, basename(path)]);
   let settle: NodeJS.Timeout | undefined;
   let dirty = false;

@@ -172,6 +172,16 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     }, Math.max(0, ms));
   };
 
+  let immediate: NodeJS.Immediate | undefined;
+  /** Pumps on the next turn of the event loop (a timer of 0 ms waits at least 1 ms). */
+  const wakeNow = (): void => {
+    if (stopped || immediate !== undefined) return;
+    immediate = setImmediate(() => {
+      immediate = undefined;
+      void pump();
+    });
+  };
+
   let pumped: Promise<void> = Promise.resolve();
   const pump = (): Promise<void> => {
     if (stopped) return Promise.resolve();
@@ -311,12 +321,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       if (!stopped) return;
       stopped = false;
       timer = undefined;
-      unsubscribe = broker.onEnqueue(() => schedule(0));
+      unsubscribe = broker.onEnqueue(wakeNow);
       if (options.watch !== undefined) {
         watcher = watchStore(options.watch, () => {
           changed = true;
           fallbackMs = FALLBACK_POLL_MS;
-          schedule(0);
+          wakeNow();
         }, {
           onError: (error) => {
             watcher = undefined;
@@ -331,6 +341,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       stopped = true;
       clearTimeout(timer);
       timer = undefined;
+      clearImmediate(immediate);
+      immediate = undefined;
       unsubscribe?.();
       watcher?.close();
       watcher = undefined;
