@@ -1,24 +1,24 @@
 /**
  * What an idle `fluid serve` costs: CPU time, wake-ups and memory when nothing is due.
  *
- *   npx tsx bench/idle.ts [--window 60] [--rounds 1] [--baseline <checkout>]
+ *   npx tsx bench/idle.ts [--window 60] [--settle 20] [--rounds 1] [--baseline <checkout>]
  *
  * Three generated projects, each served by the real `bin/fluid.js serve` in its own process,
  * one after the other (never two daemons at once on the 2-core machines this runs on):
  * - "one task": one task, no schedule;
  * - "every 1m": one task with an every("1m") schedule;
  * - "1,000 crons": 1,000 tasks, each with a daily cron schedule ("0 3 * * *"), none due.
- * After the daemon prints "started" and a settle pause (start-up work: retention, the code
- * cache flush), the bench reads, at the start and the end of a window (default 60 s):
+ * After the daemon prints "started" and a settle pause (default 20 s: start-up work, then V8's
+ * memory reducer, which runs a few garbage collections over the first seconds after start-up
+ * allocations stop; `--settle 0` includes them), the bench reads, at the start and the end of a window (default 60 s):
  * - CPU time: the sum over the daemon's threads of /proc/<pid>/task/<tid>/schedstat (ns on
  *   the CPU), or utime + stime of /proc/<pid>/stat where schedstat is missing;
  * - wake-ups: voluntary context switches (the thread went to sleep, to be woken later), summed
  *   over the daemon's threads from /proc/<pid>/task/<tid>/status. A thread that exits during
  *   the window takes its counts with it (an idle daemon starts none);
  * - RSS: VmRSS of /proc/<pid>/status at the end of the window.
- * A window that ends within one of a schedule's fires would measure a run, not idleness: the
- * every("1m") project's window is placed to avoid its fires is not attempted; instead a
- * fire is reported in the `runs` column, so a reader sees it.
+ * A 60 s window of the every("1m") project holds one fire and its run: that is the cost of
+ * such a project, and the `runs` column shows it.
  *
  * `--baseline <checkout>` measures another checkout of fluid-tasks (its bin/fluid.js, with
  * its dist/ built) on the same projects in the same run, e.g. the release before the idle
@@ -41,7 +41,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { windowS: 60, rounds: 1, settleS: 3, baseline: undefined };
+  const out: Args = { windowS: 60, rounds: 1, settleS: 20, baseline: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -53,7 +53,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === "--rounds") out.rounds = Number(value());
     else if (arg === "--settle") out.settleS = Number(value());
     else if (arg === "--baseline") out.baseline = resolve(value());
-    else throw new Error(`unknown argument ${arg}; usage: npx tsx bench/idle.ts [--window 60] [--rounds 1] [--settle 3] [--baseline <checkout>]`);
+    else throw new Error(`unknown argument ${arg}; usage: npx tsx bench/idle.ts [--window 60] [--settle 20] [--rounds 1] [--baseline <checkout>]`);
   }
   if (!(out.windowS > 0) || !(out.rounds >= 1) || !(out.settleS >= 0)) throw new Error("--window, --rounds and --settle must be positive numbers");
   return out;

@@ -334,6 +334,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             schedule(0);
           },
         });
+        if (watcher === undefined && options.watch !== ":memory:") {
+          emit({ type: "error", message: `cannot watch the store ${options.watch} for changes; polling every ${pollMs} ms instead` });
+        }
       }
       void pump();
     },
