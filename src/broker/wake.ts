@@ -4,7 +4,7 @@ import { basename, dirname } from "node:path";
 /** Options of `watchStore`. */
 export interface WatchStoreOptions {
   /**
-   * A second call this long after the last change, ms (see `watchStore`). Default 3.
+   * A second call this long after the last change, ms (see `watchStore`). Default 1.
    */
   settleMs?: number;
   /** Called once when the watch breaks (the directory was removed, the watch failed). Default: nothing. */

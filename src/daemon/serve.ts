@@ -27,7 +27,7 @@ export interface ServeOptions extends LoadOptions {
   graceMs?: number;
   /** Where queued runs wait: "sqlite" (durable, in the store file; the default) or "memory". */
   broker?: "sqlite" | "memory";
-  /** How often to look for runs queued by other processes, in ms. Default 25. */
+  /** How often to look for runs queued by other processes when the store cannot be watched (see docs/daemon.md), in ms. Default 25. */
   pollMs?: number;
   /** Receives everything the daemon does, for the log. */
   onEvent?: (event: DaemonEvent) => void;
