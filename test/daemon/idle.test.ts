@@ -110,16 +110,20 @@ function findLibfaketime(): string | undefined {
 
 const LIBFAKETIME = process.platform === "linux" ? findLibfaketime() : undefined;
 
-describe("fluid serve across a backward clock jump (libfaketime)", () => {
+describe("fluid serve across backward clock jumps (libfaketime)", () => {
   it.skipIf(LIBFAKETIME === undefined)(
-    "every() keeps firing every second after the clock goes back an hour; a cron slot already fired does not fire again (skipped without Debian's faketime: apt-get install faketime)",
+    "every() and hourly-or-finer crons keep firing; a fixed-time cron slot already fired does not fire again (skipped without Debian's faketime: apt-get install faketime)",
     async () => {
+      // A fixed-time daily slot a few seconds after the daemon will have started (UTC).
+      const slotAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 6000);
+      const fixed = `${slotAt.getUTCSeconds()} ${slotAt.getUTCMinutes()} ${slotAt.getUTCHours()} * * *`;
       const p = tempProject({
         "fluid.config.ts": CONFIG,
         "tasks/t.ts": [
           `import { task, every, cron } from "fluid-tasks";`,
           `export const beat = task({ schedule: every("1s") }, async () => {});`,
-          `export const slot = task({ schedule: cron("*/2 * * * * *") }, async () => {});`,
+          `export const tick = task({ schedule: cron("*/2 * * * * *") }, async () => {});`,
+          `export const daily = task({ schedule: cron(${JSON.stringify(fixed)}) }, async () => {});`,
         ].join("\n"),
       });
       cleanups.push(p.cleanup);
@@ -131,28 +135,36 @@ describe("fluid serve across a backward clock jump (libfaketime)", () => {
         FAKETIME_NO_CACHE: "1", // read the file at every clock call, so the running process jumps
         FAKETIME_DONT_FAKE_MONOTONIC: "1", // timers run on the monotonic clock: keep it real
       });
-      const fires = (task: string) => s.lines.filter((l) => l.event === "fire" && l.task === task);
-      await s.waitFor(() => fires("beat").length >= 2 && fires("slot").length >= 1, "fires before the jump");
-      const slotBefore = fires("slot").map((l) => Date.parse(l.scheduledAt as string));
-      const beatsBefore = fires("beat").length;
+      const fireTimes = (task: string, from = 0) =>
+        s.lines.slice(from).filter((l) => l.event === "fire" && l.task === task).map((l) => Date.parse(l.scheduledAt as string));
+      const jumps = () => s.lines.filter((l) => l.event === "scheduler" && l.type === "clock-jump");
+      await s.waitFor(() => fireTimes("daily").length === 1, "the daily slot fired", 30_000);
+      expect(fireTimes("daily")).toEqual([slotAt.getTime()]);
+
+      // 1. Five seconds back: the clock passes the daily slot again, which must not fire twice.
+      writeFileSync(clock, "-5\n");
+      await s.waitFor(() => jumps().length === 1, "the first jump noticed", 10_000);
+      const first = s.lines.length;
+      await sleep(7000);
+      expect(jumps()[0]).toMatchObject({ direction: "backward" });
+      expect(fireTimes("daily")).toEqual([slotAt.getTime()]);
+      // The intervals went on (before the fix: silent until the clock passed their last fire).
+      expect(fireTimes("beat", first).length).toBeGreaterThanOrEqual(4);
+      expect(fireTimes("tick", first).length).toBeGreaterThanOrEqual(2);
+
+      // 2. An hour back: every("1s") keeps firing every second (before the fix: silent for the hour).
       writeFileSync(clock, "-1h\n");
-      await s.waitFor(() => s.lines.some((l) => l.event === "scheduler" && l.type === "clock-jump"), "the clock jump noticed", 10_000);
-      expect(s.lines.find((l) => l.type === "clock-jump")).toMatchObject({ direction: "backward" });
-      const noticed = s.lines.length;
+      await s.waitFor(() => jumps().length === 2, "the second jump noticed", 10_000);
+      const second = s.lines.length;
       await sleep(6000);
-      const after = s.lines.slice(noticed);
-      const beats = after.filter((l) => l.event === "fire" && l.task === "beat").map((l) => Date.parse(l.scheduledAt as string));
-      // About six in 6 s (a loaded machine may delay one); before the fix: none for an hour.
-      expect(beats.length).toBeGreaterThanOrEqual(4);
-      // On the new clock's grid: an hour behind the fires before the jump.
-      expect(Math.max(...beats)).toBeLessThan(Math.min(...slotBefore));
-      expect(fires("beat").length).toBeGreaterThan(beatsBefore);
-      // The cron slots already fired (and all later ones, an hour away now) stay silent.
-      const slotAfter = after.filter((l) => l.event === "fire" && l.task === "slot").map((l) => Date.parse(l.scheduledAt as string));
-      expect(slotAfter.filter((t) => t <= Math.max(...slotBefore))).toEqual([]);
+      const beats = fireTimes("beat", second);
+      expect(beats.length).toBeGreaterThanOrEqual(4); // about six; a loaded machine may delay one
+      expect(Math.max(...beats)).toBeLessThan(slotAt.getTime() - 3_000_000); // on the new clock's grid
+      expect(fireTimes("tick", second).length).toBeGreaterThanOrEqual(2);
+      expect(fireTimes("daily")).toEqual([slotAt.getTime()]);
       s.child.kill("SIGTERM");
       expect((await s.child).exitCode).toBe(0);
     },
-    60_000,
+    90_000,
   );
 });
