@@ -2,7 +2,7 @@
  * No-op runs per second at concurrency 100 through our brokers, next to BullMQ on Redis, and
  * queue-to-start latency.
  *
- *   npx tsx bench/throughput.ts [rounds=5]
+ *   npx tsx bench/throughput.ts [rounds=5] [--latency-only]
  *
  * Throughput, two ways, for (a) the memory broker, (b) the SQLite broker (durable: every
  * enqueue and ack committed to a WAL file, synchronous = NORMAL), (c) a BullMQ 5 Worker
@@ -23,13 +23,21 @@
  * (as `fluid queue` from another process does), so the consumer only sees it by polling
  * `claim` every POLL ms (25 ms, the daemon's default, and 5 ms); also through the same broker
  * object, where `onEnqueue` wakes the consumer. BullMQ: Queue.add, Worker waiting on Redis.
+ * Another process: what `fluid queue` does to `fluid serve`. A child process enqueues into
+ * the store (its own broker on the file) and the real consumer of src/consumer starts the run,
+ * woken by the watch on the store (`watch`, as the daemon runs it) or, for the old figure,
+ * polling every 25 ms; the delay is measured between the two processes' clocks
+ * (performance.timeOrigin + performance.now(), the same wall clock with sub-ms resolution).
+ * `--latency-only` skips the throughput figures.
  *
  * Every throughput figure is the median of `rounds` rounds, after an unmeasured warm-up round;
  * latency figures are medians of 3 rounds. After each of our drains the broker must be empty.
  */
+import { fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue, Worker } from "bullmq";
 import type { Broker, QueuedRun } from "../src/broker/broker.js";
@@ -42,7 +50,8 @@ import { createConsumer } from "../src/consumer/consumer.js";
 import { openStore } from "../src/store/index.js";
 import { task } from "../src/task/task.js";
 
-const ROUNDS = Number(process.argv[2] ?? 5);
+const LATENCY_ONLY = process.argv.includes("--latency-only");
+const ROUNDS = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 5);
 const CONCURRENCY = 100;
 const CHUNK = 1000;
 const RUNS = { memory: 200_000, sqlite: 50_000, bullmq: 20_000 };
@@ -50,7 +59,8 @@ const LATENCY_RUNS = 200;
 const LATENCY_ROUNDS = 3;
 const POLLS_MS = [25, 5];
 
-const dir = mkdtempSync(join(tmpdir(), "fluid-bench-throughput-"));
+// (Not in the producer child of processLatency, which only enqueues.)
+const dir = process.argv[2] === "--producer" ? "" : mkdtempSync(join(tmpdir(), "fluid-bench-throughput-"));
 let files = 0;
 const newPath = (): string => join(dir, `runs-${files++}.db`);
 const noop = async (): Promise<void> => {};
@@ -238,6 +248,85 @@ async function sqliteLatency(pollMs: number, sameObject: boolean): Promise<numbe
   }
 }
 
+/** Epoch ms with sub-ms resolution, comparable between processes on one machine. */
+const epochNow = (): number => performance.timeOrigin + performance.now();
+
+/** The producer process of `processLatency`: enqueues a run per message, replies with the time it began. */
+async function producerMain(path: string): Promise<void> {
+  const broker = openSqliteBroker({ path });
+  process.on("message", (message: { id?: string }) => {
+    if (!message.id) {
+      void broker.close().then(() => process.disconnect());
+      return;
+    }
+    const t0 = epochNow();
+    const now = Date.now();
+    void broker
+      .enqueue({ id: message.id, task: "noop", params: {}, priority: "medium", attempt: 1, trigger: "queue", runAfter: now, queuedAt: now })
+      .then(() => process.send!({ id: message.id, t0 }));
+  });
+  process.send!({ ready: true });
+}
+
+/**
+ * Median ms from an enqueue in another process to the start of the run in src/consumer, woken
+ * by the store watch (`watch`) or polling every 25 ms (the daemon before the watch).
+ */
+async function processLatency(watch: boolean): Promise<number> {
+  const path = newPath();
+  const broker = openSqliteBroker({ path });
+  const registry = new Registry();
+  registry.add(task({ name: "noop" }, async () => {}), { file: "bench", exportName: "noop" });
+  const starts = new Map<string, number>();
+  let onStart: () => void = () => {};
+  const consumer = createConsumer({
+    registry, broker, concurrency: CONCURRENCY, pollMs: 25, ...(watch ? { watch: path } : {}),
+    onEvent: (e) => {
+      if (e.type === "start") {
+        starts.set(e.run.id, epochNow());
+        onStart();
+      }
+    },
+  });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ["--producer", path], { execArgv: process.execArgv });
+  const replies = new Map<string, number>();
+  let onReply: () => void = () => {};
+  let ready: () => void = () => {};
+  const isReady = new Promise<void>((resolve) => (ready = resolve));
+  child.on("message", (m: { ready?: boolean; id?: string; t0?: number }) => {
+    if (m.ready) ready();
+    else {
+      replies.set(m.id!, m.t0!);
+      onReply();
+    }
+  });
+  const samples: number[] = [];
+  try {
+    await isReady;
+    consumer.start();
+    await sleep(50);
+    for (let i = 0; i < LATENCY_RUNS; i++) {
+      await jitter(watch ? WAKE_JITTER_MS : 25);
+      const id = `p${i}`;
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (starts.has(id) && replies.has(id)) resolve();
+        };
+        onStart = check;
+        onReply = check;
+        child.send({ id });
+      });
+      samples.push(starts.get(id)! - replies.get(id)!);
+    }
+  } finally {
+    child.send({});
+    await new Promise((resolve) => child.once("exit", resolve));
+    await consumer.drain(1000);
+    await broker.close();
+  }
+  return median(samples);
+}
+
 // ---- BullMQ ----
 
 
@@ -332,8 +421,8 @@ async function bullLatency(port: number): Promise<number> {
 // ---- main ----
 
 /**
- * Runs/s of what `fluid serve` does: the real consumer (src/consumer) draining `n` runs enqueued
- * beforehand from the SQLite broker, executing a no-op task and recording every attempt in
+ * Runs/s of what `fluid serve` does: the real consumer (src/consumer, watching the store file)
+ * draining `n` runs enqueued beforehand from the SQLite broker, executing a no-op task and recording every attempt in
  * the store (running + success rows), at concurrency 100.
  */
 async function daemonDrain(n: number, record: boolean): Promise<number> {
@@ -352,7 +441,7 @@ async function daemonDrain(n: number, record: boolean): Promise<number> {
     let finish: () => void = () => {};
     const done = new Promise<void>((resolve) => (finish = resolve));
     const consumer = createConsumer({
-      registry, broker, store, concurrency: CONCURRENCY, pollMs: 25,
+      registry, broker, store, concurrency: CONCURRENCY, pollMs: 25, watch: path, // as fluid serve runs it
       onEvent: (e) => {
         if (e.type === "end" && ++ended === n) finish();
       },
@@ -383,6 +472,22 @@ async function main(): Promise<void> {
   try {
     const memory = (): Broker => createMemoryBroker();
     const sqlite = (): Broker => openSqliteBroker({ path: newPath() });
+    const latency = {
+      bull: await rounds(LATENCY_ROUNDS, () => bullLatency(redis.port), true),
+      processWatch: await rounds(LATENCY_ROUNDS, () => processLatency(true), true),
+      processPoll: await rounds(LATENCY_ROUNDS, () => processLatency(false), false),
+    };
+    const ms = (v: number): string => `${v.toFixed(2)} ms`;
+    const ratio = (ours: number, peer: number): string => `${(ours / peer).toFixed(2)}x`;
+    const latencyRows = [
+      ["another process (fluid queue -> fluid serve): queue-to-start, store watch", ms(latency.processWatch), ms(latency.bull), ratio(latency.processWatch, latency.bull)],
+      ["another process: queue-to-start, poll every 25 ms (before the watch)", ms(latency.processPoll), ms(latency.bull), ratio(latency.processPoll, latency.bull)],
+    ];
+    if (LATENCY_ONLY) {
+      console.log(`\nqueue-to-start latency, medians of ${LATENCY_ROUNDS} rounds of ${LATENCY_RUNS} runs; BullMQ 5 on ${redis.note}; ratio = ours / BullMQ (lower is better)\n`);
+      printTable(["figure", "ours", "BullMQ", "ratio"], latencyRows);
+      return;
+    }
     const r = {
       memDrain: await rounds(ROUNDS, () => oursDrain(memory, RUNS.memory)),
       memBoth: await rounds(ROUNDS, () => oursEnqueueDrain(memory, RUNS.memory)),
@@ -402,8 +507,6 @@ async function main(): Promise<void> {
     for (const pollMs of POLLS_MS) r.sqlLatency.push(await rounds(LATENCY_ROUNDS, () => sqliteLatency(pollMs, false), false));
 
     const rate = (v: number): string => `${Math.round(v).toLocaleString("en-US")}/s`;
-    const ms = (v: number): string => `${v.toFixed(2)} ms`;
-    const ratio = (ours: number, peer: number): string => `${(ours / peer).toFixed(2)}x`;
     console.log(`\nno-op runs at concurrency ${CONCURRENCY}; medians of ${ROUNDS} rounds (latency: ${LATENCY_ROUNDS} rounds of ${LATENCY_RUNS} runs)`);
     console.log(`Redis: ${redis.note}; BullMQ 5, ${RUNS.bullmq.toLocaleString("en-US")} jobs per round`);
     console.log(`runs per round: memory ${RUNS.memory.toLocaleString("en-US")}, sqlite ${RUNS.sqlite.toLocaleString("en-US")}; ratio = ours / BullMQ (throughput: higher is better; latency: lower is better)\n`);
@@ -424,6 +527,7 @@ async function main(): Promise<void> {
           ratio(r.sqlLatency[i]!, r.bullLatency),
         ]),
         ["sqlite: queue-to-start, same broker (onEnqueue wake)", ms(r.sqlLatencyWake), ms(r.bullLatency), ratio(r.sqlLatencyWake, r.bullLatency)],
+        ...latencyRows,
       ],
     );
     console.log(`\ntotal ${((performance.now() - began) / 1000).toFixed(0)} s`);
@@ -433,4 +537,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[2] === "--producer") await producerMain(process.argv[3]!);
+else await main();

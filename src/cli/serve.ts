@@ -41,6 +41,7 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
   };
   const daemon = await serve(options).finally(flushHeld);
   flushCodeCache(); // now, not at exit: a daemon may run for months, or end by SIGKILL
+  (await import("../config/compile.js")).stopEsbuild(); // start-up is over: no esbuild child for months
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
     signals++;

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { readFile } from "node:fs/promises";
 import { extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -44,6 +45,37 @@ export interface Compiled {
  * The output exports the namespace of entry i as `m<i>`.
  */
 export async function compileModules(entries: string[], cacheDir: string): Promise<Compiled> {
+  compiling++;
+  try {
+    return await compile(entries, cacheDir);
+  } finally {
+    if (--compiling === 0) stopEsbuild();
+  }
+}
+
+/** compileModules calls under way in this process. */
+let compiling = 0;
+
+/**
+ * Stops esbuild's service process, and the worker thread (with a service process of its own)
+ * behind its sync API, when esbuild was loaded and no compile is under way: a daemon would
+ * otherwise keep them (43 MB, and a ping each second) for its whole life. compileModules calls
+ * it when it ends; a daemon calls it once started (start-up may also have pre-bundled a
+ * package with esbuild's sync API). esbuild starts them again if it is used again.
+ */
+export function stopEsbuild(): void {
+  if (compiling > 0) return;
+  const require = createRequire(import.meta.url);
+  let loaded: typeof import("esbuild") | undefined;
+  try {
+    loaded = require.cache[require.resolve("esbuild")]?.exports as typeof import("esbuild") | undefined;
+  } catch {
+    return; // not installed: nothing was started
+  }
+  void loaded?.stop().catch(() => {});
+}
+
+async function compile(entries: string[], cacheDir: string): Promise<Compiled> {
   const key = cacheKey(JSON.stringify([CACHE_FORMAT, entries]));
   const file = join(cacheDir, `${key}.mjs`);
   const manifestFile = join(cacheDir, `${key}.json`);

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import type { Broker, QueuedRun } from "../broker/broker.js";
+import { watchStore, type StoreWatch } from "../broker/wake.js";
 import type { Registry } from "../config/registry.js";
 import { parseDuration } from "../duration.js";
 import { RunCancelledError, RunInterruptedError, toErrorInfo, type ErrorInfo } from "../errors.js";
@@ -36,8 +37,19 @@ export interface ConsumerOptions {
   /** Receives every log line of every run (besides the store). */
   log?: LogSink;
   onEvent?: (event: ConsumerEvent) => void;
-  /** How often to look for runs queued by other processes and for cancellations, in ms. Default 25. */
+  /**
+   * How often to look for runs queued by other processes and for cancellations when nothing
+   * tells the consumer of them (no `watch`, or the watch broke), in ms. Default 25.
+   */
   pollMs?: number;
+  /**
+   * The SQLite store file behind `broker`: the consumer watches it and looks for runs and
+   * cancellations when another process commits (see `watchStore`), so an idle consumer sleeps
+   * instead of polling; it then polls only as a fallback, FALLBACK_POLL_MS after a change and
+   * twice as long after each look that follows, up to MAX_FALLBACK_POLL_MS. Default: none
+   * (poll every `pollMs`).
+   */
+  watch?: string;
   /** Is the task enabled? Runs of disabled tasks wait in the queue. Default: all enabled. */
   isEnabled?: (task: string) => boolean;
   /** Most runs of a task at once besides its own `maxConcurrency` (e.g. 1 for overlap "queue"). */
@@ -75,6 +87,13 @@ export interface Consumer {
   setRegistry(registry: Registry): void;
 }
 
+/** With a watched store: the first fallback poll after a change, ms (see `ConsumerOptions.watch`). */
+export const FALLBACK_POLL_MS = 1000;
+/** With a watched store: the longest fallback poll, ms. */
+export const MAX_FALLBACK_POLL_MS = 60_000;
+/** With a watched store: cancellation requests are read at most this often while changes come in, ms. */
+const CANCEL_CHECK_MS = 2;
+
 /** Creates a consumer; see `Consumer`. */
 export function createConsumer(options: ConsumerOptions): Consumer {
   const { broker, store } = options;
@@ -96,6 +115,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let timer: NodeJS.Timeout | undefined;
   let lastCancelPoll = 0;
   let unsubscribe: (() => void) | undefined;
+  let watcher: StoreWatch | undefined;
+  // Set by a change of the watched store: cancellation requests may have come in.
+  let changed = false;
+  // The next fallback poll while the store is watched (see ConsumerOptions.watch).
+  let fallbackMs = FALLBACK_POLL_MS;
 
   const recorder = store ? createRecorder(store, { onError: (message, error) => emit({ type: "error", message, error }) }) : undefined;
   /** Records an attempt; the record is only built when there is a store to take it. */
@@ -151,6 +175,16 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     }, Math.max(0, ms));
   };
 
+  let immediate: NodeJS.Immediate | undefined;
+  /** Pumps on the next turn of the event loop (a timer of 0 ms waits at least 1 ms). */
+  const wakeNow = (): void => {
+    if (stopped || immediate !== undefined) return;
+    immediate = setImmediate(() => {
+      immediate = undefined;
+      void pump();
+    });
+  };
+
   let pumped: Promise<void> = Promise.resolve();
   const pump = (): Promise<void> => {
     if (stopped) return Promise.resolve();
@@ -188,18 +222,24 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       pumping = false;
     }
     if (stopped) return;
-    // Sleep until the next delayed run is due, at most one poll interval (other processes enqueue too).
-    let wait = pollMs;
+    // Sleep until the next delayed run is due, at most one poll interval (other processes
+    // enqueue too; a watched store tells us, so its poll is only a slow, growing fallback).
+    const poll = watcher ? fallbackMs : pollMs;
+    if (watcher) fallbackMs = Math.min(fallbackMs * 2, MAX_FALLBACK_POLL_MS);
+    let wait = poll;
     try {
       const due = await broker.nextDue();
       // A due run still queued after a pump belongs to a skipped task: poll, don't spin.
       if (due !== undefined && due > Date.now()) wait = Math.min(wait, due - Date.now());
     } catch {}
-    schedule(running.size >= concurrency ? pollMs : wait);
+    schedule(running.size >= concurrency ? poll : wait);
   };
 
   const pollCancels = async (): Promise<void> => {
-    if (running.size === 0 || Date.now() - lastCancelPoll < pollMs) return;
+    if (running.size === 0) return;
+    const since = Date.now() - lastCancelPoll;
+    if (watcher ? !(changed && since >= CANCEL_CHECK_MS) && since < fallbackMs : since < pollMs) return;
+    changed = false;
     lastCancelPoll = Date.now();
     for (const id of await broker.cancelRequested(owner)) cancel(id, "cancelled by request");
   };
@@ -287,14 +327,34 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       if (!stopped) return;
       stopped = false;
       timer = undefined;
-      unsubscribe = broker.onEnqueue(() => schedule(0));
+      unsubscribe = broker.onEnqueue(wakeNow);
+      if (options.watch !== undefined) {
+        watcher = watchStore(options.watch, () => {
+          changed = true;
+          fallbackMs = FALLBACK_POLL_MS;
+          wakeNow();
+        }, {
+          onError: (error) => {
+            watcher = undefined;
+            emit({ type: "error", message: `watching the store for changes failed (${error.message}); polling every ${pollMs} ms instead`, error });
+            schedule(0);
+          },
+        });
+        if (watcher === undefined && options.watch !== ":memory:") {
+          emit({ type: "error", message: `cannot watch the store ${options.watch} for changes; polling every ${pollMs} ms instead` });
+        }
+      }
       void pump();
     },
     async drain(graceMs) {
       stopped = true;
       clearTimeout(timer);
       timer = undefined;
+      clearImmediate(immediate);
+      immediate = undefined;
       unsubscribe?.();
+      watcher?.close();
+      watcher = undefined;
       await pumped; // a claim under way gives its runs back (see pumpOnce)
       const inFlight = [...running.values()];
       let graceTimer: NodeJS.Timeout | undefined;

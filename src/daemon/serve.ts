@@ -18,6 +18,7 @@ import { openProjectPool } from "../executor/project-pool.js";
 import type { PoolEvent, PoolStats } from "../executor/pool.js";
 import { leaseTiming, takeDaemonLease, type DaemonLease, type LeaseTiming } from "./lock.js";
 import { openBroker } from "./open-broker.js";
+import { onStoreChange } from "../broker/wake.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -27,7 +28,7 @@ export interface ServeOptions extends LoadOptions {
   graceMs?: number;
   /** Where queued runs wait: "sqlite" (durable, in the store file; the default) or "memory". */
   broker?: "sqlite" | "memory";
-  /** How often to look for runs queued by other processes, in ms. Default 25. */
+  /** How often to look for runs queued by other processes when the store cannot be watched (see docs/daemon.md), in ms. Default 25. */
   pollMs?: number;
   /** Receives everything the daemon does, for the log. */
   onEvent?: (event: DaemonEvent) => void;
@@ -153,13 +154,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
 
     let states = store?.taskStates() ?? new Map();
     const isEnabled = (task: string): boolean => states.get(task)?.enabled !== false;
-    const refresh = setInterval(() => {
-      try {
-        states = store?.taskStates() ?? states;
-      } catch {}
-    }, 1000);
-    refresh.unref();
-    releasers.push(() => clearInterval(refresh));
+    // Read again when another process changes the store (fluid enable/disable), at most once a second.
+    if (store) releasers.push(onStoreChange(store.path, () => (states = store.taskStates()), 1000));
 
     const concurrency = options.concurrency ?? project.config.concurrency;
     const graceMs = options.graceMs ?? 30_000;
@@ -171,6 +167,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}),
       ...(lease ? { owner: lease.owner } : {}),
       pollMs: options.pollMs ?? 25,
+      // Woken by other processes' commits to the store, so an idle daemon need not poll.
+      ...(kind === "sqlite" && store ? { watch: store.path } : {}),
       // overlap "skip" and "queue" mean one run of the task at a time.
       taskLimit: (task) => (task.schedule && task.overlap !== "allow" ? 1 : Infinity),
       log: (line) => emit({ type: "log", line }),

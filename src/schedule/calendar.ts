@@ -18,6 +18,12 @@ export interface CalendarSchedule extends Schedule {
   readonly timezoneExplicit: boolean;
   /** The pattern croner evaluates (crontab: six fields, seconds first). */
   readonly pattern: string;
+  /**
+   * True when second, minute and hour have no `*` or step ("30 2 * * *", "0 9,17 * * MON"):
+   * fires at fixed wall-clock times, cron's "fixed-time job". False for hourly and finer
+   * patterns ("*\/5 * * * *"), which cron treats like intervals (DST, clock jumps).
+   */
+  readonly fixedTime: boolean;
   /** A copy in time zone `tz`, unless this schedule's zone was given explicitly (then itself). */
   withDefaultTimezone(tz: string): CalendarSchedule;
 }
@@ -69,7 +75,7 @@ const NEVER_FIRES_PROBE = new Date(Date.UTC(2000, 0, 1));
  * So fixed-time patterns are matched by croner against the wall clock (the pattern in UTC over
  * local wall times) and each matching wall time is mapped to its instant here.
  */
-export function compile(where: string, pattern: string, timezone: string, hint: string): (after: Date) => Date | null {
+export function compile(where: string, pattern: string, timezone: string, hint: string): { next: (after: Date) => Date | null; fixedTime: boolean } {
   const native = create(where, pattern, timezone, hint);
   if (native.nextRun(NEVER_FIRES_PROBE) === null) {
     throw new ScheduleError(`${where} never fires: no date matches its day and month fields`, {
@@ -78,10 +84,10 @@ export function compile(where: string, pattern: string, timezone: string, hint: 
   }
   const fixedTime = isFixedTime(native.getPattern() ?? pattern);
   if (!fixedTime || timezone === "UTC") {
-    return (after) => native.nextRun(new Date(checkAfter(after, "calendar")));
+    return { next: (after) => native.nextRun(new Date(checkAfter(after, "calendar"))), fixedTime };
   }
   const wallClock = create(where, pattern, "UTC", hint);
-  return (after) => {
+  const next = (after: Date): Date | null => {
     const t = checkAfter(after, "calendar");
     // Wall times at or before after's wall time happen at or before `after` (a repeated time
     // maps to its first occurrence), so the search starts just after it.
@@ -96,6 +102,7 @@ export function compile(where: string, pattern: string, timezone: string, hint: 
     }
     return null;
   };
+  return { next, fixedTime };
 }
 
 /**

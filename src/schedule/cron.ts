@@ -51,13 +51,14 @@ export function cron(pattern: string, options: CronOptions = {}): CronSchedule {
 
 function build(pattern: string, zone: ZoneChoice, params: Record<string, unknown> | undefined): CronSchedule {
   const text = zone.explicit ? `cron(${JSON.stringify(pattern)}, { tz: ${JSON.stringify(zone.timezone)} })` : `cron(${JSON.stringify(pattern)})`;
-  const next = compile(`cron(${JSON.stringify(pattern)})`, pattern, zone.timezone, HINT);
+  const { next, fixedTime } = compile(`cron(${JSON.stringify(pattern)})`, pattern, zone.timezone, HINT);
   const schedule: CronSchedule = Object.freeze({
     [SCHEDULE_BRAND]: true as const,
     kind: "cron" as const,
     timezone: zone.timezone,
     timezoneExplicit: zone.explicit,
     pattern,
+    fixedTime,
     params,
     next,
     describe: () => `cron ${pattern} (${zone.timezone})`,

@@ -110,7 +110,7 @@ function build(
 ): CrontabSchedule {
   const pattern = CRONTAB_FIELDS.map((name) => parsed[name].text).join(" ");
   const text = sourceText(source, zone);
-  const next = compile(text, pattern, zone.timezone, "crontab fields are read like a cron pattern");
+  const { next, fixedTime } = compile(text, pattern, zone.timezone, "crontab fields are read like a cron pattern");
   const fieldTexts = Object.fromEntries(CRONTAB_FIELDS.map((name) => [name, parsed[name].text]));
   const values = Object.fromEntries(CRONTAB_FIELDS.map((name) => [name, parsed[name].values]));
   const schedule: CrontabSchedule = Object.freeze({
@@ -119,6 +119,7 @@ function build(
     timezone: zone.timezone,
     timezoneExplicit: zone.explicit,
     pattern,
+    fixedTime,
     fields: Object.freeze(fieldTexts) as CrontabSchedule["fields"],
     values: Object.freeze(values) as CrontabSchedule["values"],
     params,

@@ -21,10 +21,19 @@
  * - Cheap at the instant: the entries due at the next fire time are taken off the heap while
  *   the timer sleeps, and a calendar schedule's following instant (a croner call) is computed
  *   after the pass, so a pass of a thousand fires only calls `onFire` (under 1 ms when warm).
- * - Never the same (task, instant) twice: each entry has a cursor, the latest instant already
+ * - Never the same calendar slot twice: each entry has a cursor, the latest instant already
  *   fired, dropped or queued for catch-up; the next fire is always the first instant after
- *   it. After a backwards jump the wall clock is behind the cursors, so nothing fires until
- *   the clock passes them again: no instant repeats.
+ *   it. After a backward jump (an NTP step, a VM restored from a snapshot) the wall clock is
+ *   behind the cursors. Vixie cron's rule, by the kind of schedule:
+ *   - a fixed-time calendar schedule (cron, crontab without `*` or a step in second, minute
+ *     and hour: "0 3 * * *") waits until the clock passes its cursor again, so a slot already
+ *     fired ("03:00 on the 1st") is not fired twice;
+ *   - an interval schedule (every, and hourly or finer calendar patterns such as
+ *     "*\/5 * * * *", cron's "wildcard jobs") keeps its interval: its cursor moves back to the
+ *     wall clock and it fires at its next instant after it, as if it had just started.
+ *     Instants between the new time and the old cursor come round again, so their
+ *     `scheduledAt` repeats; silence for the length of the jump (an hour of a 1 s heartbeat)
+ *     would be worse.
  */
 import { ScheduleError } from "../errors.js";
 import type { ResolvedCatchUp } from "../task/task.js";
@@ -70,8 +79,10 @@ export type SchedulerEvent =
       /**
        * The wall clock moved `deltaMs` more (forward) or less (backward) than the monotonic
        * clock between two wakes. Forward: the clock was set forward or the machine was
-       * suspended; missed fires go through catch-up. Backward: nothing already fired repeats;
-       * schedules wait until the clock passes their last fire again.
+       * suspended; missed fires go through catch-up. Backward: interval schedules (every,
+       * hourly or finer cron patterns) fire at their next instant after the new time;
+       * fixed-time cron patterns wait until the clock passes their last fire again, so no
+       * such slot fires twice.
        */
       type: "clock-jump";
       direction: "forward" | "backward";
@@ -238,6 +249,8 @@ interface Entry {
   readonly seq: number;
   /** Interval of an `every` schedule (a fire's next instant is due + step), else 0. */
   readonly step: number;
+  /** Keeps its interval across a backward clock jump (every, hourly or finer calendar patterns). */
+  readonly rewinds: boolean;
   readonly jitterMs: number;
   /** Every instant <= cursor was fired, dropped or queued for catch-up (epoch ms). */
   cursor: number;
@@ -452,6 +465,25 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     emit({ type: "catch-up", reason, tasks: summaries, missed, planned, at });
   };
 
+  /**
+   * After a backward jump: an interval schedule whose cursor is ahead of the wall clock starts
+   * again from the wall clock (its next fire is one interval away at most, not the length of
+   * the jump). Fixed-time calendar schedules keep their cursor: a slot already fired is not
+   * fired again.
+   */
+  const rewindIntervals = (wall: number): void => {
+    settle();
+    let moved = false;
+    for (const e of entries) {
+      if (e.rewinds && e.cursor > wall) {
+        e.cursor = wall;
+        setDue(e, nextAfter(e, wall));
+        moved = true;
+      }
+    }
+    if (moved) heap.reset(entries);
+  };
+
   /** Notes clock jumps, stalls and early wakes since the last wake; returns what made fires late. */
   const observe = (wall: number, mono: number, viaTimer: boolean): "clock-jump" | "stall" | "late" => {
     const skew = wall - seenWall - (mono - seenMono);
@@ -462,6 +494,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const direction = skew > 0 ? "forward" : "backward";
       stats.clockJumps[direction]++;
       cause = "clock-jump";
+      if (direction === "backward") rewindIntervals(wall);
       emit({ type: "clock-jump", direction, deltaMs: skew, at: wall });
     } else if (viaTimer && wall < sleepUntil - 1) {
       stats.earlyWakes++;
@@ -621,8 +654,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         planMissed(e, wall, wall, batch, summaries, e.catchUp);
         e.cursor = wall;
       } else {
-        // A last fire after now means the clock went back since: never fire it again.
-        e.cursor = typeof last === "number" && last > wall ? last : wall;
+        // A last fire after now means the clock went back since: a fixed-time slot already
+        // fired is not fired again; an interval schedule keeps its interval from now.
+        e.cursor = typeof last === "number" && last > wall && !e.rewinds ? last : wall;
       }
       setDue(e, nextAfter(e, e.cursor));
     }
@@ -762,12 +796,16 @@ function makeEntries(list: readonly ScheduleEntry[]): Entry[] {
     const catchUp = item.catchUp ?? SKIP;
     if (!["skip", "latest", "some"].includes(catchUp.mode)) throw new TypeError(`scheduler: task "${task}" has an invalid catchUp`);
     const jitterMs = schedule.kind === "every" ? Number((schedule as { jitterMs?: unknown }).jitterMs ?? 0) : 0;
+    const step = gridOf(schedule)?.intervalMs ?? 0;
     return {
       task,
       schedule,
       catchUp,
       seq,
-      step: gridOf(schedule)?.intervalMs ?? 0,
+      step,
+      // A calendar schedule that does not say it is fixed-time (another copy of the package)
+      // is taken as fixed-time: never a slot twice.
+      rewinds: step > 0 || (schedule as { fixedTime?: unknown }).fixedTime === false,
       jitterMs: Number.isFinite(jitterMs) && jitterMs > 0 ? jitterMs : 0,
       cursor: 0,
       due: Infinity,

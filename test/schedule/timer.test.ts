@@ -288,13 +288,6 @@ describe("scheduler: catch-up at start", () => {
     expect(ms).toBeLessThan(1000);
   });
 
-  it("never refires an instant when the last fire is after now (the clock went back while down)", () => {
-    const { scheduler, fires } = make({ entries: [entry("t", every("1s"), latest)], lastFires: new Map([["t", T0 + 5 * SEC]]) });
-    expect(scheduler.start()).toEqual([]);
-    vi.advanceTimersByTime(10 * SEC);
-    expect(scheduledOf(fires)[0]).toBe(T0 + 6 * SEC);
-  });
-
   it("plans no catch-up for a disabled task", () => {
     const { scheduler, ofType } = make({
       entries: [entry("off", every("1s"), latest)],
@@ -394,23 +387,77 @@ describe("scheduler: clock jumps, suspend and stalls", () => {
     expect(new Set(after.map((f) => `${f.task}@${f.scheduledAt}`)).size).toBe(after.length);
   });
 
-  it("backward jump: an event, and no (task, instant) fires twice", () => {
-    const { scheduler, fires, ofType } = make({ entries: [entry("t", every("1s"), latest), entry("m", every("1m"), latest)] });
-    scheduler.start();
-    vi.advanceTimersByTime(10 * SEC); // fired T0+1s .. T0+10s
-    vi.setSystemTime(Date.now() - 5 * SEC - 300); // wall back to T0 + 5.2 s
+  it("backward jump: a fixed-time slot already fired is not fired twice; an hourly-or-finer pattern keeps ticking", () => {
+    const { scheduler, fires, ofType } = make({
+      entries: [
+        entry("fixed", cron("5 0 0 * * *"), latest), // 00:00:05 daily
+        entry("fields", crontab({ second: 8, minute: 0, hour: 0 }), latest), // 00:00:08 daily
+        entry("wild", cron("* * * * * *"), latest),
+      ],
+    });
+    scheduler.start(); // wall T0 + 0.5 s
+    vi.advanceTimersByTime(10 * SEC); // fixed fired T0+5s, fields T0+8s, wild T0+1s .. T0+10s
+    expect(scheduledOf(fires, "fixed")).toEqual([T0 + 5 * SEC]);
+    expect(scheduledOf(fires, "fields")).toEqual([T0 + 8 * SEC]);
+    vi.setSystemTime(Date.now() - 8 * SEC - 300); // wall back to T0 + 2.2 s
     vi.advanceTimersByTime(SEC);
     expect(ofType("clock-jump")[0]).toMatchObject({ direction: "backward" });
-    expect(ofType("clock-jump")[0]!.deltaMs).toBeLessThan(-5000);
-    // The next fire is still the first instant after the last one fired.
-    expect(scheduler.upcoming(1)[0]).toMatchObject({ task: "t", scheduledAt: T0 + 11 * SEC });
-    vi.advanceTimersByTime(20 * SEC);
-    const seen = scheduledOf(fires, "t");
-    expect(new Set(seen).size).toBe(seen.length);
-    expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => T0 + (i + 1) * SEC));
-    // The wall clock now reads T0 + 5.2 s + 21 s.
-    expect(seen.at(-1)).toBe(T0 + 26 * SEC);
+    expect(ofType("clock-jump")[0]!.deltaMs).toBeLessThan(-8000);
+    vi.advanceTimersByTime(20 * SEC); // the wall clock passes T0 + 5 s and T0 + 8 s again
+    expect(scheduledOf(fires, "fixed")).toEqual([T0 + 5 * SEC]);
+    expect(scheduledOf(fires, "fields")).toEqual([T0 + 8 * SEC]);
+    // Cron's "wildcard job": every second on the new clock, the seconds 4..10 a second time.
+    const wild = scheduledOf(fires, "wild");
+    expect(wild.slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => T0 + (i + 1) * SEC));
+    expect(wild.slice(10)).toEqual(Array.from({ length: 21 }, (_, i) => T0 + (i + 3) * SEC));
     expect(fires.some((f) => f.kind === "catch-up")).toBe(false);
+  });
+
+  it("backward jump of an hour: every() keeps its interval, a fixed-time cron waits for the clock to pass its last fire", () => {
+    const { scheduler, fires, ofType } = make({
+      entries: [
+        entry("beat", every("1s")),
+        entry("min", every("1m"), latest),
+        entry("cal", cron("20 0 0 * * *"), latest), // 00:00:20 daily
+        entry("tick", cron("*/10 * * * * *"), latest),
+      ],
+    });
+    scheduler.start(); // wall T0 + 0.5 s
+    vi.advanceTimersByTime(20 * SEC); // beat fired T0+1s .. T0+20s, cal T0+20s, tick T0+10s and T0+20s
+    expect(scheduledOf(fires, "cal")).toEqual([T0 + 20 * SEC]);
+    expect(scheduledOf(fires, "tick")).toEqual([T0 + 10 * SEC, T0 + 20 * SEC]);
+    const before = fires.length;
+    vi.setSystemTime(Date.now() - HOUR); // wall T0 - 1h + 20.5 s: an NTP step, a VM snapshot restored
+    vi.advanceTimersByTime(6 * SEC);
+    expect(ofType("clock-jump")).toMatchObject([{ direction: "backward" }]);
+    const after = fires.slice(before);
+    // Every second of the 6 s on the new clock's grid, none late, none a catch-up.
+    expect(scheduledOf(after, "beat")).toEqual([21, 22, 23, 24, 25, 26].map((s) => T0 - HOUR + s * SEC));
+    expect(after.every((f) => f.kind === "on-time" && f.firedAt - f.scheduledAt <= 1)).toBe(true);
+    expect(scheduler.upcoming(100).find((u) => u.task === "min")).toMatchObject({ scheduledAt: T0 - HOUR + MIN });
+    vi.advanceTimersByTime(40 * SEC); // wall T0 - 1h + 66.5 s
+    expect(scheduledOf(fires, "min").filter((t) => t < T0)).toEqual([T0 - HOUR + MIN]);
+    expect(scheduledOf(fires.slice(before), "beat")).toHaveLength(46);
+    expect(scheduledOf(fires.slice(before), "tick")).toEqual([30, 40, 50, 60].map((s) => T0 - HOUR + s * SEC));
+    // The fixed-time slot stays fired: not again when the clock passes 00:00:20 in an hour.
+    expect(scheduledOf(fires, "cal")).toEqual([T0 + 20 * SEC]);
+  });
+
+  it("a last fire after now at start (the clock went back while stopped): every() fires on time, a fixed-time cron does not repeat it", () => {
+    const { scheduler, fires } = make({
+      entries: [entry("beat", every("1s"), latest)],
+      lastFires: new Map([["beat", T0 + HOUR]]),
+    });
+    expect(scheduler.start()).toEqual([]);
+    vi.advanceTimersByTime(3 * SEC);
+    expect(scheduledOf(fires, "beat")).toEqual([T0 + SEC, T0 + 2 * SEC, T0 + 3 * SEC]);
+    const fixed = make({ entries: [entry("cal", cron("10 0 1 * * *"), latest)], lastFires: new Map([["cal", T0 + HOUR + 10 * SEC]]) });
+    fixed.scheduler.start();
+    // Its 01:00:10 today already fired (by the clock before it went back): next is tomorrow's.
+    expect(fixed.scheduler.stats().nextFireAt).toBe(T0 + DAY + HOUR + 10 * SEC);
+    const wild = make({ entries: [entry("tick", cron("*/10 * * * * *"), latest)], lastFires: new Map([["tick", T0 + HOUR]]) });
+    wild.scheduler.start();
+    expect(wild.scheduler.stats().nextFireAt).toBe(T0 + 10 * SEC);
   });
 });
 
