@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { execa, type ResultPromise } from "execa";
-import { BIN, CONFIG, fluid, tempProject } from "../helpers/cli.js";
+import { useServe, type Served } from "../helpers/serve.js";
+import { CONFIG, fluid, tempProject } from "../helpers/cli.js";
 
 // The real `fluid serve` in a child process, driven by signals and by other `fluid` processes.
 
@@ -19,19 +19,9 @@ export const nap = task({ params: z.object({ ms: z.number().default(100), label:
 export const boom = task({}, async () => { throw new Error("boom"); });
 `;
 
-interface Served {
-  child: ResultPromise;
-  lines: Array<Record<string, unknown>>;
-  waitFor(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
 
-const children: ResultPromise[] = [];
 const cleanups: Array<() => void> = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await child.catch(() => {});
-  }
+afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
@@ -41,36 +31,9 @@ function project(): string {
   return p.dir;
 }
 
+const serve = useServe();
 /** Starts `fluid serve --log-format json` in `dir` and collects its JSON lines (stderr). */
-function startServe(dir: string, args: string[] = []): Served {
-  const child = execa("node", [BIN, "serve", "--log-format", "json", ...args], { cwd: dir, reject: false, env: { NO_COLOR: "1", FLUID_CONFIG: "" } });
-  children.push(child);
-  const lines: Array<Record<string, unknown>> = [];
-  let buffer = "";
-  child.stderr!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const text = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(text) as Record<string, unknown>);
-      } catch {
-        lines.push({ event: "text", text });
-      }
-    }
-  });
-  const waitFor = async (pred: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = lines.find(pred);
-      if (found) return found;
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no such line; got ${JSON.stringify(lines)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { child, lines, waitFor };
-}
+const startServe = (dir: string, args: string[] = []): Served => serve(dir, { args });
 
 describe("fluid serve (real process)", () => {
   it("starts with a summary, runs queued work, and exits 0 on SIGTERM after a clean drain", async () => {

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, CONFIG, ROOT, fluid, tempProject } from "../helpers/cli.js";
+import { CONFIG, ROOT, fluid, tempProject } from "../helpers/cli.js";
+import { useServe, type Served } from "../helpers/serve.js";
 import { readTable } from "../store/temp-store.js";
 
 // A full disk under the real `fluid serve`: the store lives on a small tmpfs that the test fills
@@ -79,13 +80,8 @@ async function until(check: () => boolean, what: string, timeoutMs = 20_000): Pr
   }
 }
 
-function startServe(dir: string, env: Record<string, string>): { child: ResultPromise; stderr: () => string } {
-  const child = execa("node", [BIN, "serve", "--log-format", "json"], { cwd: dir, reject: false, env: { NO_COLOR: "1", FLUID_CONFIG: "", ...env } });
-  children.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return { child, stderr: () => stderr };
-}
+const serve = useServe();
+const startServe = (dir: string, env: Record<string, string>): Served => serve(dir, { env });
 
 const tmpfs = mountTmpfs("4m");
 if (tmpfs) tmpfs.unmount();

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, CONFIG, ROOT, fluid, tempProject } from "../helpers/cli.js";
+import { CONFIG, ROOT, fluid, tempProject } from "../helpers/cli.js";
+import { useServe, type Served } from "../helpers/serve.js";
 import { readTable } from "../store/temp-store.js";
 
 // Records that tell the truth while a producer and the daemon write the same store at once:
@@ -67,18 +68,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) c();
 });
 
+const serve = useServe();
 /** Starts `fluid serve --log-format json` in `dir`; resolves once it has started. */
-async function startServe(dir: string): Promise<{ child: ResultPromise; stderr: () => string }> {
-  const child = execa("node", [BIN, "serve", "--log-format", "json"], { cwd: dir, reject: false, env: { NO_COLOR: "1", FLUID_CONFIG: "" } });
-  children.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!stderr.includes('"event":"started"')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`fluid serve did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { child, stderr: () => stderr };
+async function startServe(dir: string): Promise<Served> {
+  const served = serve(dir);
+  await served.started();
+  return served;
 }
 
 describe("records while a producer and the daemon write at once", () => {

@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { execa, type ResultPromise } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import { ensureLeaseTable } from "../../src/store/lease.js";
 import { pidNamespace, processStart } from "../../src/store/pid-alive.js";
-import { BIN, CONFIG, fluid, tempProject } from "../helpers/cli.js";
+import { useServe, type Served } from "../helpers/serve.js";
+import { CONFIG, fluid, tempProject } from "../helpers/cli.js";
 
 // The lease on the store, through real `fluid serve` processes: who may take it, and what a
 // daemon does when it loses it or its store file.
@@ -26,19 +26,9 @@ export const nap = task({ params: z.object({ ms: z.number().default(50) }), time
 /** A pid above Linux's pid_max limit (2^22): never alive. */
 const DEAD_PID = 99_999_999;
 
-interface Served {
-  child: ResultPromise;
-  lines: Array<Record<string, unknown>>;
-  waitFor(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
 
-const children: ResultPromise[] = [];
 const cleanups: Array<() => void> = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await child.catch(() => {});
-  }
+afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
@@ -48,38 +38,10 @@ function project(): { dir: string; store: string } {
   return { dir: p.dir, store: join(p.dir, ".fluid", "fluid.db") };
 }
 
-/** Starts `fluid serve --log-format json` in `dir` and collects its JSON lines (stderr). */
-function startServe(dir: string, env: Record<string, string> = {}): Served {
-  const child = execa("node", [BIN, "serve", "--log-format", "json", "--grace", "5s"], {
-    cwd: dir, reject: false, env: { NO_COLOR: "1", FLUID_CONFIG: "", FLUID_LEASE_HEARTBEAT_MS: "200", ...env },
-  });
-  children.push(child);
-  const lines: Array<Record<string, unknown>> = [];
-  let buffer = "";
-  child.stderr!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const text = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(text) as Record<string, unknown>);
-      } catch {
-        lines.push({ event: "text", text });
-      }
-    }
-  });
-  const waitFor = async (pred: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = lines.find(pred);
-      if (found) return found;
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no such line; got ${JSON.stringify(lines)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { child, lines, waitFor };
-}
+const serve = useServe();
+/** Starts `fluid serve --log-format json` in `dir` (heartbeat every 200 ms) and collects its JSON lines. */
+const startServe = (dir: string, env: Record<string, string> = {}): Served =>
+  serve(dir, { args: ["--grace", "5s"], env: { FLUID_LEASE_HEARTBEAT_MS: "200", ...env } });
 
 /** Runs `fn` on a connection of its own to the store file, as another process would. */
 function sql<T>(path: string, fn: (db: Database.Database) => T): T {
