@@ -18,9 +18,9 @@ export type { ServeOptions, Daemon, DaemonEvent, DaemonSummary } from "./daemon/
 export type { QueueAndWaitOptions, EnqueueOptions, WaitOptions, Connection, CancelResult } from "./daemon/client.js";
 export type { Broker, QueuedRun } from "./broker/broker.js";
 export type { RunRecord, RunDetails } from "./store/run-record.js";
-export { parseDuration, formatDuration } from "./duration.js";
-export * from "./errors.js";
-export type * from "./types.js";
+export { parseDuration, formatDuration } from "./core/duration.js";
+export * from "./core/errors.js";
+export type * from "./core/types.js";
 
 type Load = typeof import("./config/load.js");
 type Run = typeof import("./consumer/run-task.js");

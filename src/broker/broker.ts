@@ -1,5 +1,5 @@
 import type { RunRecord } from "../store/run-record.js";
-import type { Priority, RunTrigger } from "../types.js";
+import type { Priority, RunTrigger } from "../core/types.js";
 
 /** A run waiting in (or claimed from) a broker. */
 export interface QueuedRun {

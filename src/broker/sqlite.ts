@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { StoreError } from "../errors.js";
+import { StoreError } from "../core/errors.js";
 import { OutageReporter, printStoreError } from "../store/outage.js";
 import { toRow } from "../store/rows.js";
 import { WalTrimmer } from "../store/wal.js";

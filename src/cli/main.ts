@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { ExitCode, isFluidError, UsageError } from "../errors.js";
+import { ExitCode, isFluidError, UsageError } from "../core/errors.js";
 import { printError, processOutput, type Output } from "./output.js";
 import { buildProgram } from "./program.js";
 

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { readFile } from "node:fs/promises";
 import { extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "../core/errors.js";
 import { packageRoot } from "../package-root.js";
 import { prepareZod, resolveZod, zodFacade } from "../loader/zod.js";
 import { exportProperties } from "../loader/facade.js";

@@ -1,4 +1,4 @@
-import { parseDuration } from "../duration.js";
+import { parseDuration } from "../core/duration.js";
 import type { Registry } from "../config/registry.js";
 import type { QueueFn } from "../task/context.js";
 import { validateParams } from "../task/params.js";

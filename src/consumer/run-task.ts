@@ -1,11 +1,11 @@
 import { hostname } from "node:os";
-import { RunInterruptedError, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { RunInterruptedError, toErrorInfo, type ErrorInfo } from "../core/errors.js";
 import { executeAttempt } from "../executor/execute-attempt.js";
 import type { Pool, PoolOutcome } from "../executor/pool.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
 import { retryDelay, type Task } from "../task/task.js";
-import type { AttemptOutcome, RunState, RunTrigger } from "../types.js";
+import type { AttemptOutcome, RunState, RunTrigger } from "../core/types.js";
 import { newRunId } from "./run-id.js";
 
 /** One attempt as it starts or ends: what the store records. */

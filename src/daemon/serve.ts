@@ -5,7 +5,7 @@ import { resolveDeps } from "../config/deps.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
 import { createConsumer, enqueueRecorded, newQueuedRun, type Consumer, type ConsumerEvent } from "../consumer/consumer.js";
 import { newRunId } from "../consumer/run-id.js";
-import { ConfigError, isFluidError, type FluidError } from "../errors.js";
+import { ConfigError, isFluidError, type FluidError } from "../core/errors.js";
 import { createScheduler, type Fire, type SchedulerEvent } from "../schedule/timer.js";
 import { isStarterAlive } from "../store/pid-alive.js";
 import { startPruning } from "../store/maybe-prune.js";

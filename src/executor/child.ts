@@ -12,7 +12,7 @@ import { resolveDeps } from "../config/deps.js";
 import { ProcessTree, killTreeNow } from "../process-tree.js";
 import { loadProject, type Project } from "../config/load.js";
 import type { QueueFn } from "../task/context.js";
-import type { AttemptOutcome } from "../types.js";
+import type { AttemptOutcome } from "../core/types.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { executeInline } from "./inline.js";
 import { ResultError, whyNotJson } from "./run-errors.js";

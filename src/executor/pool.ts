@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { ConfigError, RunInterruptedError, TaskTimeoutError, isFluidError, toErrorInfo } from "../errors.js";
+import { ConfigError, RunInterruptedError, TaskTimeoutError, isFluidError, toErrorInfo } from "../core/errors.js";
 import type { QueueFn } from "../task/context.js";
-import type { AttemptOutcome, LogLevel } from "../types.js";
+import type { AttemptOutcome, LogLevel } from "../core/types.js";
 import { defaultChildEntry } from "./child-entry.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { errorFromInfo, type DoneMessage } from "./protocol.js";

@@ -1,4 +1,4 @@
-import type { Schedule } from "../types.js";
+import type { Schedule } from "../core/types.js";
 import { SCHEDULE_BRAND } from "./brand.js";
 
 export { SCHEDULE_BRAND } from "./brand.js";

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import type Database from "better-sqlite3";
-import { ExitCode, FluidError } from "../errors.js";
+import { ExitCode, FluidError } from "../core/errors.js";
 import { isPidAlive, pidNamespace, processStart, sameStart, type ProcessStart } from "./pid-alive.js";
 
 /**

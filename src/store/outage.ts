@@ -1,4 +1,4 @@
-import { StoreError } from "../errors.js";
+import { StoreError } from "../core/errors.js";
 
 /**
  * Rate-limits the reports of a store that cannot be written (disk full, I/O error, a lock held

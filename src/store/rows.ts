@@ -1,6 +1,6 @@
-import type { ErrorInfo } from "../errors.js";
-import { StoreError } from "../errors.js";
-import type { RunState, RunTrigger } from "../types.js";
+import type { ErrorInfo } from "../core/errors.js";
+import { StoreError } from "../core/errors.js";
+import type { RunState, RunTrigger } from "../core/types.js";
 import type { RunRecord } from "./run-record.js";
 import { stateRankSql } from "./state-order.js";
 

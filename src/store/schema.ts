@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { StoreError } from "../errors.js";
+import { StoreError } from "../core/errors.js";
 import { LEASE_TABLE } from "./lease.js";
 
 /**

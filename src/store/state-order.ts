@@ -1,4 +1,4 @@
-import type { RunState } from "../types.js";
+import type { RunState } from "../core/types.js";
 
 /**
  * How far along an attempt is, by state: the one place that says which record of an attempt

@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { StoreError } from "../errors.js";
+import { StoreError } from "../core/errors.js";
 
 /** Error codes of SQLite and the file system that a retry can cure (the disk frees up, the lock goes away). */
 const TRANSIENT = /^(SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|PERM|NOMEM|PROTOCOL)|EACCES|EPERM|EROFS|ENOSPC|EIO)/;

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { StoreError } from "../errors.js";
+import { StoreError } from "../core/errors.js";
 import { toStoreError } from "./store-error.js";
 
 /** Mode of a store file: queued runs keep their params in clear, so only the owner reads it. */

@@ -1,5 +1,5 @@
-import type { StoreError } from "../errors.js";
-import type { LogLine } from "../types.js";
+import type { StoreError } from "../core/errors.js";
+import type { LogLine } from "../core/types.js";
 import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
 
 /** How long runs are kept by `Store.prune`. */

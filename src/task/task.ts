@@ -1,10 +1,10 @@
 import type { z } from "zod";
 import { ownZod } from "../loader/zod.js";
-import { TaskDefinitionError } from "../errors.js";
-import { parseDurationAs } from "../duration.js";
+import { TaskDefinitionError } from "../core/errors.js";
+import { parseDurationAs } from "../core/duration.js";
 import type { ExecOptions, ExecResult } from "./exec.js";
 import { suggest } from "../suggest.js";
-import type { Duration, ParamsSchema, Priority, RetryOptions, RetryPolicy, RunLogger, Schedule } from "../types.js";
+import type { Duration, ParamsSchema, Priority, RetryOptions, RetryPolicy, RunLogger, Schedule } from "../core/types.js";
 
 /** Brand that recognises a task across copies of the package (e.g. a user's and ours). */
 export const TASK_BRAND = Symbol.for("fluid-tasks.task");

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { StoreError } from "../../src/errors.js";
+import { StoreError } from "../../src/core/errors.js";
 import { openStore, SCHEMA_VERSION } from "../../src/store/index.js";
 import { catchStoreError, makeRecord, readTable, useTempStores } from "./temp-store.js";
 

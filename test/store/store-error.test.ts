@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { StoreError } from "../../src/errors.js";
+import { StoreError } from "../../src/core/errors.js";
 import { openStore } from "../../src/store/index.js";
 import { toStoreError } from "../../src/store/store-error.js";
 import { catchStoreError, makeRecord, useTempStores } from "./temp-store.js";
