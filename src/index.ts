@@ -17,7 +17,7 @@ export type { RunTaskOptions, RunResult, AttemptRecord } from "./consumer/run-ta
 export type { ServeOptions, Daemon, DaemonEvent, DaemonSummary } from "./daemon/serve.js";
 export type { QueueAndWaitOptions, EnqueueOptions, WaitOptions, Connection, CancelResult } from "./daemon/client.js";
 export type { Broker, QueuedRun } from "./broker/broker.js";
-export type { RunRecord, RunDetails } from "./store/run-record.js";
+export type { RunRecord, RunDetails } from "./core/run-record.js";
 export { parseDuration, formatDuration } from "./core/duration.js";
 export * from "./core/errors.js";
 export type * from "./core/types.js";

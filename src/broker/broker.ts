@@ -1,4 +1,4 @@
-import type { RunRecord } from "../store/run-record.js";
+import type { RunRecord } from "../core/run-record.js";
 import type { Priority, RunTrigger } from "../core/types.js";
 
 /** A run waiting in (or claimed from) a broker. */

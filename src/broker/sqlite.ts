@@ -4,7 +4,7 @@ import { OutageReporter, printStoreError } from "../store/outage.js";
 import { toRow } from "../store/rows.js";
 import { WalTrimmer } from "../store/wal.js";
 import { withWriteLock } from "../store/write-lock.js";
-import type { RunRecord } from "../store/run-record.js";
+import type { RunRecord } from "../core/run-record.js";
 import { isTransient, toStoreError } from "../store/store-error.js";
 import type { Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
 import { BrokerClosedError } from "./broker-closed-error.js";

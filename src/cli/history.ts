@@ -1,6 +1,6 @@
 import { formatDuration, parseDuration } from "../core/duration.js";
 import { UsageError } from "../core/errors.js";
-import type { RunRecord } from "../store/run-record.js";
+import type { RunRecord } from "../core/run-record.js";
 import { FINAL_STATES, type RunState } from "../core/types.js";
 import { stateText, table, type Output } from "./output.js";
 import { loadForStore } from "./project.js";

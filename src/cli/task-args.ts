@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { loadProject, type Project } from "../config/load.js";
-import { checkRunId } from "../consumer/run-id.js";
+import { checkRunId } from "../core/run-id.js";
 import { UsageError } from "../core/errors.js";
 import { describeParams } from "../task/params.js";
 import type { Task } from "../task/task.js";

@@ -6,14 +6,14 @@ import { parseDuration } from "../core/duration.js";
 import { RunCancelledError, RunInterruptedError, toErrorInfo, type ErrorInfo } from "../core/errors.js";
 import { executeAttempt } from "../executor/execute-attempt.js";
 import type { Pool, PoolOutcome } from "../executor/pool.js";
-import type { RunRecord } from "../store/run-record.js";
+import type { RunRecord } from "../core/run-record.js";
 import type { Store } from "../store/store.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
 import { retryDelay, type Task } from "../task/task.js";
 import type { AttemptOutcome, RunState } from "../core/types.js";
 import { createRecorder } from "./recorder.js";
-import { newRunId } from "./run-id.js";
+import { newRunId } from "../core/run-id.js";
 import { outcomeFields, shouldRetry, type AttemptRecord } from "./run-task.js";
 
 /** Something a consumer did, for the daemon's log. */

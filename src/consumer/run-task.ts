@@ -6,7 +6,7 @@ import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
 import { retryDelay, type Task } from "../task/task.js";
 import type { AttemptOutcome, RunState, RunTrigger } from "../core/types.js";
-import { newRunId } from "./run-id.js";
+import { newRunId } from "../core/run-id.js";
 
 /** One attempt as it starts or ends: what the store records. */
 export interface AttemptRecord {

@@ -8,7 +8,7 @@ import { ConfigError, RunInterruptedError, StoreError, WaitTimeoutError } from "
 import { printStoreError } from "../store/outage.js";
 import { isTransient, toStoreError } from "../store/store-error.js";
 import { openProjectStore } from "../store/project-store.js";
-import type { RunRecord } from "../store/run-record.js";
+import type { RunRecord } from "../core/run-record.js";
 import type { Store } from "../store/store.js";
 import { redactParams, validateParams } from "../task/params.js";
 import type { Task } from "../task/task.js";

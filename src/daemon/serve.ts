@@ -4,7 +4,7 @@ import type { Broker, QueuedRun } from "../broker/broker.js";
 import { resolveDeps } from "../config/deps.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
 import { createConsumer, enqueueRecorded, newQueuedRun, type Consumer, type ConsumerEvent } from "../consumer/consumer.js";
-import { newRunId } from "../consumer/run-id.js";
+import { newRunId } from "../core/run-id.js";
 import { ConfigError, isFluidError, type FluidError } from "../core/errors.js";
 import { createScheduler, type Fire, type SchedulerEvent } from "../schedule/timer.js";
 import { isStarterAlive } from "../store/pid-alive.js";

@@ -2,5 +2,5 @@
 export { openStore } from "./open-store.js";
 export { isPidAlive } from "./pid-alive.js";
 export { SCHEMA_VERSION } from "./schema.js";
-export type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
+export type { RunDetails, RunQuery, RunRecord, TaskState } from "../core/run-record.js";
 export type { RetentionOptions, Store, StoreOptions } from "./store.js";

@@ -11,7 +11,7 @@ import { setWal, WalTrimmer } from "./wal.js";
 import { withWriteLock } from "./write-lock.js";
 import { createPruner, type Pruner, type Retention } from "./prune.js";
 import { RUN_COLUMNS, UPSERT_RUN_SQL, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
-import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
+import type { RunDetails, RunQuery, RunRecord, TaskState } from "../core/run-record.js";
 import { migrate, requireCurrent } from "./schema.js";
 import type { Store, StoreOptions } from "./store.js";
 import { isTransient, toStoreError } from "./store-error.js";

@@ -1,7 +1,7 @@
 import type { ErrorInfo } from "../core/errors.js";
 import { StoreError } from "../core/errors.js";
 import type { RunState, RunTrigger } from "../core/types.js";
-import type { RunRecord } from "./run-record.js";
+import type { RunRecord } from "../core/run-record.js";
 import { stateRankSql } from "./state-order.js";
 
 /** A `runs` row, as bound positionally by the upsert (column order of `RUN_COLUMNS`). */

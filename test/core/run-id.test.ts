@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkRunId, newRunId } from "../../src/consumer/run-id.js";
+import { checkRunId, newRunId } from "../../src/core/run-id.js";
 
 describe("run ids", () => {
   it("are 20 lowercase hex characters and do not repeat", () => {

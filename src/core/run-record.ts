@@ -1,5 +1,5 @@
-import type { ErrorInfo } from "../core/errors.js";
-import type { LogLine, RunState, RunTrigger } from "../core/types.js";
+import type { ErrorInfo } from "./errors.js";
+import type { LogLine, RunState, RunTrigger } from "./types.js";
 
 /** One attempt of a run as the store records it. A retry is the next `attempt` of the same `id`. */
 export interface RunRecord {

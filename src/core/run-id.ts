@@ -1,4 +1,4 @@
-import { UsageError } from "../core/errors.js";
+import { UsageError } from "./errors.js";
 
 /**
  * A new run id: 20 lowercase hex characters (80 random bits), so a short prefix is unique.
