@@ -5,32 +5,12 @@ import type { Pool, PoolOutcome } from "../executor/pool.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
 import { retryDelay, type Task } from "../task/task.js";
+import type { RunRecord } from "../core/run-record.js";
 import type { AttemptOutcome, RunState, RunTrigger } from "../core/types.js";
 import { newRunId } from "../core/run-id.js";
 
-/** One attempt as it starts or ends: what the store records. */
-export interface AttemptRecord {
-  id: string;
-  attempt: number;
-  maxAttempts: number;
-  task: string;
-  state: RunState;
-  trigger: RunTrigger;
-  /** Params with secrets redacted. */
-  params: unknown;
-  result?: unknown;
-  error?: ErrorInfo;
-  queuedAt: number;
-  startedAt?: number;
-  endedAt?: number;
-  durationMs?: number;
-  fromRunId?: string;
-  rootRunId?: string;
-  host: string;
-  pid: number;
-  /** Exit code of the child process of a cpu-bound attempt that ended it. */
-  exitCode?: number;
-}
+/** One attempt as it starts or ends: the run record (an alias of `RunRecord`, kept for the public API). */
+export type AttemptRecord = RunRecord;
 
 /** Options of `runTask`. */
 export interface RunTaskOptions {

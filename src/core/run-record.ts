@@ -1,7 +1,10 @@
 import type { ErrorInfo } from "./errors.js";
 import type { LogLine, RunState, RunTrigger } from "./types.js";
 
-/** One attempt of a run as the store records it. A retry is the next `attempt` of the same `id`. */
+/**
+ * One attempt of a run: what the consumer (or `runTask`) builds as an attempt starts and ends,
+ * and what the store records. A retry is the next `attempt` of the same `id`.
+ */
 export interface RunRecord {
   id: string;
   /** 1 for the first try; each retry is the next number. */
