@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
-import { enqueueRecorded, newQueuedRun } from "../consumer/consumer.js";
+import { enqueueRecorded } from "../consumer/consumer.js";
+import { newQueuedRun } from "../core/queued-run.js";
 import { reusedRunId } from "../consumer/recorder.js";
 import { formatDuration, parseDuration } from "../core/duration.js";
 import { ConfigError, RunInterruptedError, StoreError, WaitTimeoutError } from "../core/errors.js";
