@@ -10,11 +10,12 @@ import type { RunRecord } from "../core/run-record.js";
 import type { Store } from "../store/store.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
-import { retryDelay, type Task } from "../task/task.js";
+import type { Task } from "../task/task.js";
+import { retryDelay, shouldRetry } from "../core/retry.js";
 import type { AttemptOutcome, RunState } from "../core/types.js";
 import { createRecorder } from "./recorder.js";
 import { newQueuedRun } from "../core/queued-run.js";
-import { outcomeFields, shouldRetry, type AttemptRecord } from "./run-task.js";
+import { outcomeFields, type AttemptRecord } from "./run-task.js";
 
 /** Something a consumer did, for the daemon's log. */
 export type ConsumerEvent =

@@ -4,7 +4,8 @@ import { executeAttempt } from "../executor/execute-attempt.js";
 import type { Pool, PoolOutcome } from "../executor/pool.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
-import { retryDelay, type Task } from "../task/task.js";
+import type { Task } from "../task/task.js";
+import { retryDelay, shouldRetry } from "../core/retry.js";
 import type { RunRecord } from "../core/run-record.js";
 import type { AttemptOutcome, RunState, RunTrigger } from "../core/types.js";
 import { newRunId } from "../core/run-id.js";
@@ -121,18 +122,6 @@ export function outcomeFields(outcome: PoolOutcome): Pick<AttemptRecord, "result
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
   };
-}
-
-/** Whether a finished attempt gets another try: only failures (and timeouts when the policy says so). */
-export function shouldRetry(task: Task, outcome: AttemptOutcome, attempt: number, maxAttempts: number): boolean {
-  if (!task.retry || attempt >= maxAttempts) return false;
-  if (outcome.state !== "failure" && outcome.state !== "timeout") return false;
-  const error = outcome.thrown instanceof Error ? outcome.thrown : new Error(String(outcome.error?.message));
-  try {
-    return task.retry.retryOn(error, attempt) === true;
-  } catch {
-    return false;
-  }
 }
 
 /** Sleeps `ms`; resolves false early when the signal aborts. */

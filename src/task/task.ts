@@ -281,11 +281,6 @@ function parseMegabytes(value: number | string, fail: (m: string, h?: string) =>
   return mb;
 }
 
-/** Wait before attempt `next` (2 = first retry): delay * backoff^(next-2), capped at maxDelay. */
-export function retryDelay(policy: RetryPolicy, next: number): number {
-  return Math.min(policy.delayMs * policy.backoff ** Math.max(0, next - 2), policy.maxDelayMs);
-}
-
 function isZodObject(value: unknown): value is ParamsSchema {
   const def = (value as { _zod?: { def?: { type?: string } } } | null)?._zod?.def;
   return def?.type === "object";
