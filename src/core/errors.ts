@@ -31,16 +31,47 @@ export interface FluidErrorOptions {
   hint?: string;
 }
 
+/**
+ * Every code a `FluidError` carries. Stable: scripts match on them, and records store them.
+ * Errors that are not fluid's own keep whatever code they had (`ErrorInfo.code` is a string).
+ */
+export type FluidErrorCode =
+  // a user's mistake (exit code 2)
+  | "FLUID_USAGE"
+  | "FLUID_CONFIG"
+  | "FLUID_TASK_DEFINITION"
+  | "FLUID_SCHEDULE"
+  | "FLUID_UNKNOWN_TASK"
+  | "FLUID_PARAMS"
+  | "FLUID_STORE"
+  | "FLUID_LOCKED"
+  // how a run ended
+  | "FLUID_TIMEOUT"
+  | "FLUID_ABORTED"
+  | "FLUID_INTERRUPTED"
+  | "FLUID_CANCELLED"
+  | "FLUID_EXEC"
+  | "FLUID_RESULT"
+  | "FLUID_NEVER_SETTLED"
+  | "FLUID_WORKER_START"
+  | "FLUID_WORKER_EXIT"
+  | "FLUID_WORKER_OOM"
+  // the client and the daemon
+  | "FLUID_WAIT_TIMEOUT"
+  | "FLUID_BROKER_CLOSED"
+  | "FLUID_LEASE_LOST"
+  | "FLUID_STORE_GONE";
+
 /** Base class of every error fluid-tasks raises on purpose. */
 export class FluidError extends Error {
   /** Stable machine-readable code, e.g. `FLUID_CONFIG`. */
-  readonly code: string;
+  readonly code: FluidErrorCode;
   /** Exit code of the `fluid` command when this error ends it. */
   readonly exitCode: number;
   /** What to do about it, shown under the message. */
   readonly hint: string | undefined;
 
-  constructor(code: string, message: string, exitCode: number, options: FluidErrorOptions = {}) {
+  constructor(code: FluidErrorCode, message: string, exitCode: number, options: FluidErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
