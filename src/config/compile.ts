@@ -12,13 +12,10 @@ import { writeAtomic } from "../loader/files.js";
 import { cacheKey } from "../loader/hash.js";
 import { esbuild as loadEsbuild } from "../loader/prebundle.js";
 import { registerCompiled } from "../loader/stack-map.js";
-import * as api from "../index.js";
+import { publishedApi } from "./public-api.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
 const CACHE_FORMAT = 6;
-
-/** Where `loadProject` publishes this instance's API for the task modules' `import "fluid-tasks"`. */
-export const API_GLOBAL = Symbol.for("fluid-tasks.api");
 
 interface Manifest {
   format: number;
@@ -142,13 +139,13 @@ const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = {
 /**
  * The module a task module's `import ... from "fluid-tasks"` gets: the instance that loads it
  * (the CLI's own, already in memory) rather than a second copy of the library. Compiled
- * modules are only ever imported by loadProject, which publishes the instance first.
+ * modules are only ever imported by loadProject, once the instance is published (public-api.ts).
  */
 function apiFacade(): string {
   return [
     `const api = globalThis[Symbol.for("fluid-tasks.api")];`,
     `if (!api) throw new Error("fluid-tasks: a compiled task module must be loaded by loadProject()");`,
-    exportProperties("api", Object.keys(api)),
+    exportProperties("api", Object.keys(publishedApi())),
   ].join("\n");
 }
 

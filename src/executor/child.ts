@@ -7,6 +7,7 @@
  * store. The parent owns every deadline (see `run` below).
  */
 import { getHeapStatistics } from "node:v8";
+import "../index.js"; // publishes the public API for the task modules this worker loads
 import { Worker } from "node:worker_threads";
 import { resolveDeps } from "../config/deps.js";
 import { ProcessTree, killTreeNow } from "../process-tree.js";

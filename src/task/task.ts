@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { ownZod } from "../loader/zod.js";
+import { ownZod } from "./own-zod.js";
 import { TaskDefinitionError } from "../core/errors.js";
 import { parseDurationAs } from "../core/duration.js";
 import type { ExecOptions, ExecResult } from "./exec.js";
