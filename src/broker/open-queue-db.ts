@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import type Database from "better-sqlite3";
-import { openDatabase } from "../loader/sqlite.js";
+import { openDatabase } from "../startup/sqlite.js";
 import { migrate } from "../store/schema.js";
 import { toStoreError } from "../store/store-error.js";
 import { prepareStoreFile } from "../store/store-file.js";

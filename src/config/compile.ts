@@ -5,13 +5,13 @@ import { extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError } from "../core/errors.js";
 import { packageRoot } from "../package-root.js";
-import { prepareZod, resolveZod, zodFacade } from "../loader/zod.js";
-import { exportProperties } from "../loader/facade.js";
-import { importModule } from "../loader/dynamic-import.js";
-import { writeAtomic } from "../loader/files.js";
-import { cacheKey } from "../loader/hash.js";
-import { esbuild as loadEsbuild } from "../loader/prebundle.js";
-import { registerCompiled } from "../loader/stack-map.js";
+import { prepareZod, resolveZod, zodFacade } from "../startup/zod.js";
+import { exportProperties } from "../startup/facade.js";
+import { importModule } from "../startup/dynamic-import.js";
+import { writeAtomic } from "../startup/files.js";
+import { cacheKey } from "../startup/hash.js";
+import { esbuild as loadEsbuild } from "../startup/prebundle.js";
+import { registerCompiled } from "../startup/stack-map.js";
 import { publishedApi } from "./public-api.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
@@ -20,7 +20,7 @@ const CACHE_FORMAT = 6;
 interface Manifest {
   format: number;
   inputs: Array<[path: string, mtimeMs: number, size: number]>;
-  /** The zod installations the output loads (src/loader/zod.ts). */
+  /** The zod installations the output loads (src/startup/zod.ts). */
   zod: string[];
 }
 
@@ -37,7 +37,7 @@ export interface Compiled {
  * `cacheDir`, and returns its path. Packages stay external and are resolved by Node from the
  * project, except two that every task module imports: `fluid-tasks` becomes the instance
  * loading the project (published by `loadProject`) and `zod` the shared zod of
- * src/loader/zod.ts. The result is reused while no input file changed (checked by mtime and
+ * src/startup/zod.ts. The result is reused while no input file changed (checked by mtime and
  * size), so a warm start does no compilation at all and never loads esbuild.
  * The output exports the namespace of entry i as `m<i>`.
  */
@@ -181,7 +181,7 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
           setup(build) {
             build.onResolve({ filter: /^fluid-tasks$/ }, () => ({ path: "fluid-tasks", namespace: "fluid-api" }));
             build.onLoad({ filter: /.*/, namespace: "fluid-api" }, () => ({ contents: apiFacade(), loader: "js" }));
-            // zod through the shared, code-cached loader (src/loader/zod.ts). The installation
+            // zod through the shared, code-cached loader (src/startup/zod.ts). The installation
             // the importing file would get is the one loaded; none found: left to Node's error.
             build.onResolve({ filter: /^zod$/ }, async (args) => {
               const entry = resolveZod(args.resolveDir);

@@ -2,7 +2,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import { FluidError, ExitCode } from "../core/errors.js";
-import { openDatabase } from "../loader/sqlite.js";
+import { openDatabase } from "../startup/sqlite.js";
 import { LeaseLostError, acquireLease, leaseVerdict, localProbe, readLease, releaseLease, renewLease, thisProcess, type LeaseHolder } from "../store/lease.js";
 import { checkVersion } from "../store/schema.js";
 import { errorCode, toStoreError } from "../store/store-error.js";

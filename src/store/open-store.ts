@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type Database from "better-sqlite3";
-import { openDatabase } from "../loader/sqlite.js";
+import { openDatabase } from "../startup/sqlite.js";
 import type { ErrorInfo } from "../core/errors.js";
 import { StoreError } from "../core/errors.js";
 import type { LogLine } from "../core/types.js";

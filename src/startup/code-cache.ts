@@ -68,7 +68,7 @@ export function requireCached(file: string, cacheDir: string | undefined, requir
       cachedData = readFileSync(cache.path);
     } catch {}
   }
-  // No `import()` works inside: the file imports through src/loader/dynamic-import.ts.
+  // No `import()` works inside: the file imports through src/startup/dynamic-import.ts.
   const script = new vm.Script(source, { filename: file, cachedData });
   const module = { exports: {} as unknown };
   (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, require, module, file, dirname(file));

@@ -5,7 +5,7 @@ import { exportProperties } from "./facade.js";
 import { buildPrebundle, requirePrebundled } from "./prebundle.js";
 
 /**
- * zod, loaded fast (src/loader/prebundle.ts): every task module imports it, and its ~100
+ * zod, loaded fast (src/startup/prebundle.ts): every task module imports it, and its ~100
  * files were most of a `fluid run` after Node's own start. The CLI, the library and the task
  * modules' `import "zod"` (a facade compiled into their bundle) share one instance per
  * installation.

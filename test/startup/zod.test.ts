@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { loadZod, ownZod, prepareZod, resolveZod, zodFacade } from "../../src/loader/zod.js";
+import { loadZod, ownZod, prepareZod, resolveZod, zodFacade } from "../../src/startup/zod.js";
 import { packageRoot } from "../../src/package-root.js";
 import { useTempCodeCache } from "./temp-code-cache.js";
 

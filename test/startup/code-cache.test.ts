@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { codeCacheDir, codeCacheLog, flushCodeCache, requireCached, WRAPPER } from "../../src/loader/code-cache.js";
+import { codeCacheDir, codeCacheLog, flushCodeCache, requireCached, WRAPPER } from "../../src/startup/code-cache.js";
 import { fluid } from "../helpers/cli.js";
 
 const dirs: string[] = [];

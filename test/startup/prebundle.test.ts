@@ -2,8 +2,8 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildPrebundle, packageOf, requirePrebundled } from "../../src/loader/prebundle.js";
-import { openDatabase } from "../../src/loader/sqlite.js";
+import { buildPrebundle, packageOf, requirePrebundled } from "../../src/startup/prebundle.js";
+import { openDatabase } from "../../src/startup/sqlite.js";
 import { packageRoot } from "../../src/package-root.js";
 import { useTempCodeCache } from "./temp-code-cache.js";
 

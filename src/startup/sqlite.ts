@@ -9,7 +9,7 @@ let loaded: { Database: typeof Database; nativeBinding?: string } | undefined;
 
 /**
  * Opens a better-sqlite3 database. The library loads as one code-cached bundle
- * (src/loader/prebundle.ts), and is handed its compiled addon's path: otherwise its
+ * (src/startup/prebundle.ts), and is handed its compiled addon's path: otherwise its
  * `bindings` helper probes a list of build directories on every open.
  */
 export function openDatabase(path: string, options: Database.Options = {}): Database.Database {

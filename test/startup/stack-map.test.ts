@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { transformSync } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodeMappings, originalPosition } from "../../src/loader/stack-map.js";
+import { decodeMappings, originalPosition } from "../../src/startup/stack-map.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fluid-stack-map-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -10,7 +10,7 @@ import { cacheKey } from "./hash.js";
  * Dependencies loaded fast. Node loads a package file by file (zod is ~100 files, most of
  * what a `fluid run` costs after Node's own start). The first time an installed package is
  * used, its CommonJS entry is bundled into one file in the code cache directory; after that
- * it loads from that file through V8's code cache (src/loader/code-cache.ts). Bundled from
+ * it loads from that file through V8's code cache (src/startup/code-cache.ts). Bundled from
  * the installed files, so it is always the version installed. One instance per entry per
  * process, shared through a global by the CLI bundle and the library. Without a cache
  * directory, or when bundling fails: plain `require`.

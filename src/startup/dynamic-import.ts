@@ -3,7 +3,7 @@ const HOST_IMPORT = Symbol.for("fluid-tasks.import");
 type Import = (specifier: string) => Promise<unknown>;
 
 /**
- * `import(specifier)` for code that may run from the code cache (src/loader/code-cache.ts):
+ * `import(specifier)` for code that may run from the code cache (src/startup/code-cache.ts):
  * Node 20 supports `import()` inside a `vm.Script` only behind --experimental-vm-modules, so
  * such code imports through a function a real module provides (see provideImport).
  */
