@@ -1,7 +1,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codeCacheDir, requireCached } from "../startup/code-cache.js";
-import { provideImport } from "../startup/dynamic-import.js";
+import { provideImport } from "../core/dynamic-import.js";
 
 /**
  * What bin/fluid.js loads: a few lines that run the CLI, which is built as one CommonJS file

@@ -10,7 +10,7 @@ import { delay } from "./timers.js";
 import { Worker, type RunEnd, type WorkerSpec } from "./worker.js";
 import { WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
 import { WorkerStartError } from "./worker-start-error.js";
-import { importModule } from "../startup/dynamic-import.js";
+import { importModule } from "../core/dynamic-import.js";
 
 /** Options of `createPool`. */
 export interface PoolOptions {

@@ -2,8 +2,8 @@ import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import vm from "node:vm";
-import { removeWithPrefix, writeAtomic } from "./files.js";
-import { cacheKey } from "./hash.js";
+import { removeWithPrefix, writeAtomic } from "../core/files.js";
+import { cacheKey } from "../core/hash.js";
 
 /**
  * Loads CommonJS files through V8's code cache. Node 20 has no compile cache for modules
@@ -68,7 +68,7 @@ export function requireCached(file: string, cacheDir: string | undefined, requir
       cachedData = readFileSync(cache.path);
     } catch {}
   }
-  // No `import()` works inside: the file imports through src/startup/dynamic-import.ts.
+  // No `import()` works inside: the file imports through src/core/dynamic-import.ts.
   const script = new vm.Script(source, { filename: file, cachedData });
   const module = { exports: {} as unknown };
   (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, require, module, file, dirname(file));

@@ -3,8 +3,8 @@ import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { findPackage, packageRoot, type PackageInfo } from "../package-root.js";
 import { codeCacheDir, requireCached, WRAPPER } from "./code-cache.js";
-import { removeWithPrefix, writeAtomic } from "./files.js";
-import { cacheKey } from "./hash.js";
+import { removeWithPrefix, writeAtomic } from "../core/files.js";
+import { cacheKey } from "../core/hash.js";
 
 /**
  * Dependencies loaded fast. Node loads a package file by file (zod is ~100 files, most of

@@ -11,7 +11,7 @@
 import type { Readable } from "node:stream";
 import { parseDurationAs } from "../core/duration.js";
 import { ExitCode, FluidError, UsageError } from "../core/errors.js";
-import { importModule } from "../startup/dynamic-import.js";
+import { importModule } from "../core/dynamic-import.js";
 import { killTree, killTreeNow } from "../process-tree.js";
 import type { Duration } from "../core/types.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cacheKey } from "../../src/startup/hash.js";
+import { cacheKey } from "../../src/core/hash.js";
 
 describe("cacheKey", () => {
   it("is stable, hex, of the asked length, and tells inputs apart", () => {

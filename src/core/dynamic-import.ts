@@ -5,7 +5,9 @@ type Import = (specifier: string) => Promise<unknown>;
 /**
  * `import(specifier)` for code that may run from the code cache (src/startup/code-cache.ts):
  * Node 20 supports `import()` inside a `vm.Script` only behind --experimental-vm-modules, so
- * such code imports through a function a real module provides (see provideImport).
+ * such code imports through a function a real module provides (see provideImport). The seam
+ * between the domain and start-up: domain modules import lazily through this, and the CLI's
+ * boot (src/cli/boot.ts) provides the real `import()`.
  */
 export function importModule(specifier: string): Promise<unknown> {
   const host = (globalThis as Record<symbol, unknown>)[HOST_IMPORT] as Import | undefined;
