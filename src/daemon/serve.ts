@@ -8,7 +8,7 @@ import { newQueuedRun } from "../core/queued-run.js";
 import { newRunId } from "../core/run-id.js";
 import { ConfigError, isFluidError, type FluidError } from "../core/errors.js";
 import { createScheduler, type Fire, type SchedulerEvent } from "../schedule/timer.js";
-import { isStarterAlive } from "../store/pid-alive.js";
+import { isStarterAlive } from "../persistence/pid-alive.js";
 import { startPruning } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";

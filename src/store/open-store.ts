@@ -1,20 +1,20 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type Database from "better-sqlite3";
-import { openDatabase } from "../startup/sqlite.js";
+import { openDatabase } from "../persistence/open-database.js";
 import type { ErrorInfo } from "../core/errors.js";
 import { StoreError } from "../core/errors.js";
 import type { LogLine } from "../core/types.js";
-import { printStoreError } from "./outage.js";
-import { prepareStoreFile } from "./store-file.js";
-import { setWal, WalTrimmer } from "./wal.js";
-import { withWriteLock } from "./write-lock.js";
+import { printStoreError } from "../persistence/outage.js";
+import { prepareStoreFile } from "../persistence/store-file.js";
+import { setWal, WalTrimmer } from "../persistence/wal.js";
+import { withWriteLock } from "../persistence/write-lock.js";
 import { createPruner, type Pruner, type Retention } from "./prune.js";
-import { RUN_COLUMNS, UPSERT_RUN_SQL, fromRow, toJson, toRow, type RunRowObject } from "./rows.js";
+import { RUN_COLUMNS, UPSERT_RUN_SQL, fromRow, toJson, toRow, type RunRowObject } from "../persistence/rows.js";
 import type { RunDetails, RunQuery, RunRecord, TaskState } from "../core/run-record.js";
-import { migrate, requireCurrent } from "./schema.js";
+import { migrate, requireCurrent } from "../persistence/schema.js";
 import type { Store, StoreOptions } from "./store.js";
-import { isTransient, toStoreError } from "./store-error.js";
+import { isTransient, toStoreError } from "../persistence/store-error.js";
 import { capLine, droppedMarker } from "./log-cap.js";
 import { WriteBuffer, type BufferedWrite } from "./write-buffer.js";
 

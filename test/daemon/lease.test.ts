@@ -4,8 +4,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { execa, type ResultPromise } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
-import { ensureLeaseTable } from "../../src/store/lease.js";
-import { pidNamespace, processStart } from "../../src/store/pid-alive.js";
+import { ensureLeaseTable } from "../../src/persistence/lease.js";
+import { pidNamespace, processStart } from "../../src/persistence/pid-alive.js";
 import { BIN, CONFIG, fluid, tempProject } from "../helpers/cli.js";
 
 // The lease on the store, through real `fluid serve` processes: who may take it, and what a

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildPrebundle, packageOf, requirePrebundled } from "../../src/startup/prebundle.js";
-import { openDatabase } from "../../src/startup/sqlite.js";
+import { openDatabase } from "../../src/persistence/open-database.js";
 import { packageRoot } from "../../src/package-root.js";
 import { useTempCodeCache } from "./temp-code-cache.js";
 

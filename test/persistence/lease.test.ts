@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { acquireLease, ensureLeaseTable, leaseVerdict, readLease, releaseLease, renewLease, thisProcess, type LeaseHolder, type LeaseProbe } from "../../src/store/lease.js";
-import { isStarterAlive, pidNamespace, processStart, processStartedAt } from "../../src/store/pid-alive.js";
+import { acquireLease, ensureLeaseTable, leaseVerdict, readLease, releaseLease, renewLease, thisProcess, type LeaseHolder, type LeaseProbe } from "../../src/persistence/lease.js";
+import { isStarterAlive, pidNamespace, processStart, processStartedAt } from "../../src/persistence/pid-alive.js";
 import { useTempDirs } from "../broker/temp-dirs.js";
 import { startGatedChild } from "../helpers/gated-child.js";
 

@@ -3,7 +3,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { StoreError } from "../../src/core/errors.js";
 import { openStore, SCHEMA_VERSION } from "../../src/store/index.js";
-import { catchStoreError, makeRecord, readTable, useTempStores } from "./temp-store.js";
+import { catchStoreError, makeRecord, readTable, useTempStores } from "../store/temp-store.js";
 
 const { tempDir, open } = useTempStores();
 

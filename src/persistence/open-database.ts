@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { packageRoot } from "../package-root.js";
-import { packageOf, requirePrebundled } from "./prebundle.js";
+import { packageOf, requirePrebundled } from "../startup/prebundle.js";
 
 let loaded: { Database: typeof Database; nativeBinding?: string } | undefined;
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { openSqliteBroker } from "../../src/broker/sqlite.js";
 import { openStore } from "../../src/store/index.js";
 import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
-import { makeRecord, useTempStores } from "./temp-store.js";
+import { makeRecord, useTempStores } from "../store/temp-store.js";
 
 const { tempDir } = useTempStores();
 const project = useTempProjects();

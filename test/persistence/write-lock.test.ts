@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/cli.js";
-import { useTempStores } from "./temp-store.js";
+import { useTempStores } from "../store/temp-store.js";
 
 const { tempDir } = useTempStores();
 const sqlite = JSON.stringify(join(ROOT, "node_modules", "better-sqlite3"));

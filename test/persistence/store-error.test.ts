@@ -6,8 +6,8 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { StoreError } from "../../src/core/errors.js";
 import { openStore } from "../../src/store/index.js";
-import { toStoreError } from "../../src/store/store-error.js";
-import { catchStoreError, makeRecord, useTempStores } from "./temp-store.js";
+import { toStoreError } from "../../src/persistence/store-error.js";
+import { catchStoreError, makeRecord, useTempStores } from "../store/temp-store.js";
 
 const { tempDir } = useTempStores();
 const isRoot = process.getuid?.() === 0;

@@ -2,9 +2,9 @@ import { existsSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { openSqliteBroker } from "../../src/broker/sqlite.js";
-import { WAL_SIZE_LIMIT } from "../../src/store/wal.js";
+import { WAL_SIZE_LIMIT } from "../../src/persistence/wal.js";
 import { makeRun } from "../broker/broker-contract.js";
-import { makeRecord, useTempStores } from "./temp-store.js";
+import { makeRecord, useTempStores } from "../store/temp-store.js";
 
 const { open } = useTempStores();
 const walSize = (path: string): number => (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
