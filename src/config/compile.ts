@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { ConfigError } from "../core/errors.js";
 import { packageRoot } from "../package-root.js";
 import { prepareZod, resolveZod, zodFacade } from "../startup/zod.js";
-import { exportProperties } from "./facade.js";
+import { exportProperties } from "../core/facade.js";
 import { importModule } from "../core/dynamic-import.js";
 import { writeAtomic } from "../core/files.js";
 import { cacheKey } from "../core/hash.js";

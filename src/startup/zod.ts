@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { packageRoot } from "../package-root.js";
-import { exportProperties } from "../config/facade.js";
+import { exportProperties } from "../core/facade.js";
 import { buildPrebundle, requirePrebundled } from "./prebundle.js";
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exportProperties } from "../../src/config/facade.js";
+import { exportProperties } from "../../src/core/facade.js";
 
 describe("exportProperties", () => {
   it("exports each property under its own name, reserved words included", async () => {
