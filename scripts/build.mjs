@@ -50,7 +50,7 @@ await build({
   plugins: [lazyChildProcess],
   outfile: `${out}/cli/bundle.js`,
   format: "cjs",
-  // Loaded on demand (src/startup/dynamic-import.ts): the cpu-bound pool, the spinner, globbing.
+  // Loaded on demand (src/core/dynamic-import.ts): the cpu-bound pool, the spinner, globbing.
   external: ["zod", "esbuild", "better-sqlite3", "execa", "tinyglobby"],
   minify: !process.env.NOMIN, // half the bytes to read at every start
   keepNames: true, // error classes name themselves from new.target.name

@@ -5,14 +5,20 @@
  * - run:       one execution of a task (with its retry attempts), with an id, params, state,
  *              timestamps and a result or error.
  * - attempt:   one try of a run; a retry is the next attempt of the same run (same id).
+ * - run record: what is known of one attempt (`RunRecord`, core/run-record.ts): built by the
+ *              consumer and `runTask`, kept by the store.
+ * - queued run: a run waiting in a broker (`QueuedRun`, core/queued-run.ts).
  * - registry:  the set of tasks loaded from the config's task modules.
- * - broker:    where queued runs wait (memory, SQLite, Redis). Enqueue, claim, ack, fail.
+ * - broker:    where queued runs wait (memory, SQLite). Enqueue, claim, ack, fail.
  * - executor:  how an attempt executes: inline on the event loop, or in a child process.
  * - consumer:  takes runs and hands them to an executor, applying timeout, retry and recording.
  * - scheduler: turns schedules into runs at the right time; never runs task code itself.
  * - store:     durable record of runs, task state (enabled) and schedule state (last fire).
  * - daemon:    `fluid serve`: scheduler + consumer + store, signals and shutdown.
  * - cli:       turns argv into options and calls library functions. Nothing imports the cli.
+ * - core:      this folder: the vocabulary every layer may use (types, errors and their codes,
+ *              the run record, building a queued run, the retry policy).
+ * - startup:   what makes a `fluid` start fast on Node 20; no domain module imports it.
  */
 import type { z } from "zod";
 import type { ErrorInfo } from "./errors.js";
