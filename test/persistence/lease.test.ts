@@ -11,8 +11,8 @@ import { startGatedChild } from "../helpers/gated-child.js";
 
 const tempDir = useTempDirs();
 const src = join(import.meta.dirname, "..", "..", "src");
-const leaseModule = pathToFileURL(join(src, "store", "lease.ts")).href;
-const sqliteModule = pathToFileURL(join(src, "loader", "sqlite.ts")).href;
+const leaseModule = pathToFileURL(join(src, "persistence", "lease.ts")).href;
+const sqliteModule = pathToFileURL(join(src, "persistence", "open-database.ts")).href;
 const tsxApi = pathToFileURL(join(src, "..", "node_modules", "tsx", "dist", "esm", "api", "index.mjs")).href;
 
 /** A pid above Linux's pid_max limit (2^22): never alive. */

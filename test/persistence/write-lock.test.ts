@@ -22,7 +22,7 @@ setTimeout(() => { db.exec("COMMIT"); db.close(); }, Number(ms));
 /** Waits for "go" on stdin, then writes under withWriteLock with the given busy timeout; prints what happened as JSON. */
 const WRITER = `
 import Database from ${JSON.stringify(pathToFileURL(join(ROOT, "node_modules", "better-sqlite3", "lib", "index.js")).href)};
-import { withWriteLock } from ${JSON.stringify(pathToFileURL(join(ROOT, "src", "store", "write-lock.ts")).href)};
+import { withWriteLock } from ${JSON.stringify(pathToFileURL(join(ROOT, "src", "persistence", "write-lock.ts")).href)};
 const [path, timeout] = process.argv.slice(2);
 const db = new Database(path);
 db.pragma("busy_timeout = " + timeout);
