@@ -40,6 +40,7 @@ import { Queue, Worker } from "bullmq";
 import { createMemoryBroker } from "../src/broker/memory.js";
 import { createConsumer } from "../src/consumer/consumer.js";
 import type { QueuedRun } from "../src/broker/broker.js";
+import "../src/index.js"; // publishes the API the task modules import
 import { loadProject } from "../src/config/load.js";
 import { executeInline } from "../src/executor/inline.js";
 import { createPool, type Pool } from "../src/executor/pool.js";

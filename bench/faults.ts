@@ -75,6 +75,7 @@ export const mark = task({ params: z.object({ ms: z.number().default(0) }) }, as
 
 /** A producer process: queues `count` runs as fast as it can through the client API; prints each id. */
 const PRODUCER = `
+import ${JSON.stringify(join(ROOT, "src", "index.ts"))}; // publishes the API the task modules import
 import { loadProject } from ${JSON.stringify(join(ROOT, "src", "config", "load.ts"))};
 import { connect, enqueue } from ${JSON.stringify(join(ROOT, "src", "daemon", "client.ts"))};
 const [dir, count] = process.argv.slice(2);
@@ -252,6 +253,7 @@ async function killScenario(): Promise<Tally> {
   const p = makeProject();
   const started = performance.now();
   try {
+    await import("../src/index.js"); // publishes the API the task modules import
     const { loadProject } = await import("../src/config/load.js");
     const { connect, enqueue } = await import("../src/daemon/client.js");
     let daemon = await startDaemon(p);

@@ -3,12 +3,12 @@
 //   sharing chunks; pure-JS dependencies are bundled, native or large ones stay external.
 // - The CLI is one CommonJS file (dist/cli/bundle.js, all but native packages bundled), run
 //   by dist/cli/boot.js through V8's code cache: Node 20 has no compile cache for ES modules,
-//   and parsing the CLI anew was a large part of every `fluid` start (src/loader/code-cache.ts).
+//   and parsing the CLI anew was a large part of every `fluid` start (src/startup/code-cache.ts).
 import { execFileSync } from "node:child_process";
 import { renameSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
-const WRAPPER = ["(function (exports, require, module, __filename, __dirname) {", "\n})"]; // src/loader/code-cache.ts
+const WRAPPER = ["(function (exports, require, module, __filename, __dirname) {", "\n})"]; // src/startup/code-cache.ts
 
 // Build beside dist/ and swap at the end, so a `fluid` process running meanwhile never sees
 // a half-empty dist/ (and no stale chunk survives).
@@ -50,7 +50,7 @@ await build({
   plugins: [lazyChildProcess],
   outfile: `${out}/cli/bundle.js`,
   format: "cjs",
-  // Loaded on demand (src/loader/dynamic-import.ts): the cpu-bound pool, the spinner, globbing.
+  // Loaded on demand (src/core/dynamic-import.ts): the cpu-bound pool, the spinner, globbing.
   external: ["zod", "esbuild", "better-sqlite3", "execa", "tinyglobby"],
   minify: !process.env.NOMIN, // half the bytes to read at every start
   keepNames: true, // error classes name themselves from new.target.name

@@ -3,6 +3,9 @@
  * tasks and schedules is loaded at once; the runtime (config loading, running, the daemon and
  * its client) is loaded on first call.
  */
+import * as self from "./index.js";
+import { publishApi } from "./config/public-api.js";
+
 export { task, isTask, DEFAULT_TIMEOUT_MS } from "./task/task.js";
 export type { Task, TaskOptions, TaskFn, RunContext, QueueOptions, OverlapPolicy, CatchUpPolicy } from "./task/task.js";
 export { secret, describeParams } from "./task/params.js";
@@ -17,10 +20,10 @@ export type { RunTaskOptions, RunResult, AttemptRecord } from "./consumer/run-ta
 export type { ServeOptions, Daemon, DaemonEvent, DaemonSummary } from "./daemon/serve.js";
 export type { QueueAndWaitOptions, EnqueueOptions, WaitOptions, Connection, CancelResult } from "./daemon/client.js";
 export type { Broker, QueuedRun } from "./broker/broker.js";
-export type { RunRecord, RunDetails } from "./store/run-record.js";
-export { parseDuration, formatDuration } from "./duration.js";
-export * from "./errors.js";
-export type * from "./types.js";
+export type { RunRecord, RunDetails } from "./core/run-record.js";
+export { parseDuration, formatDuration } from "./core/duration.js";
+export * from "./core/errors.js";
+export type * from "./core/types.js";
 
 type Load = typeof import("./config/load.js");
 type Run = typeof import("./consumer/run-task.js");
@@ -43,3 +46,6 @@ export const enqueue: Client["enqueue"] = async (...a) => (await import("./daemo
 export const cancel: Client["cancel"] = async (...a) => (await import("./daemon/client.js")).cancel(...a);
 /** Opens the project's store and queue, for the functions above. */
 export const connect: Client["connect"] = async (...a) => (await import("./daemon/client.js")).connect(...a);
+
+// Task modules this process loads get this instance for their `import "fluid-tasks"`.
+publishApi(self);

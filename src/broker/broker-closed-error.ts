@@ -1,4 +1,4 @@
-import { ExitCode, FluidError } from "../errors.js";
+import { ExitCode, FluidError } from "../core/errors.js";
 
 /** A broker was used after `close()`: a bug of the caller, not of the queue. */
 export class BrokerClosedError extends FluidError {

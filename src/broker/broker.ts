@@ -1,27 +1,7 @@
-import type { RunRecord } from "../store/run-record.js";
-import type { Priority, RunTrigger } from "../types.js";
+import type { RunRecord } from "../core/run-record.js";
+import type { QueuedRun } from "../core/queued-run.js";
 
-/** A run waiting in (or claimed from) a broker. */
-export interface QueuedRun {
-  /** Run id: the same for every attempt of the run. */
-  id: string;
-  task: string;
-  /** Params as validated (not redacted: the run needs them). JSON-serialisable. */
-  params: Record<string, unknown>;
-  priority: Priority;
-  /** The attempt this queue entry will execute: 1 for a new run, n for the (n-1)th retry. */
-  attempt: number;
-  /** What started the run. A retry keeps it: `attempt > 1` is what marks a retry. */
-  trigger: RunTrigger;
-  /** Epoch ms before which the run must not start (delays and retry backoff). */
-  runAfter: number;
-  /** Epoch ms when the run was first queued. */
-  queuedAt: number;
-  fromRunId?: string;
-  rootRunId?: string;
-  /** For a schedule fire: the instant it was due (epoch ms). */
-  scheduledAt?: number;
-}
+export type { QueuedRun } from "../core/queued-run.js";
 
 /** What a broker holds, for status lines and tests. */
 export interface BrokerCounts {

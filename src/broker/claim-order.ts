@@ -1,4 +1,4 @@
-import type { Priority } from "../types.js";
+import type { Priority } from "../core/types.js";
 
 /** Priorities in claim order; the index is the rank the SQLite broker stores (0 high, 1 medium, 2 low). */
 export const PRIORITIES: readonly Priority[] = ["high", "medium", "low"];

@@ -1,16 +1,16 @@
 import { resolve } from "node:path";
 import type Database from "better-sqlite3";
-import { openDatabase } from "../loader/sqlite.js";
-import { migrate } from "../store/schema.js";
-import { toStoreError } from "../store/store-error.js";
-import { prepareStoreFile } from "../store/store-file.js";
-import { setWal } from "../store/wal.js";
+import { openDatabase } from "../persistence/open-database.js";
+import { migrate } from "../persistence/schema.js";
+import { toStoreError } from "../persistence/store-error.js";
+import { prepareStoreFile } from "../persistence/store-file.js";
+import { setWal } from "../persistence/wal.js";
 
 /**
  * Opens a connection of its own to the store file for the SQLite broker, created as the store
  * creates it (`prepareStoreFile`: directory 0700, file 0600) and set up as the store sets its
  * own (WAL, busy_timeout, synchronous = NORMAL), and brings the schema up to date with the
- * store's one migration list (`migrate` of src/store/schema.ts). Migrating on this
+ * store's one migration list (`migrate` of src/persistence/schema.ts). Migrating on this
  * connection instead of opening (and closing) a whole Store avoids the Store's write buffer,
  * exit hook and prepared statements; `migrate` runs in an IMMEDIATE transaction that re-reads
  * the version, so a daemon and a `fluid queue` opening a new file at once migrate it once.

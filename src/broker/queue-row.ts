@@ -1,4 +1,4 @@
-import type { RunTrigger } from "../types.js";
+import type { RunTrigger } from "../core/types.js";
 import type { QueuedRun } from "./broker.js";
 import { PRIORITIES, priorityRank } from "./claim-order.js";
 

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
-import { LEASE_TABLE } from "../store/lease.js";
-import { UPSERT_RUN_SQL } from "../store/rows.js";
+import { LEASE_TABLE } from "../persistence/lease.js";
+import { UPSERT_RUN_SQL } from "../persistence/rows.js";
 
 /** Unclaimed rows in claim order: served by the partial index queue_due (priority, run_after, seq). */
 const DUE = "claimed_by IS NULL AND priority IN (0, 1, 2) AND run_after <= @now ORDER BY priority, run_after, seq";
@@ -113,7 +113,7 @@ type StatementName =
   | "dataVersion";
 
 /**
- * Rows claimed by anyone but the daemon holding the store's lease (src/store/lease.ts): their
+ * Rows claimed by anyone but the daemon holding the store's lease (src/persistence/lease.ts): their
  * claimer is gone, or lost the lease. Without a lease row, every claimed row. NULL-safe: `IS NOT`.
  */
 const NOT_HOLDER = `claimed_by IS NOT NULL AND claimed_by IS NOT (SELECT owner FROM ${LEASE_TABLE} WHERE name = 'daemon')`;

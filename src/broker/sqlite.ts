@@ -1,11 +1,11 @@
 import type Database from "better-sqlite3";
-import { StoreError } from "../errors.js";
-import { OutageReporter, printStoreError } from "../store/outage.js";
-import { toRow } from "../store/rows.js";
-import { WalTrimmer } from "../store/wal.js";
-import { withWriteLock } from "../store/write-lock.js";
-import type { RunRecord } from "../store/run-record.js";
-import { isTransient, toStoreError } from "../store/store-error.js";
+import { StoreError } from "../core/errors.js";
+import { OutageReporter, printStoreError } from "../persistence/outage.js";
+import { toRow } from "../persistence/rows.js";
+import { WalTrimmer } from "../persistence/wal.js";
+import { withWriteLock } from "../persistence/write-lock.js";
+import type { RunRecord } from "../core/run-record.js";
+import { isTransient, toStoreError } from "../persistence/store-error.js";
 import type { Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
 import { BrokerClosedError } from "./broker-closed-error.js";
 import { checkQueuedRun, checkRetry } from "./check-queued-run.js";
@@ -14,7 +14,7 @@ import { EnqueueListeners } from "./enqueue-listeners.js";
 import { openQueueDb } from "./open-queue-db.js";
 import { fromQueueRow, sortQueueRows, toInsertParams, type QueueRow } from "./queue-row.js";
 import { prepareLeaseStatements, prepareQueueStatements, type LeaseStatements, type QueueStatements } from "./queue-statements.js";
-import { ensureLeaseTable, LeaseLostError } from "../store/lease.js";
+import { ensureLeaseTable, LeaseLostError } from "../persistence/lease.js";
 
 /** Options of `openSqliteBroker`. */
 export interface SqliteBrokerOptions {
@@ -34,7 +34,7 @@ export interface SqliteBrokerOptions {
    */
   skipScanRows?: number;
   /**
-   * The lease owner token of the daemon using this broker (src/store/lease.ts), for fencing:
+   * The lease owner token of the daemon using this broker (src/persistence/lease.ts), for fencing:
    * every write transaction (claim, ack, retry, recover, enqueue) first checks the store's lease
    * still names it, and fails with LeaseLostError (changing nothing) when another daemon took
    * it, so a daemon that lost its lease never touches the queue again. Default: none (a

@@ -1,11 +1,11 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { codeCacheDir, requireCached } from "../loader/code-cache.js";
-import { provideImport } from "../loader/dynamic-import.js";
+import { codeCacheDir, requireCached } from "../startup/code-cache.js";
+import { provideImport } from "../core/dynamic-import.js";
 
 /**
  * What bin/fluid.js loads: a few lines that run the CLI, which is built as one CommonJS file
- * (dist/cli/bundle.js) so that it loads through V8's code cache (src/loader/code-cache.ts).
+ * (dist/cli/bundle.js) so that it loads through V8's code cache (src/startup/code-cache.ts).
  * Resolves with the exit code.
  */
 export async function runCli(argv: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { ExitCode, UsageError } from "../errors.js";
-import { FINAL_STATES } from "../types.js";
+import { ExitCode, UsageError } from "../core/errors.js";
+import { FINAL_STATES } from "../core/types.js";
 import { stateText, type Output } from "./output.js";
 import { loadForStore } from "./project.js";
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { UsageError } from "../errors.js";
+import { UsageError } from "../core/errors.js";
 import type { ParamKind, ParamSpec } from "../task/params.js";
 
 /** The params flags added to a command: commander attribute name -> param key. */

@@ -1,7 +1,7 @@
-import { formatDuration, parseDuration } from "../duration.js";
-import { UsageError } from "../errors.js";
-import type { RunRecord } from "../store/run-record.js";
-import { FINAL_STATES, type RunState } from "../types.js";
+import { formatDuration, parseDuration } from "../core/duration.js";
+import { UsageError } from "../core/errors.js";
+import type { RunRecord } from "../core/run-record.js";
+import { FINAL_STATES, type RunState } from "../core/types.js";
 import { stateText, table, type Output } from "./output.js";
 import { loadForStore } from "./project.js";
 import { localTime, readStore } from "./store-access.js";

@@ -1,8 +1,8 @@
 import { loadProject } from "../config/load.js";
-import { formatDuration } from "../duration.js";
+import { formatDuration } from "../core/duration.js";
 import type { Task } from "../task/task.js";
-import type { RunRecord, TaskState } from "../store/run-record.js";
-import type { RunState } from "../types.js";
+import type { RunRecord, TaskState } from "../core/run-record.js";
+import type { RunState } from "../core/types.js";
 import { clip, stateText, table, type Output } from "./output.js";
 import { ago, readStore } from "./store-access.js";
 

@@ -1,5 +1,6 @@
 import { CommanderError } from "commander";
-import { ExitCode, isFluidError, UsageError } from "../errors.js";
+import "../index.js"; // publishes the public API for the task modules the command loads
+import { ExitCode, isFluidError, UsageError } from "../core/errors.js";
 import { printError, processOutput, type Output } from "./output.js";
 import { buildProgram } from "./program.js";
 

@@ -1,5 +1,5 @@
 import { loadProject } from "../config/load.js";
-import { UsageError } from "../errors.js";
+import { UsageError } from "../core/errors.js";
 import { fireTimes } from "../schedule/fire-times.js";
 import { table, type Output } from "./output.js";
 

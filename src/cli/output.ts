@@ -1,8 +1,8 @@
 /** Everything the CLI prints goes through here: colours, tables, errors, log lines, spinner. */
 import { Chalk, type ChalkInstance } from "chalk";
-import { isFluidError } from "../errors.js";
+import { isFluidError } from "../core/errors.js";
 import type { RunLogLine } from "../task/context.js";
-import type { RunState } from "../types.js";
+import type { RunState } from "../core/types.js";
 
 /** Colour and TTY facts of one output stream. */
 export interface Stream {

@@ -1,8 +1,8 @@
 import { Option } from "commander";
-import { ExitCode, UsageError } from "../errors.js";
-import type { RunRecord } from "../store/run-record.js";
-import type { Priority } from "../types.js";
-import { formatDuration, parseDuration } from "../duration.js";
+import { ExitCode, UsageError } from "../core/errors.js";
+import type { RunRecord } from "../core/run-record.js";
+import type { Priority } from "../core/types.js";
+import { formatDuration, parseDuration } from "../core/duration.js";
 import { stateText, type Output } from "./output.js";
 import { exitCodeOf } from "./run.js";
 import { parseTaskArgs } from "./task-args.js";

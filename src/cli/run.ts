@@ -4,15 +4,15 @@ import type { Project } from "../config/load.js";
 import { createInlineQueue } from "../consumer/inline-queue.js";
 import { createRecorder } from "../consumer/recorder.js";
 import { runTask, type AttemptRecord, type RunResult } from "../consumer/run-task.js";
-import { formatDuration, parseDuration } from "../duration.js";
-import { ExitCode, isFluidError, StoreError, UsageError } from "../errors.js";
+import { formatDuration, parseDuration } from "../core/duration.js";
+import { ExitCode, isFluidError, StoreError, UsageError } from "../core/errors.js";
 import { openProjectPool } from "../executor/project-pool.js";
 import { maybePrune } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
 import type { LogSink } from "../task/context.js";
 import type { Task } from "../task/task.js";
-import type { RunState } from "../types.js";
+import type { RunState } from "../core/types.js";
 import { formatLogLine, startProgress, stateText, type Output } from "./output.js";
 import { parseTaskArgs } from "./task-args.js";
 

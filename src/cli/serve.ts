@@ -1,10 +1,10 @@
 import type { ChalkInstance } from "chalk";
-import { parseDuration, formatDuration } from "../duration.js";
-import { ExitCode, UsageError } from "../errors.js";
+import { parseDuration, formatDuration } from "../core/duration.js";
+import { ExitCode, UsageError } from "../core/errors.js";
 import type { DaemonEvent, ServeOptions } from "../daemon/serve.js";
 import { formatLogLine, printError, stateText, type Output } from "./output.js";
-import type { RunState } from "../types.js";
-import { flushCodeCache } from "../loader/code-cache.js";
+import type { RunState } from "../core/types.js";
+import { flushCodeCache } from "../startup/code-cache.js";
 import type { SchedulerEvent } from "../schedule/timer.js";
 import type { PoolEvent } from "../executor/pool.js";
 

@@ -1,7 +1,7 @@
 import type { ChalkInstance } from "chalk";
-import { formatDuration } from "../duration.js";
-import { StoreError, type ErrorInfo } from "../errors.js";
-import type { RunDetails, RunRecord } from "../store/run-record.js";
+import { formatDuration } from "../core/duration.js";
+import { StoreError, type ErrorInfo } from "../core/errors.js";
+import type { RunDetails, RunRecord } from "../core/run-record.js";
 import type { Store } from "../store/store.js";
 import { formatLogLine, stateText, type Output } from "./output.js";
 import { loadForStore } from "./project.js";

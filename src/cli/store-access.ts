@@ -1,5 +1,5 @@
 import type { Project } from "../config/load.js";
-import { StoreError } from "../errors.js";
+import { StoreError } from "../core/errors.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
 

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { loadProject, type Project } from "../config/load.js";
-import { checkRunId } from "../consumer/run-id.js";
-import { UsageError } from "../errors.js";
+import { checkRunId } from "../core/run-id.js";
+import { UsageError } from "../core/errors.js";
 import { describeParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
 import { addParamOptions, paramEnvName, paramsFromEnv, paramsFromFlags } from "./flags.js";

@@ -3,27 +3,24 @@ import { createRequire } from "node:module";
 import { readFile } from "node:fs/promises";
 import { extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "../core/errors.js";
 import { packageRoot } from "../package-root.js";
-import { prepareZod, resolveZod, zodFacade } from "../loader/zod.js";
-import { exportProperties } from "../loader/facade.js";
-import { importModule } from "../loader/dynamic-import.js";
-import { writeAtomic } from "../loader/files.js";
-import { cacheKey } from "../loader/hash.js";
-import { esbuild as loadEsbuild } from "../loader/prebundle.js";
-import { registerCompiled } from "../loader/stack-map.js";
-import * as api from "../index.js";
+import { prepareZod, resolveZod, zodFacade } from "../startup/zod.js";
+import { exportProperties } from "../core/facade.js";
+import { importModule } from "../core/dynamic-import.js";
+import { writeAtomic } from "../core/files.js";
+import { cacheKey } from "../core/hash.js";
+import { esbuild as loadEsbuild } from "../startup/prebundle.js";
+import { registerCompiled } from "../startup/stack-map.js";
+import { publishedApi } from "./public-api.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
 const CACHE_FORMAT = 6;
 
-/** Where `loadProject` publishes this instance's API for the task modules' `import "fluid-tasks"`. */
-export const API_GLOBAL = Symbol.for("fluid-tasks.api");
-
 interface Manifest {
   format: number;
   inputs: Array<[path: string, mtimeMs: number, size: number]>;
-  /** The zod installations the output loads (src/loader/zod.ts). */
+  /** The zod installations the output loads (src/startup/zod.ts). */
   zod: string[];
 }
 
@@ -40,7 +37,7 @@ export interface Compiled {
  * `cacheDir`, and returns its path. Packages stay external and are resolved by Node from the
  * project, except two that every task module imports: `fluid-tasks` becomes the instance
  * loading the project (published by `loadProject`) and `zod` the shared zod of
- * src/loader/zod.ts. The result is reused while no input file changed (checked by mtime and
+ * src/startup/zod.ts. The result is reused while no input file changed (checked by mtime and
  * size), so a warm start does no compilation at all and never loads esbuild.
  * The output exports the namespace of entry i as `m<i>`.
  */
@@ -142,13 +139,13 @@ const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = {
 /**
  * The module a task module's `import ... from "fluid-tasks"` gets: the instance that loads it
  * (the CLI's own, already in memory) rather than a second copy of the library. Compiled
- * modules are only ever imported by loadProject, which publishes the instance first.
+ * modules are only ever imported by loadProject, once the instance is published (public-api.ts).
  */
 function apiFacade(): string {
   return [
     `const api = globalThis[Symbol.for("fluid-tasks.api")];`,
     `if (!api) throw new Error("fluid-tasks: a compiled task module must be loaded by loadProject()");`,
-    exportProperties("api", Object.keys(api)),
+    exportProperties("api", Object.keys(publishedApi())),
   ].join("\n");
 }
 
@@ -184,7 +181,7 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
           setup(build) {
             build.onResolve({ filter: /^fluid-tasks$/ }, () => ({ path: "fluid-tasks", namespace: "fluid-api" }));
             build.onLoad({ filter: /.*/, namespace: "fluid-api" }, () => ({ contents: apiFacade(), loader: "js" }));
-            // zod through the shared, code-cached loader (src/loader/zod.ts). The installation
+            // zod through the shared, code-cached loader (src/startup/zod.ts). The installation
             // the importing file would get is the one loaded; none found: left to Node's error.
             build.onResolve({ filter: /^zod$/ }, async (args) => {
               const entry = resolveZod(args.resolveDir);

@@ -1,4 +1,4 @@
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "../core/errors.js";
 import type { Project } from "./load.js";
 
 /** The config's `deps`: the value itself, or what its (async) function returns, called once. */

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "../core/errors.js";
 
 /** Names a config file may have, in order of preference. */
 export const CONFIG_NAMES = ["fluid.config.ts", "fluid.config.mts", "fluid.config.js", "fluid.config.mjs"];

@@ -1,19 +1,21 @@
 import { dirname, extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { readFileSync, statSync } from "node:fs";
-import { ConfigError, isFluidError } from "../errors.js";
+import { ConfigError, isFluidError } from "../core/errors.js";
 import { packageRoot } from "../package-root.js";
 import { validateParams } from "../task/params.js";
 import { isTask, type Task } from "../task/task.js";
 import { withDefaultTimezone } from "../schedule/calendar.js";
 import { resolveTimezone } from "../schedule/validate.js";
-import type { Schedule } from "../types.js";
-import { API_GLOBAL, compileModules, importCompiled } from "./compile.js";
-import { importModule } from "../loader/dynamic-import.js";
-import { writeAtomic } from "../loader/files.js";
-import { installStackMapping } from "../loader/stack-map.js";
-import * as api from "../index.js";
-import { parseDuration } from "../duration.js";
+import type { Schedule } from "../core/types.js";
+import { compileModules, importCompiled } from "./compile.js";
+import { publishedApi } from "./public-api.js";
+import { provideZod } from "../task/own-zod.js";
+import { ownZod } from "../startup/zod.js";
+import { importModule } from "../core/dynamic-import.js";
+import { writeAtomic } from "../core/files.js";
+import { installStackMapping } from "../startup/stack-map.js";
+import { parseDuration } from "../core/duration.js";
 import type { FluidConfig, PoolConfig, StoreConfig } from "./define.js";
 import { findConfig } from "./find.js";
 import { Registry } from "./registry.js";
@@ -74,8 +76,8 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
   const root = dirname(configFile);
   const cacheDir = env.FLUID_CACHE_DIR ? resolve(cwd, env.FLUID_CACHE_DIR) : join(root, ".fluid", "cache");
   installStackMapping(); // stack traces of user code point at the .ts files
-  // Task modules' `import "fluid-tasks"` gets this instance (see compileModules).
-  (globalThis as Record<symbol, unknown>)[API_GLOBAL] ??= api;
+  publishedApi(); // task modules' `import "fluid-tasks"` gets it (see compileModules)
+  provideZod(ownZod); // the shared, fast-loading zod for tasks without params
 
   const raw = await loadConfigModule(configFile, cacheDir, root);
   const config = resolveConfig(raw, configFile, env);

@@ -1,4 +1,4 @@
-import { UnknownTaskError } from "../errors.js";
+import { UnknownTaskError } from "../core/errors.js";
 import { suggest } from "../suggest.js";
 import type { Task } from "../task/task.js";
 

@@ -2,19 +2,20 @@ import { hostname } from "node:os";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { watchStore, type StoreWatch } from "../broker/wake.js";
 import type { Registry } from "../config/registry.js";
-import { parseDuration } from "../duration.js";
-import { RunCancelledError, RunInterruptedError, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { parseDuration } from "../core/duration.js";
+import { RunCancelledError, RunInterruptedError, toErrorInfo, type ErrorInfo } from "../core/errors.js";
 import { executeAttempt } from "../executor/execute-attempt.js";
 import type { Pool, PoolOutcome } from "../executor/pool.js";
-import type { RunRecord } from "../store/run-record.js";
+import type { RunRecord } from "../core/run-record.js";
 import type { Store } from "../store/store.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
-import { retryDelay, type Task } from "../task/task.js";
-import type { AttemptOutcome, RunState } from "../types.js";
+import type { Task } from "../task/task.js";
+import { retryDelay, shouldRetry } from "../core/retry.js";
+import type { AttemptOutcome, RunState } from "../core/types.js";
 import { createRecorder } from "./recorder.js";
-import { newRunId } from "./run-id.js";
-import { outcomeFields, shouldRetry, type AttemptRecord } from "./run-task.js";
+import { newQueuedRun } from "../core/queued-run.js";
+import { outcomeFields, type AttemptRecord } from "./run-task.js";
 
 /** Something a consumer did, for the daemon's log. */
 export type ConsumerEvent =
@@ -396,30 +397,6 @@ function baseRecord(run: QueuedRun, task: Task | undefined, host: string): Omit<
 /** The outcome of a run that could not start (unknown task, params that no longer fit). */
 function failed(error: unknown): AttemptOutcome {
   return { state: "failure", error: toErrorInfo(error), thrown: error };
-}
-
-/** What varies between new runs: where they come from and when they may start. */
-export interface NewRunOptions {
-  id?: string;
-  trigger?: QueuedRun["trigger"];
-  priority?: QueuedRun["priority"];
-  /** Wait before the run may start, in ms. Default 0. */
-  delayMs?: number;
-  fromRunId?: string | undefined;
-  rootRunId?: string | undefined;
-  scheduledAt?: number;
-}
-
-/** A new run of `task` (attempt 1) with validated params, ready to enqueue. */
-export function newQueuedRun(task: Task, params: Record<string, unknown>, o: NewRunOptions = {}): QueuedRun {
-  const now = Date.now();
-  return {
-    id: o.id ?? newRunId(), task: task.name, params, priority: o.priority ?? task.priority, attempt: 1,
-    trigger: o.trigger ?? "queue", runAfter: now + (o.delayMs ?? 0), queuedAt: now,
-    ...(o.fromRunId ? { fromRunId: o.fromRunId } : {}),
-    ...(o.rootRunId ? { rootRunId: o.rootRunId } : {}),
-    ...(o.scheduledAt !== undefined ? { scheduledAt: o.scheduledAt } : {}),
-  };
 }
 
 /**

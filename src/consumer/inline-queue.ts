@@ -1,8 +1,8 @@
-import { parseDuration } from "../duration.js";
+import { parseDuration } from "../core/duration.js";
 import type { Registry } from "../config/registry.js";
 import type { QueueFn } from "../task/context.js";
 import { validateParams } from "../task/params.js";
-import { newRunId } from "./run-id.js";
+import { newRunId } from "../core/run-id.js";
 import { runTask, type RunResult, type RunTaskOptions } from "./run-task.js";
 
 /** Runs queued by tasks during `fluid run`, executed in this process. */

@@ -1,4 +1,4 @@
-import { UsageError } from "../errors.js";
+import { UsageError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
 import type { LogSink } from "../task/context.js";
 import type { AttemptRecord } from "./run-task.js";

@@ -1,36 +1,17 @@
 import { hostname } from "node:os";
-import { RunInterruptedError, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { RunInterruptedError, toErrorInfo, type ErrorInfo } from "../core/errors.js";
 import { executeAttempt } from "../executor/execute-attempt.js";
 import type { Pool, PoolOutcome } from "../executor/pool.js";
 import type { LogSink, QueueFn } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
-import { retryDelay, type Task } from "../task/task.js";
-import type { AttemptOutcome, RunState, RunTrigger } from "../types.js";
-import { newRunId } from "./run-id.js";
+import type { Task } from "../task/task.js";
+import { retryDelay, shouldRetry } from "../core/retry.js";
+import type { RunRecord } from "../core/run-record.js";
+import type { AttemptOutcome, RunState, RunTrigger } from "../core/types.js";
+import { newRunId } from "../core/run-id.js";
 
-/** One attempt as it starts or ends: what the store records. */
-export interface AttemptRecord {
-  id: string;
-  attempt: number;
-  maxAttempts: number;
-  task: string;
-  state: RunState;
-  trigger: RunTrigger;
-  /** Params with secrets redacted. */
-  params: unknown;
-  result?: unknown;
-  error?: ErrorInfo;
-  queuedAt: number;
-  startedAt?: number;
-  endedAt?: number;
-  durationMs?: number;
-  fromRunId?: string;
-  rootRunId?: string;
-  host: string;
-  pid: number;
-  /** Exit code of the child process of a cpu-bound attempt that ended it. */
-  exitCode?: number;
-}
+/** One attempt as it starts or ends: the run record (an alias of `RunRecord`, kept for the public API). */
+export type AttemptRecord = RunRecord;
 
 /** Options of `runTask`. */
 export interface RunTaskOptions {
@@ -141,18 +122,6 @@ export function outcomeFields(outcome: PoolOutcome): Pick<AttemptRecord, "result
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
   };
-}
-
-/** Whether a finished attempt gets another try: only failures (and timeouts when the policy says so). */
-export function shouldRetry(task: Task, outcome: AttemptOutcome, attempt: number, maxAttempts: number): boolean {
-  if (!task.retry || attempt >= maxAttempts) return false;
-  if (outcome.state !== "failure" && outcome.state !== "timeout") return false;
-  const error = outcome.thrown instanceof Error ? outcome.thrown : new Error(String(outcome.error?.message));
-  try {
-    return task.retry.retryOn(error, attempt) === true;
-  } catch {
-    return false;
-  }
 }
 
 /** Sleeps `ms`; resolves false early when the signal aborts. */

@@ -1,18 +1,19 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
-import { enqueueRecorded, newQueuedRun } from "../consumer/consumer.js";
+import { enqueueRecorded } from "../consumer/consumer.js";
+import { newQueuedRun } from "../core/queued-run.js";
 import { reusedRunId } from "../consumer/recorder.js";
-import { formatDuration, parseDuration } from "../duration.js";
-import { ConfigError, RunInterruptedError, StoreError, WaitTimeoutError } from "../errors.js";
-import { printStoreError } from "../store/outage.js";
-import { isTransient, toStoreError } from "../store/store-error.js";
+import { formatDuration, parseDuration } from "../core/duration.js";
+import { ConfigError, RunInterruptedError, StoreError, WaitTimeoutError } from "../core/errors.js";
+import { printStoreError } from "../persistence/outage.js";
+import { isTransient, toStoreError } from "../persistence/store-error.js";
 import { openProjectStore } from "../store/project-store.js";
-import type { RunRecord } from "../store/run-record.js";
+import type { RunRecord } from "../core/run-record.js";
 import type { Store } from "../store/store.js";
 import { redactParams, validateParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
-import { FINAL_STATES, type Duration, type Priority } from "../types.js";
+import { FINAL_STATES, type Duration, type Priority } from "../core/types.js";
 import { openBroker } from "./open-broker.js";
 
 /** The store and the SQLite broker of a project, for processes that talk to a daemon. */

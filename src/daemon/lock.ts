@@ -1,12 +1,12 @@
 import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
-import { FluidError, ExitCode } from "../errors.js";
-import { openDatabase } from "../loader/sqlite.js";
-import { LeaseLostError, acquireLease, leaseVerdict, localProbe, readLease, releaseLease, renewLease, thisProcess, type LeaseHolder } from "../store/lease.js";
-import { checkVersion } from "../store/schema.js";
-import { errorCode, toStoreError } from "../store/store-error.js";
-import { setWal } from "../store/wal.js";
+import { FluidError, ExitCode } from "../core/errors.js";
+import { openDatabase } from "../persistence/open-database.js";
+import { LeaseLostError, acquireLease, leaseVerdict, localProbe, readLease, releaseLease, renewLease, thisProcess, type LeaseHolder } from "../persistence/lease.js";
+import { checkVersion } from "../persistence/schema.js";
+import { errorCode, toStoreError } from "../persistence/store-error.js";
+import { setWal } from "../persistence/wal.js";
 
 export { LeaseLostError };
 
@@ -63,7 +63,7 @@ export interface DaemonLease {
 }
 
 /**
- * Takes the store's daemon lease (src/store/lease.ts) before anything migrates the file, then
+ * Takes the store's daemon lease (src/persistence/lease.ts) before anything migrates the file, then
  * renews it every `heartbeatMs`. Each beat also checks the store path still leads to the file
  * this daemon opened: when the file is deleted or replaced, or another daemon took the lease,
  * `onLost` is called once and the beat stops. Throws DaemonLockedError when a live daemon holds it.

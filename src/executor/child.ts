@@ -7,12 +7,13 @@
  * store. The parent owns every deadline (see `run` below).
  */
 import { getHeapStatistics } from "node:v8";
+import "../index.js"; // publishes the public API for the task modules this worker loads
 import { Worker } from "node:worker_threads";
 import { resolveDeps } from "../config/deps.js";
 import { ProcessTree, killTreeNow } from "../process-tree.js";
 import { loadProject, type Project } from "../config/load.js";
 import type { QueueFn } from "../task/context.js";
-import type { AttemptOutcome } from "../types.js";
+import type { AttemptOutcome } from "../core/types.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { executeInline } from "./inline.js";
 import { ResultError, whyNotJson } from "./run-errors.js";

@@ -1,8 +1,8 @@
-import { formatDuration } from "../duration.js";
-import { TaskTimeoutError, RunInterruptedError, isFluidError } from "../errors.js";
+import { formatDuration } from "../core/duration.js";
+import { TaskTimeoutError, RunInterruptedError, isFluidError } from "../core/errors.js";
 import { captureOutput, outsideRun } from "../task/capture.js";
 import { createContext, type ContextInit, type LogSink, type QueueFn } from "../task/context.js";
-import type { AttemptOutcome } from "../types.js";
+import type { AttemptOutcome } from "../core/types.js";
 import { toWireError } from "./protocol.js";
 import { NeverSettledError } from "./run-errors.js";
 

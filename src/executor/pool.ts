@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { ConfigError, RunInterruptedError, TaskTimeoutError, isFluidError, toErrorInfo } from "../errors.js";
+import { ConfigError, RunInterruptedError, TaskTimeoutError, isFluidError, toErrorInfo } from "../core/errors.js";
 import type { QueueFn } from "../task/context.js";
-import type { AttemptOutcome, LogLevel } from "../types.js";
+import type { AttemptOutcome, LogLevel } from "../core/types.js";
 import { defaultChildEntry } from "./child-entry.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { errorFromInfo, type DoneMessage } from "./protocol.js";
@@ -10,7 +10,7 @@ import { delay } from "./timers.js";
 import { Worker, type RunEnd, type WorkerSpec } from "./worker.js";
 import { WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
 import { WorkerStartError } from "./worker-start-error.js";
-import { importModule } from "../loader/dynamic-import.js";
+import { importModule } from "../core/dynamic-import.js";
 
 /** Options of `createPool`. */
 export interface PoolOptions {

@@ -18,9 +18,9 @@
  * that it has read every line the run printed before it ends the run (IPC and the two pipes are
  * separate channels with no order between them).
  */
-import { RunCancelledError, RunInterruptedError, TaskTimeoutError, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { RunCancelledError, RunInterruptedError, TaskTimeoutError, toErrorInfo, type ErrorInfo } from "../core/errors.js";
 import type { QueueOptions } from "../task/task.js";
-import type { AttemptOutcome, LogLine } from "../types.js";
+import type { AttemptOutcome, LogLine } from "../core/types.js";
 
 /** An ErrorInfo that may also carry the FluidError hint. */
 export type WireError = ErrorInfo & { hint?: string };

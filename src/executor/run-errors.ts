@@ -1,4 +1,4 @@
-import { ExitCode, FluidError } from "../errors.js";
+import { ExitCode, FluidError } from "../core/errors.js";
 
 /** A task returned a value JSON cannot store (a BigInt, a cycle, a function): the attempt fails (exit 1). */
 export class ResultError extends FluidError {

@@ -1,4 +1,4 @@
-import { ExitCode, FluidError } from "../errors.js";
+import { ExitCode, FluidError } from "../core/errors.js";
 
 /** How a worker process ended. */
 export interface WorkerExit {

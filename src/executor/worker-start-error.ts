@@ -1,4 +1,4 @@
-import { ExitCode, FluidError, type FluidErrorOptions } from "../errors.js";
+import { ExitCode, FluidError, type FluidErrorOptions } from "../core/errors.js";
 
 /** A worker process did not load the project within the pool's `startTimeoutMs` (FLUID_WORKER_START). */
 export class WorkerStartError extends FluidError {

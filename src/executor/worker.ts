@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import type { LogLine } from "../types.js";
+import type { LogLine } from "../core/types.js";
 import type { QueueFn } from "../task/context.js";
 import { killTree, killTreeNow } from "../process-tree.js";
 import {

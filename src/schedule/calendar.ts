@@ -1,6 +1,6 @@
 import { Cron } from "croner";
-import { ScheduleError } from "../errors.js";
-import type { Schedule } from "../types.js";
+import { ScheduleError } from "../core/errors.js";
+import type { Schedule } from "../core/types.js";
 import { SCHEDULE_BRAND } from "./brand.js";
 import { checkAfter, resolveTimezone } from "./validate.js";
 import { fixedTimeInstant, wallTimeAt } from "./wall-clock.js";

@@ -8,7 +8,7 @@
  * search backwards from the end of the span with `next()` probes (about 2 log2(span) calls).
  */
 import type { ResolvedCatchUp } from "../task/task.js";
-import type { Schedule } from "../types.js";
+import type { Schedule } from "../core/types.js";
 
 /** The grid of an `every` schedule: instants `delayMs + k * intervalMs`. */
 export interface Grid {

@@ -1,4 +1,4 @@
-import { ScheduleError } from "../errors.js";
+import { ScheduleError } from "../core/errors.js";
 import { SCHEDULE_BRAND } from "./brand.js";
 import { chooseZone, compile, defaultZone, type CalendarSchedule, type ZoneChoice } from "./calendar.js";
 import { checkKeys, checkParams, describeValue } from "./validate.js";

@@ -1,4 +1,4 @@
-import { ScheduleError } from "../errors.js";
+import { ScheduleError } from "../core/errors.js";
 import { describeValue } from "./validate.js";
 
 /** The time fields of `crontab()`, from the finest to the coarsest. */

@@ -1,6 +1,6 @@
-import { parseDurationAs } from "../duration.js";
-import { ScheduleError } from "../errors.js";
-import type { Duration, Schedule } from "../types.js";
+import { parseDurationAs } from "../core/duration.js";
+import { ScheduleError } from "../core/errors.js";
+import type { Duration, Schedule } from "../core/types.js";
 import { SCHEDULE_BRAND } from "./brand.js";
 import { checkAfter, checkKeys, checkParams } from "./validate.js";
 

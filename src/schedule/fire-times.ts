@@ -1,4 +1,4 @@
-import type { Schedule } from "../types.js";
+import type { Schedule } from "../core/types.js";
 import { nextRuns } from "./next-runs.js";
 import { resolveTimezone } from "./validate.js";
 import { offsetAt, wallTimeAt } from "./wall-clock.js";

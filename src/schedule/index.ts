@@ -1,4 +1,4 @@
-import type { Schedule } from "../types.js";
+import type { Schedule } from "../core/types.js";
 import { SCHEDULE_BRAND } from "./brand.js";
 
 export { SCHEDULE_BRAND } from "./brand.js";
@@ -7,7 +7,6 @@ export { crontab, type CrontabFields, type CrontabFieldName, type CrontabOptions
 export { cron, type CronOptions, type CronSchedule } from "./cron.js";
 export { DEFAULT_TIMEZONE, withDefaultTimezone, type CalendarSchedule } from "./calendar.js";
 export { nextRuns } from "./next-runs.js";
-export { createScheduler, type Scheduler, type SchedulerOptions, type SchedulerEvent, type Fire, type ScheduleEntry } from "./timer.js";
 export { fireTimes, type FireTime } from "./fire-times.js";
 
 /** True for a schedule made by `every`, `crontab` or `cron`, by any copy of fluid-tasks. */

@@ -1,4 +1,4 @@
-import type { Schedule } from "../types.js";
+import type { Schedule } from "../core/types.js";
 
 /** The next `n` fires of `schedule` strictly after `from` (fewer when the schedule ends). */
 export function nextRuns(schedule: Schedule, n: number, from: Date = new Date()): Date[] {

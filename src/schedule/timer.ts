@@ -35,9 +35,9 @@
  *     `scheduledAt` repeats; silence for the length of the jump (an hour of a 1 s heartbeat)
  *     would be worse.
  */
-import { ScheduleError } from "../errors.js";
+import { ScheduleError } from "../core/errors.js";
 import type { ResolvedCatchUp } from "../task/task.js";
-import type { Schedule } from "../types.js";
+import type { Schedule } from "../core/types.js";
 import { gridOf, missedFires, nextFireAfter } from "./catch-up.js";
 import { MinHeap } from "./heap.js";
 

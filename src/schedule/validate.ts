@@ -1,4 +1,4 @@
-import { ScheduleError } from "../errors.js";
+import { ScheduleError } from "../core/errors.js";
 
 /** Returns the milliseconds of `after`; throws a TypeError unless it is a valid Date. */
 export function checkAfter(after: Date, kind: string): number {

@@ -1,5 +1,5 @@
 import { cutNote, MAX_LOG_LINE_BYTES } from "../task/capture.js";
-import type { LogLine } from "../types.js";
+import type { LogLine } from "../core/types.js";
 
 /**
  * A log line cut to MAX_LOG_LINE_BYTES (8 KiB of UTF-8), ending with a note of how many bytes

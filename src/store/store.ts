@@ -1,6 +1,6 @@
-import type { StoreError } from "../errors.js";
-import type { LogLine } from "../types.js";
-import type { RunDetails, RunQuery, RunRecord, TaskState } from "./run-record.js";
+import type { StoreError } from "../core/errors.js";
+import type { LogLine } from "../core/types.js";
+import type { RunDetails, RunQuery, RunRecord, TaskState } from "../core/run-record.js";
 
 /** How long runs are kept by `Store.prune`. */
 export interface RetentionOptions {

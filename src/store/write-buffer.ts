@@ -1,9 +1,9 @@
-import { StoreError } from "../errors.js";
-import { OutageReporter } from "./outage.js";
-import type { LogLine } from "../types.js";
-import type { RunRow } from "./rows.js";
-import { STATE_RANK } from "./state-order.js";
-import type { RunState } from "../types.js";
+import { StoreError } from "../core/errors.js";
+import { OutageReporter } from "../persistence/outage.js";
+import type { LogLine } from "../core/types.js";
+import type { RunRow } from "../persistence/rows.js";
+import { STATE_RANK } from "../persistence/state-order.js";
+import type { RunState } from "../core/types.js";
 
 /** One buffered write: an attempt row, log lines of one attempt, or a schedule fire. */
 export type BufferedWrite =

@@ -1,6 +1,6 @@
 import { format } from "node:util";
-import { TaskAbortedError } from "../errors.js";
-import type { LogLevel, LogLine, ParamsSchema, RunLogger } from "../types.js";
+import { TaskAbortedError } from "../core/errors.js";
+import type { LogLevel, LogLine, ParamsSchema, RunLogger } from "../core/types.js";
 import { createExec, type ExecFn } from "./exec.js";
 import type { QueueOptions, RunContext, Task } from "./task.js";
 

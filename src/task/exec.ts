@@ -9,11 +9,11 @@
  * by parent links, also those that left the group, plus the group).
  */
 import type { Readable } from "node:stream";
-import { parseDurationAs } from "../duration.js";
-import { ExitCode, FluidError, UsageError } from "../errors.js";
-import { importModule } from "../loader/dynamic-import.js";
+import { parseDurationAs } from "../core/duration.js";
+import { ExitCode, FluidError, UsageError } from "../core/errors.js";
+import { importModule } from "../core/dynamic-import.js";
 import { killTree, killTreeNow } from "../process-tree.js";
-import type { Duration } from "../types.js";
+import type { Duration } from "../core/types.js";
 
 /** Options of `ctx.exec`. */
 export interface ExecOptions {

@@ -1,6 +1,6 @@
-import { ParamsError, type ParamsIssue } from "../errors.js";
+import { ParamsError, type ParamsIssue } from "../core/errors.js";
 import { suggest } from "../suggest.js";
-import type { ParamsSchema } from "../types.js";
+import type { ParamsSchema } from "../core/types.js";
 
 /** How a param is given on the command line. */
 export type ParamKind = "string" | "number" | "boolean" | "enum" | "array" | "date" | "bigint" | "json";

@@ -1,10 +1,10 @@
 import type { z } from "zod";
-import { ownZod } from "../loader/zod.js";
-import { TaskDefinitionError } from "../errors.js";
-import { parseDurationAs } from "../duration.js";
+import { ownZod } from "./own-zod.js";
+import { TaskDefinitionError } from "../core/errors.js";
+import { parseDurationAs } from "../core/duration.js";
 import type { ExecOptions, ExecResult } from "./exec.js";
 import { suggest } from "../suggest.js";
-import type { Duration, ParamsSchema, Priority, RetryOptions, RetryPolicy, RunLogger, Schedule } from "../types.js";
+import type { Duration, ParamsSchema, Priority, RetryOptions, RetryPolicy, RunLogger, Schedule } from "../core/types.js";
 
 /** Brand that recognises a task across copies of the package (e.g. a user's and ours). */
 export const TASK_BRAND = Symbol.for("fluid-tasks.task");
@@ -279,11 +279,6 @@ function parseMegabytes(value: number | string, fail: (m: string, h?: string) =>
     throw fail(`invalid maxMemory ${JSON.stringify(value)}`, 'write a size of at least 16MB, e.g. "512MB" or "2GB" (a number is MB)');
   }
   return mb;
-}
-
-/** Wait before attempt `next` (2 = first retry): delay * backoff^(next-2), capped at maxDelay. */
-export function retryDelay(policy: RetryPolicy, next: number): number {
-  return Math.min(policy.delayMs * policy.backoff ** Math.max(0, next - 2), policy.maxDelayMs);
 }
 
 function isZodObject(value: unknown): value is ParamsSchema {

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import { openSqliteBroker } from "../../src/broker/sqlite.js";
-import type { StoreError } from "../../src/errors.js";
+import type { StoreError } from "../../src/core/errors.js";
 import { makeRun, T0 } from "./broker-contract.js";
 import { readRows, useTempDirs } from "./temp-dirs.js";
 

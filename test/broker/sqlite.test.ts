@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Broker } from "../../src/broker/broker.js";
 import { openSqliteBroker, type SqliteBrokerOptions } from "../../src/broker/sqlite.js";
-import { StoreError } from "../../src/errors.js";
+import { StoreError } from "../../src/core/errors.js";
 import { openStore } from "../../src/store/index.js";
 import { describeBrokerContract, makeRun, T0 } from "./broker-contract.js";
 import { readRows, useTempDirs } from "./temp-dirs.js";

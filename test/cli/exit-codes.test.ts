@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { exitCodeOf } from "../../src/cli/run.js";
-import { ExitCode } from "../../src/errors.js";
-import { FINAL_STATES, type RunState } from "../../src/types.js";
+import { ExitCode } from "../../src/core/errors.js";
+import { FINAL_STATES, type RunState } from "../../src/core/types.js";
 import { CONFIG, ROOT, fluid, useTempProjects } from "../helpers/cli.js";
 
 const project = useTempProjects();

@@ -8,7 +8,7 @@ import { findConfig } from "../../src/config/find.js";
 import { loadProject } from "../../src/config/load.js";
 import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
 import { packageRoot } from "../../src/package-root.js";
-import { useTempCodeCache } from "../loader/temp-code-cache.js";
+import { useTempCodeCache } from "../startup/temp-code-cache.js";
 
 /** Temp projects made by the current test, removed after it. */
 const project = useTempProjects();

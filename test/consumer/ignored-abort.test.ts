@@ -2,7 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { createMemoryBroker } from "../../src/broker/memory.js";
 import { Registry } from "../../src/config/registry.js";
-import { createConsumer, newQueuedRun, type ConsumerEvent } from "../../src/consumer/consumer.js";
+import { createConsumer, type ConsumerEvent } from "../../src/consumer/consumer.js";
+import { newQueuedRun } from "../../src/core/queued-run.js";
 import { task } from "../../src/task/task.js";
 
 describe("consumer: a run that ignores its abort signal", () => {

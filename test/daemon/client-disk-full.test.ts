@@ -25,6 +25,7 @@ export const work = task({ params: z.object({ ms: z.number(), out: z.string() })
 
 const src = (path: string): string => JSON.stringify(pathToFileURL(join(ROOT, "src", path)).href);
 const PRODUCER = `
+import ${src("index.ts")}; // publishes the API the task modules import
 import { loadProject } from ${src("config/load.ts")};
 import { connect, enqueue } from ${src("daemon/client.ts")};
 const [dir, count, ms, out] = process.argv.slice(2);

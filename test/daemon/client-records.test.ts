@@ -19,6 +19,7 @@ const src = (path: string): string => JSON.stringify(pathToFileURL(join(ROOT, "s
 
 /** Queues `count` runs in batches of 10 through `enqueue`, then waits for each with `waitForRun`; prints ids and outcomes. */
 const PRODUCER = `
+import ${src("index.ts")}; // publishes the API the task modules import
 import { loadProject } from ${src("config/load.ts")};
 import { connect, enqueue, waitForRun } from ${src("daemon/client.ts")};
 const [dir, count] = process.argv.slice(2);

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openSqliteBroker } from "../../src/broker/sqlite.js";
 import { waitForRun } from "../../src/daemon/client.js";
-import { ExitCode, type FluidError } from "../../src/errors.js";
+import { ExitCode, type FluidError } from "../../src/core/errors.js";
 import { openStore, type RunRecord } from "../../src/store/index.js";
 import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
 import { useTempStores } from "../store/temp-store.js";

@@ -3,8 +3,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { ensureLeaseTable } from "../../src/store/lease.js";
-import { pidNamespace, processStart } from "../../src/store/pid-alive.js";
+import { ensureLeaseTable } from "../../src/persistence/lease.js";
+import { pidNamespace, processStart } from "../../src/persistence/pid-alive.js";
 import { useServe, type Served } from "../helpers/serve.js";
 import { CONFIG, fluid, tempProject } from "../helpers/cli.js";
 

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { openSqliteBroker } from "../../src/broker/sqlite.js";
-import { acquireLease, thisProcess } from "../../src/store/lease.js";
+import { acquireLease, thisProcess } from "../../src/persistence/lease.js";
 import { makeRun } from "../broker/broker-contract.js";
 import { useTempDirs } from "../broker/temp-dirs.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RunCancelledError, RunInterruptedError } from "../../src/errors.js";
+import { RunCancelledError, RunInterruptedError } from "../../src/core/errors.js";
 import { groupMembers } from "../../src/executor/process-group.js";
 import type { PoolOutcome } from "../../src/executor/pool.js";
 import { alive, childrenOf, run, usePoolTests, waitUntil } from "./fixture.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { RunCancelledError } from "../../src/errors.js";
+import { RunCancelledError } from "../../src/core/errors.js";
 import { run, usePoolTests, waitUntil } from "./fixture.js";
 
 const fixture = usePoolTests();

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { COUNT_CAP, countFires, lastFireAtOrBefore, missedFires, nextFireAfter } from "../../src/schedule/catch-up.js";
 import { MinHeap } from "../../src/schedule/heap.js";
 import { cron, every } from "../../src/schedule/index.js";
-import type { Schedule } from "../../src/types.js";
+import type { Schedule } from "../../src/core/types.js";
 
 const T = Date.parse("2026-03-01T00:00:00Z");
 const SEC = 1000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ScheduleError } from "../../src/errors.js";
+import { ScheduleError } from "../../src/core/errors.js";
 import { fireTimes } from "../../src/schedule/fire-times.js";
 import { cron, crontab, every } from "../../src/schedule/index.js";
 

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { ScheduleError } from "../../src/errors.js";
+import { ScheduleError } from "../../src/core/errors.js";
 
 /** A Date from an ISO string. */
 export const at = (iso: string): Date => new Date(iso);

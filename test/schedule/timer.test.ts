@@ -10,7 +10,7 @@ import {
   type SchedulerOptions,
 } from "../../src/schedule/timer.js";
 import type { ResolvedCatchUp } from "../../src/task/task.js";
-import type { Schedule } from "../../src/types.js";
+import type { Schedule } from "../../src/core/types.js";
 
 const T0 = Date.parse("2026-03-01T00:00:00.000Z");
 const SEC = 1000;

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { MAX_LOG_LINE_BYTES } from "../../src/task/capture.js";
-import type { LogLine } from "../../src/types.js";
+import type { LogLine } from "../../src/core/types.js";
 import { makeRecord, readTable, useTempStores } from "./temp-store.js";
 
 const { open } = useTempStores();

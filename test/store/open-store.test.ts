@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { setImmediate as tick } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { StoreError } from "../../src/errors.js";
+import { StoreError } from "../../src/core/errors.js";
 import { isPidAlive, openStore, type RunRecord } from "../../src/store/index.js";
 import { catchStoreError, makeRecord, readTable, useTempStores } from "./temp-store.js";
 

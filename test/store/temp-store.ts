@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach } from "vitest";
-import type { StoreError } from "../../src/errors.js";
+import type { StoreError } from "../../src/core/errors.js";
 import { openStore, type RunRecord, type Store, type StoreOptions } from "../../src/store/index.js";
 
 /**

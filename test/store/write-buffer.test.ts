@@ -1,7 +1,7 @@
 import { setImmediate as tick } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
-import { StoreError } from "../../src/errors.js";
+import { StoreError } from "../../src/core/errors.js";
 import { makeRecord, readTable, useTempStores } from "./temp-store.js";
 
 const { open } = useTempStores();

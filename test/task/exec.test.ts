@@ -106,7 +106,7 @@ describe("ctx.exec in an IO-bound task", () => {
     await waitUntil(() => logs.length > 0, 5000, "the program to start");
     const pid = Number(logs[0]!.message);
     leftovers.push(pid);
-    const { RunCancelledError } = await import("../../src/errors.js");
+    const { RunCancelledError } = await import("../../src/core/errors.js");
     controller.abort(new RunCancelledError("cancelled by request"));
     expect((await running).state).toBe("cancelled");
     await waitUntil(() => !alive(pid), 5000, "the program to be killed");

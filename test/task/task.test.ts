@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { DEFAULT_TIMEOUT_MS, isTask, retryDelay, task } from "../../src/task/task.js";
+import { DEFAULT_TIMEOUT_MS, isTask, task } from "../../src/task/task.js";
+import { retryDelay } from "../../src/core/retry.js";
 
 describe("task()", () => {
   it("takes the name from the options, else the function", () => {
