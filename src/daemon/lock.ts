@@ -2,6 +2,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import { FluidError, ExitCode } from "../errors.js";
+import { noteOwnCommit } from "../broker/wake.js";
 import { openDatabase } from "../loader/sqlite.js";
 import { LeaseLostError, acquireLease, leaseVerdict, localProbe, readLease, releaseLease, renewLease, thisProcess, type LeaseHolder } from "../store/lease.js";
 import { checkVersion } from "../store/schema.js";
@@ -107,7 +108,11 @@ export function takeDaemonLease(storePath: string, options: DaemonLeaseOptions):
       return;
     }
     try {
-      if (renewLease(db, owner, Date.now())) return;
+      if (renewLease(db, owner, Date.now())) {
+        // This process's watches on the store need not wake the consumer for it (src/broker/wake.ts).
+        noteOwnCommit(storePath);
+        return;
+      }
       const now = readLease(db);
       stop();
       options.onLost(
