@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from "node:fs";
-import { basename, dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 
 /** Options of `watchStore`. */
 export interface WatchStoreOptions {
@@ -14,6 +14,19 @@ export interface WatchStoreOptions {
 /** A running watch; `close()` is idempotent. */
 export interface StoreWatch {
   close(): void;
+}
+
+/** The open watches of this process, by resolved store path: `noteOwnCommit` flags them. */
+const watches = new Map<string, Set<{ expectOwn: boolean }>>();
+
+/**
+ * Tells this process's watches on the store at `path` that the change they hear next is a
+ * commit this process has just made (the daemon lease's heartbeat), already published: they
+ * report it with `own` = true and without the settle call (see `watchStore`). Call it right
+ * after the commit, only when the commit wrote something.
+ */
+export function noteOwnCommit(path: string): void {
+  for (const watch of watches.get(resolve(path)) ?? []) watch.expectOwn = true;
 }
 
 /**
@@ -32,19 +45,29 @@ export interface StoreWatch {
  * Our own commits are reported too (a daemon's acks and records): `onChange` must be cheap
  * when nothing new is there (the SQLite broker answers an idle claim from memory).
  *
+ * A commit this process announced with `noteOwnCommit` (the lease heartbeat, every few seconds
+ * while the daemon idles) is reported once, with `own` = true, and gets no settle call: it was
+ * published before the watch heard it, and so was any other process's commit made before it
+ * (that writer held the write lock first). The one commit it can hide is another process's
+ * made in the instant between ours and the read of the change (the kernel merges two equal
+ * change events) and not yet published when `onChange` looks: the next change or the caller's
+ * slow poll finds it.
+ *
  * Returns undefined when nothing can be watched (":memory:", a platform or file system without
  * change notification, no inotify watches left): the caller then polls.
  */
-export function watchStore(path: string, onChange: () => void, options: WatchStoreOptions = {}): StoreWatch | undefined {
+export function watchStore(path: string, onChange: (own: boolean) => void, options: WatchStoreOptions = {}): StoreWatch | undefined {
   if (path === ":memory:" || path === "") return undefined;
   const settleMs = Math.max(0, options.settleMs ?? 1);
   const names = new Set([`${basename(path)}-wal`, basename(path)]);
   let settle: NodeJS.Timeout | undefined;
   let dirty = false;
   let closed = false;
-  const call = (): void => {
+  const key = resolve(path);
+  const entry = { expectOwn: false };
+  const call = (own = false): void => {
     try {
-      onChange();
+      onChange(own);
     } catch {
       // A listener that throws must not stop the watch.
     }
@@ -62,6 +85,13 @@ export function watchStore(path: string, onChange: () => void, options: WatchSto
   try {
     watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
       if (closed || (file !== null && !names.has(String(file)))) return;
+      if (entry.expectOwn) {
+        entry.expectOwn = false;
+        if (settle === undefined) {
+          call(true);
+          return;
+        }
+      }
       if (settle !== undefined) {
         dirty = true;
         return;
@@ -72,11 +102,16 @@ export function watchStore(path: string, onChange: () => void, options: WatchSto
   } catch {
     return undefined;
   }
+  let set = watches.get(key);
+  if (set === undefined) watches.set(key, (set = new Set()));
+  set.add(entry);
   const close = (): void => {
     if (closed) return;
     closed = true;
     clearTimeout(settle);
     settle = undefined;
+    set.delete(entry);
+    if (set.size === 0 && watches.get(key) === set) watches.delete(key);
     watcher.close();
   };
   watcher.on("error", (error: Error) => {
@@ -107,7 +142,10 @@ export function onStoreChange(path: string, fn: () => void, intervalMs: number):
   };
   const changed = (): void => {
     if (timer !== undefined) return;
-    timer = setTimeout(run, Math.max(0, last + intervalMs - performance.now()));
+    const wait = last + intervalMs - performance.now();
+    // Due already: now, rather than through a timer that would wake the process once more.
+    if (wait <= 0) return run();
+    timer = setTimeout(run, wait);
     timer.unref();
   };
   let poll: NodeJS.Timeout | undefined;

@@ -330,9 +330,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       timer = undefined;
       unsubscribe = broker.onEnqueue(wakeNow);
       if (options.watch !== undefined) {
-        watcher = watchStore(options.watch, () => {
+        watcher = watchStore(options.watch, (own) => {
           changed = true;
-          fallbackMs = FALLBACK_POLL_MS;
+          // The daemon's own heartbeat (see watchStore): no settle call to cover, keep the slow poll slow.
+          if (!own) fallbackMs = FALLBACK_POLL_MS;
           wakeNow();
         }, {
           onError: (error) => {

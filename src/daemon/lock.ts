@@ -2,6 +2,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import { FluidError, ExitCode } from "../core/errors.js";
+import { noteOwnCommit } from "../broker/wake.js";
 import { openDatabase } from "../persistence/open-database.js";
 import { LeaseLostError, acquireLease, leaseVerdict, localProbe, readLease, releaseLease, renewLease, thisProcess, type LeaseHolder } from "../persistence/lease.js";
 import { checkVersion } from "../persistence/schema.js";
@@ -26,9 +27,13 @@ export class StoreGoneError extends FluidError {
 
 /** Timing of the daemon lease. */
 export interface LeaseTiming {
-  /** How often the holder renews the lease and checks the store file is still there, in ms. Default 2000 (env FLUID_LEASE_HEARTBEAT_MS). */
+  /**
+   * How often the holder renews the lease and checks the store file is still there, in ms.
+   * Default 5000 (env FLUID_LEASE_HEARTBEAT_MS): each beat is a wake-up and a commit of an
+   * otherwise sleeping daemon, the only periodic one without schedules (docs/daemon.md).
+   */
   heartbeatMs: number;
-  /** A lease of another host (or pid namespace) is stale once its heartbeat is this old, in ms. Default 10000 (env FLUID_LEASE_STALE_MS). */
+  /** A lease of another host (or pid namespace) is stale once its heartbeat is this old, in ms. Default 20000, four beats (env FLUID_LEASE_STALE_MS). */
   staleMs: number;
 }
 
@@ -38,8 +43,8 @@ export function leaseTiming(env: NodeJS.ProcessEnv = process.env): LeaseTiming {
     const value = Number(env[name]);
     return Number.isInteger(value) && value > 0 ? value : fallback;
   };
-  const heartbeatMs = read("FLUID_LEASE_HEARTBEAT_MS", 2000);
-  return { heartbeatMs, staleMs: read("FLUID_LEASE_STALE_MS", Math.max(10_000, heartbeatMs * 3)) };
+  const heartbeatMs = read("FLUID_LEASE_HEARTBEAT_MS", 5000);
+  return { heartbeatMs, staleMs: read("FLUID_LEASE_STALE_MS", Math.max(20_000, heartbeatMs * 3)) };
 }
 
 /** Options of `takeDaemonLease`. */
@@ -107,7 +112,11 @@ export function takeDaemonLease(storePath: string, options: DaemonLeaseOptions):
       return;
     }
     try {
-      if (renewLease(db, owner, Date.now())) return;
+      if (renewLease(db, owner, Date.now())) {
+        // This process's watches on the store need not wake the consumer for it (src/broker/wake.ts).
+        noteOwnCommit(storePath);
+        return;
+      }
       const now = readLease(db);
       stop();
       options.onLost(

@@ -35,8 +35,8 @@ export interface ServeOptions extends LoadOptions {
   onEvent?: (event: DaemonEvent) => void;
   /**
    * Timing of the lease on the store (docs/daemon.md): heartbeat every `heartbeatMs` (default
-   * 2000, or FLUID_LEASE_HEARTBEAT_MS of `env`), a lease from another host stale after
-   * `staleMs` (default 10000, or FLUID_LEASE_STALE_MS of `env`).
+   * 5000, or FLUID_LEASE_HEARTBEAT_MS of `env`), a lease from another host stale after
+   * `staleMs` (default 20000, or FLUID_LEASE_STALE_MS of `env`).
    */
   lease?: Partial<LeaseTiming>;
 }

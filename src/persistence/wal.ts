@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import type Database from "better-sqlite3";
 import { errorCode } from "./store-error.js";
 
@@ -44,6 +45,14 @@ const MAX_RETRY_MS = 60_000;
  * shrinks to 0 bytes instead of staying until the last connection closes. The try never
  * waits (busy_timeout 0 for its duration): when another connection reads or writes, it gives
  * up and tries again later (backoff to a minute). Its timer is unref'd.
+ *
+ * Only a commit that changed rows arms it (`total_changes()` moved since the last look): an
+ * idle daemon's empty commits (a claim that found nothing, a prune that deleted nothing) must
+ * not checkpoint the frames of the daemon lease's heartbeat every time, since each truncate
+ * costs two fsyncs, wakes every watch on the store (src/broker/wake.ts) and makes the next
+ * heartbeat restart the WAL (one more fsync). Those small frames stay in the WAL until this
+ * connection's next real write, or SQLite's own checkpoint at 1,000 frames. A WAL already
+ * empty is not checkpointed either.
  */
 export class WalTrimmer {
   private readonly db: Database.Database;
@@ -52,17 +61,25 @@ export class WalTrimmer {
   private timer: NodeJS.Timeout | undefined;
   private delay: number;
   private stopped = false;
+  private readonly totalChanges: Database.Statement;
+  /** `total_changes()` when last looked at. */
+  private changes: number;
 
   constructor(db: Database.Database, options: WalTrimmerOptions) {
     this.db = db;
     this.idleMs = Math.max(0, options.idleMs ?? 1000);
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs));
     this.delay = this.idleMs;
+    this.totalChanges = db.prepare("SELECT total_changes()").pluck();
+    this.changes = this.totalChanges.get() as number;
   }
 
-  /** Notes a commit: the truncate waits for `idleMs` of quiet after it. */
+  /** Notes a commit: when it changed rows, the truncate waits for `idleMs` of quiet after it. */
   wrote(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.db.open) return;
+    const changes = this.totalChanges.get() as number;
+    if (changes === this.changes) return;
+    this.changes = changes;
     this.delay = this.idleMs;
     this.arm();
   }
@@ -83,6 +100,7 @@ export class WalTrimmer {
   private trim(): void {
     this.timer = undefined;
     if (this.stopped || !this.db.open || this.db.inTransaction) return;
+    if (walBytes(this.db.name) === 0) return; // already empty: a checkpoint would only wake the watches
     let done = false;
     try {
       this.db.pragma("busy_timeout = 0");
@@ -98,5 +116,14 @@ export class WalTrimmer {
     if (done) return;
     this.delay = Math.min(this.delay * 2 || 100, MAX_RETRY_MS);
     this.arm();
+  }
+}
+
+/** Size of the WAL file of the database at `path`, 0 when there is none; undefined when it cannot be told. */
+function walBytes(path: string): number | undefined {
+  try {
+    return statSync(`${path}-wal`).size;
+  } catch (error) {
+    return errorCode(error) === "ENOENT" ? 0 : undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -91,6 +91,40 @@ describe.runIf(existsSync("/proc/self/stat"))("fluid serve after a cold compile"
       alive = liveChildren(s.child.pid!);
     }
     expect(alive).toEqual([]);
+  });
+});
+
+describe("an idle fluid serve", () => {
+  it("does not checkpoint its store over and over: the lease's heartbeat leaves the database file alone", async () => {
+    const p = tempProject({
+      "fluid.config.ts": CONFIG,
+      "tasks/t.ts": `import { task } from "fluid-tasks";\nexport const hello = task({}, async () => "hi");\n`,
+    });
+    cleanups.push(p.cleanup);
+    // A heartbeat longer than the WAL trimmer's second of quiet, so that a checkpoint it caused would show.
+    const s = serve(p.dir, { FLUID_LEASE_HEARTBEAT_MS: "1500" });
+    await s.waitFor(() => s.lines.some((l) => l.event === "started"), "started");
+    const events: Array<{ at: number; file: string }> = [];
+    const watcher = watch(join(p.dir, ".fluid"), (_event, file) => events.push({ at: Date.now(), file: String(file) }));
+    cleanups.push(() => watcher.close());
+    // Start-up wrote (migrations, recovery): each connection empties the WAL a second after its
+    // last write, which writes the database file. Wait for 2.5 s without such a write (at most 20 s).
+    const dbWrites = () => events.filter((e) => e.file === "fluid.db");
+    const watchedAt = Date.now();
+    for (;;) {
+      const last = dbWrites().at(-1)?.at ?? watchedAt;
+      if (Date.now() - last >= 2500 || Date.now() - watchedAt > 20_000) break;
+      await sleep(100);
+    }
+    const from = events.length;
+    await sleep(4000);
+    const window = events.slice(from);
+    // The heartbeat ran (it writes the WAL) ...
+    expect(window.filter((e) => e.file === "fluid.db-wal").length).toBeGreaterThanOrEqual(1);
+    // ... and nothing checkpointed it: a checkpoint writes the database file, truncates the WAL,
+    // wakes the daemon's own watch and costs fsyncs, every heartbeat (it did before).
+    expect(window.filter((e) => e.file === "fluid.db").map((e) => e.at - window[0]!.at)).toEqual([]);
+    expect(s.child.exitCode).toBeNull();
   });
 });
 

@@ -55,4 +55,32 @@ describe("the WAL file after a burst", () => {
       await broker.close();
     }
   });
+
+  it("is not checkpointed after a commit that changed nothing (an idle claim after the lease's heartbeat)", async () => {
+    const store = open();
+    store.close();
+    const broker = openSqliteBroker({ path: store.path, checkpointIdleMs: 50 });
+    const other = new Database(store.path); // the lease's connection
+    try {
+      other.exec("CREATE TABLE beats (at INTEGER)");
+      const beat = other.prepare("INSERT INTO beats VALUES (?)");
+      for (let i = 0; i < 3; i++) {
+        beat.run(i);
+        const before = walSize(store.path);
+        expect(before).toBeGreaterThan(0);
+        // Another connection committed, so this claim is a real write transaction, which finds nothing.
+        expect(await broker.claim({ max: 1, owner: "me" })).toEqual([]);
+        await new Promise((r) => setTimeout(r, 300));
+        // No checkpoint, no truncate: they would cost fsyncs and wake every watch on the store.
+        expect(walSize(store.path)).toBe(before);
+      }
+      // A commit that changed rows still empties it.
+      await broker.enqueue(makeRun({ id: "real" }));
+      await until(() => walSize(store.path) === 0);
+      expect(walSize(store.path)).toBe(0);
+    } finally {
+      other.close();
+      await broker.close();
+    }
+  });
 });
