@@ -3,7 +3,7 @@ import { BrokerClosedError } from "./broker-closed-error.js";
 import { checkQueuedRun, checkRetry } from "./check-queued-run.js";
 import { claimsBefore, priorityRank, type ClaimKey } from "./claim-order.js";
 import { EnqueueListeners } from "./enqueue-listeners.js";
-import { Heap, type HeapItem } from "./heap.js";
+import { Heap, type HeapItem } from "../core/heap.js";
 
 /** A run held by the memory broker: queued in its task's heap, or claimed. */
 interface Entry extends HeapItem {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { COUNT_CAP, countFires, lastFireAtOrBefore, missedFires, nextFireAfter } from "../../src/schedule/catch-up.js";
-import { MinHeap } from "../../src/schedule/heap.js";
 import { cron, every } from "../../src/schedule/index.js";
 import type { Schedule } from "../../src/core/types.js";
 
@@ -71,20 +70,5 @@ describe("catch-up arithmetic", () => {
     const used = process.cpuUsage(cpu);
     expect(r).toEqual({ fires: [T - 2 * SEC, T - SEC, T], missed: COUNT_CAP, missedCapped: true });
     expect((used.user + used.system) / 1000).toBeLessThan(2000);
-  });
-});
-
-describe("MinHeap", () => {
-  it("pops in order and re-sifts an updated top", () => {
-    const heap = new MinHeap<{ k: number }>((a, b) => a.k < b.k);
-    const items = [5, 3, 9, 1, 7, 3, 8].map((k) => ({ k }));
-    heap.reset(items.slice(0, 3));
-    for (const item of items.slice(3)) heap.push(item);
-    heap.peek()!.k = 6; // 1 -> 6
-    heap.updateTop();
-    const out: number[] = [];
-    while (heap.size > 0) out.push(heap.pop()!.k);
-    expect(out).toEqual([3, 3, 5, 6, 7, 8, 9]);
-    expect(heap.pop()).toBeUndefined();
   });
 });

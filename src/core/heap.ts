@@ -5,8 +5,12 @@ export interface HeapItem {
 
 /**
  * A binary min-heap that knows where each item is, so an item can be removed or re-sorted
- * after its key changed in O(log n), not only popped. An item is in at most one heap at a time.
- * `before(a, b)` is true when `a` must come out first.
+ * after its key changed in O(log n), not only popped. An item is in at most one heap at a
+ * time. `before(a, b)` is true when `a` must come out first.
+ *
+ * The one heap of the project: the memory broker keeps its queued runs in it, the scheduler
+ * its schedules keyed by their next fire time (re-sifting the top in place after a fire,
+ * `updateTop`, instead of pop + push, so the hot path allocates nothing).
  */
 export class Heap<T extends HeapItem> {
   private readonly items: T[] = [];
@@ -59,6 +63,22 @@ export class Heap<T extends HeapItem> {
   /** Puts an item of this heap back in order after its key changed. */
   update(item: T): void {
     this.fix(item.heapIndex);
+  }
+
+  /** Puts the first item back in order after its key grew (the usual case after a fire). */
+  updateTop(): void {
+    if (this.items.length > 1) this.down(0);
+  }
+
+  /** Replaces the contents with `items` and orders them in O(n). Items left out leave the heap. */
+  reset(items: readonly T[]): void {
+    for (const item of this.items) item.heapIndex = -1;
+    this.items.length = 0;
+    for (const item of items) {
+      item.heapIndex = this.items.length;
+      this.items.push(item);
+    }
+    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   private fix(at: number): void {
