@@ -7,8 +7,8 @@ import { task as defineTask, type NoParams, type TaskFn, type TaskOptions } from
 import { withHandle, type TaskHandle } from "./daemon/handle.js";
 import type { ParamsSchema } from "./types.js";
 
-export type { Task, TaskOptions, TaskFn, RunContext, QueueOptions, OverlapPolicy, CatchUpPolicy, NoParams } from "./task/task.js";
-export type { TaskHandle, ParamsArgs } from "./daemon/handle.js";
+export type { Task, TaskOptions, TaskFn, RunContext, QueueOptions, OverlapPolicy, CatchUpPolicy, NoParams, ParamsArgs } from "./task/task.js";
+export type { TaskHandle } from "./daemon/handle.js";
 export { secret } from "./task/params.js";
 export type { ExecOptions, ExecResult } from "./task/exec.js";
 export { ExecError } from "./task/exec.js";

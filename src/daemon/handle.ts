@@ -1,15 +1,6 @@
-import type { z } from "zod";
-import type { Task } from "../task/task.js";
+import type { ParamsArgs, Task } from "../task/task.js";
 import type { ParamsSchema } from "../types.js";
 import type { FinishedRun, QueueAndWaitOptions, QueueRunOptions } from "./client.js";
-
-/**
- * The params argument of a handle's methods: required when the schema requires a key,
- * optional when every key is optional (or there are none).
- */
-export type ParamsArgs<P extends ParamsSchema, O> = Record<string, never> extends z.input<P>
-  ? [params?: z.input<P>, options?: O]
-  : [params: z.input<P>, options?: O];
 
 /**
  * A task as `task()` returns it: the definition, plus methods that queue runs of it for the

@@ -133,8 +133,14 @@ describe("handle and client types", () => {
   it("ctx.queue takes a task handle, its params typed", () => {
     task({ name: "parent" }, async (ctx) => {
       expectTypeOf(ctx.queue(sayHi, { name: "x" })).toEqualTypeOf<Promise<string>>();
-      // @ts-expect-error name is a string
-      if (Math.random() > 2) await ctx.queue(sayHi, { name: 1 });
+      if (Math.random() > 2) {
+        // @ts-expect-error name is a string
+        await ctx.queue(sayHi, { name: 1 });
+        // @ts-expect-error params are required when the schema requires a key
+        await ctx.queue(sayHi);
+        await ctx.queue(fail);
+        await ctx.queue("say_hi", { anything: 1 });
+      }
     });
   });
 });
