@@ -5,6 +5,9 @@
  */
 import { task as defineTask, type NoParams, type TaskFn, type TaskOptions } from "./task/task.js";
 import { withHandle, type TaskHandle } from "./daemon/handle.js";
+import type { z } from "zod";
+import type { Task } from "./task/task.js";
+import type { RunResult, RunTaskOptions } from "./consumer/run-task.js";
 import type { ParamsSchema } from "./types.js";
 
 export type { Task, TaskOptions, TaskFn, RunContext, QueueOptions, OverlapPolicy, CatchUpPolicy, NoParams, ParamsArgs } from "./task/task.js";
@@ -103,7 +106,6 @@ export function task(a: TaskOptions | TaskFn<ParamsSchema, unknown>, b?: TaskFn<
 }
 
 type Load = typeof import("./config/load.js");
-type Run = typeof import("./consumer/run-task.js");
 type Serve = typeof import("./daemon/serve.js");
 type Client = typeof import("./daemon/client.js");
 
@@ -115,10 +117,18 @@ type Client = typeof import("./daemon/client.js");
 export const loadProject: Load["loadProject"] = async (...a) => (await import("./config/load.js")).loadProject(...a);
 /**
  * Runs a task now on this event loop (or its child process, with a pool); resolves with how
- * the run ended (`state`, `result`, `error`). Nothing is queued; the daemon is not involved.
- * @example const { state, result } = await runTask(project.registry.get("say_hi"), { params: { name: "bob" } });
+ * the run ended (`state`, `result` typed from the task, `error`) and never rejects for a task
+ * failure; invalid params reject with a ParamsError. Nothing is queued or recorded (pass
+ * `onAttempt` to record); the daemon is not involved.
+ * @example
+ * const { state, result } = await runTask(sayHi, { params: { name: "bob" }, timeoutMs: 5_000 });
  */
-export const runTask: Run["runTask"] = async (...a) => (await import("./consumer/run-task.js")).runTask(...a);
+export async function runTask<P extends ParamsSchema, R>(
+  task: Task<P, R>,
+  options?: Omit<RunTaskOptions, "params"> & { params?: z.input<P> },
+): Promise<Omit<RunResult, "result"> & { result?: R }> {
+  return (await import("./consumer/run-task.js")).runTask(task as Task, options) as Promise<Omit<RunResult, "result"> & { result?: R }>;
+}
 /**
  * Starts the daemon in this process: fires schedules, consumes the queue, records runs.
  * Resolves once it has started; `await daemon.stop()` drains and stops it.

@@ -4,7 +4,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { z } from "zod";
 import { task, isFluidError, loadProject, type FinishedRun, type RunRecord, type TaskHandle } from "../../src/index.js";
-import { queueAndWait, waitForRun, connect, enqueue } from "../../src/index.js";
+import { queueAndWait, waitForRun, connect, enqueue, runTask } from "../../src/index.js";
 import { startDaemon, type TestDaemon } from "../daemon/helpers.js";
 
 /**
@@ -128,6 +128,14 @@ describe("handle and client types", () => {
 
   it("enqueue checks params against the task's schema", () => {
     expectTypeOf(enqueue<typeof sayHi.params>).parameter(2).toEqualTypeOf<{ name: string; times?: number | undefined }>();
+  });
+
+  it("runTask checks params and types the result", async () => {
+    const end = await runTask(sayHi, { params: { name: "fay" } });
+    expect(end).toMatchObject({ state: "success", result: { greeted: "fay" } });
+    expectTypeOf(end.result).toEqualTypeOf<{ greeted: string } | undefined>();
+    // @ts-expect-error name is a string
+    if (Math.random() > 2) await runTask(sayHi, { params: { name: 1 } });
   });
 
   it("ctx.queue takes a task handle, its params typed", () => {
