@@ -61,11 +61,20 @@ export async function connect(project: Project): Promise<Connection> {
 
 /** Options of `enqueue`. */
 export interface EnqueueOptions {
-  /** Run id. Default: a new random id. An id already queued or recorded is refused (UsageError). */
+  /**
+   * Run id. An id already queued or recorded is refused (UsageError).
+   * @default a new random id
+   */
   id?: string;
-  /** Queue priority. Default: the task's `priority`. */
+  /**
+   * Queue priority: "high", "medium" or "low".
+   * @default the task's `priority`
+   */
   priority?: Priority;
-  /** Wait before the run may start: ms or text ("30s", "5m"). Default 0. */
+  /**
+   * Wait before the run may start: ms or text ("30s", "5m").
+   * @default 0
+   */
   delay?: Duration;
 }
 
@@ -93,10 +102,17 @@ export async function enqueue<P extends ParamsSchema>(
 
 /** Options of `waitForRun`. */
 export interface WaitOptions {
-  /** Give up after this long (ms), with a WaitTimeoutError (exit 124); the run goes on. Default: wait forever. */
+  /**
+   * Give up after this long (ms), with a WaitTimeoutError (exit 124); the run goes on.
+   * @default undefined (wait forever)
+   */
   timeoutMs?: number;
-  /** How often to look, in ms. Default 50. */
+  /**
+   * How often to look, in ms.
+   * @default 50
+   */
   pollMs?: number;
+  /** Stops waiting (a RunInterruptedError); the run goes on. */
   signal?: AbortSignal;
 }
 

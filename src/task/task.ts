@@ -164,9 +164,15 @@ export type ParamsArgs<P extends ParamsSchema, O> = Record<string, never> extend
 
 /** Options of `ctx.queue`. */
 export interface QueueOptions {
-  /** Wait before the run may start: ms or text. Default 0. */
+  /**
+   * Wait before the run may start: ms or text ("30s", "5m").
+   * @default 0
+   */
   delay?: Duration;
-  /** Queue priority. Default: the task's priority. */
+  /**
+   * Queue priority: "high", "medium" or "low".
+   * @default the task's `priority`
+   */
   priority?: Priority;
 }
 
