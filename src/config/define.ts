@@ -1,28 +1,53 @@
 /** Where the embedded store lives and how much it keeps. */
 export interface StoreConfig {
-  /** SQLite file, relative to the config file; ":memory:" keeps nothing. Default ".fluid/fluid.db". `FLUID_STORE` overrides. */
+  /**
+   * SQLite file, relative to the config file; ":memory:" keeps nothing. `FLUID_STORE` overrides it.
+   * @default ".fluid/fluid.db"
+   */
   path?: string;
-  /** Log lines kept per attempt. Default 1000. */
+  /**
+   * Log lines kept per attempt.
+   * @default 1000
+   */
   logCap?: number;
-  /** How long runs are kept. Default 30 days and at most 1000 runs per task. */
+  /**
+   * How long runs are kept: at most `days` old and the newest `perTask` runs of each task.
+   * @default { days: 30, perTask: 1000 }
+   */
   retention?: { days?: number; perTask?: number };
 }
 
 /** The child processes of cpu-bound tasks. */
 export interface PoolConfig {
-  /** Most child processes at once. Default: available cores minus one, at least 1. */
+  /**
+   * Most child processes at once.
+   * @default available cores minus one, at least 1
+   */
   size?: number;
-  /** Replace a child after this many runs (its successor starts beside it at 90%). Default 100000. */
+  /**
+   * Replace a child after this many runs (its successor starts beside it at 90%).
+   * @default 100000
+   */
   maxRunsPerWorker?: number;
-  /** Replace a child whose memory after a run is above this: "512MB", "1GB" or MB. Default "512MB". */
+  /**
+   * Replace a child whose memory after a run is above this: "512MB", "1GB" or MB.
+   * @default "512MB"
+   */
   maxWorkerMemory?: number | string;
-  /** Stop a child idle this long: ms or "60s"; 0 = never. Default "60s". */
+  /**
+   * Stop a child idle this long: ms or "60s"; 0 = never.
+   * @default "60s"
+   */
   idleTimeout?: number | string;
-  /** After a timeout or cancel: SIGTERM, then SIGKILL of the child's process tree this long after. Default "5s". */
+  /**
+   * After a timeout or cancel: SIGTERM, then SIGKILL of the child's process tree this long after.
+   * @default "5s"
+   */
   killGrace?: number | string;
   /**
    * Runs a busy child may hold besides the one it executes, so it starts the next without a
-   * round trip to the daemon (used only when every child is busy and the pool is full). 0 = none. Default 1.
+   * round trip to the daemon (used only when every child is busy and the pool is full). 0 = none.
+   * @default 1
    */
   prefetch?: number;
 }
@@ -31,19 +56,48 @@ export interface PoolConfig {
 export interface FluidConfig<Deps = unknown> {
   /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required. */
   tasks: string[];
-  /** User dependencies given to every task as `ctx.deps`: a value, or a (async) function called once per process. Default undefined. */
+  /**
+   * User dependencies given to every task as `ctx.deps`: a value, or a (async) function called
+   * once per process.
+   * @default undefined
+   * @example deps: async () => ({ db: await connectDb(process.env.DATABASE_URL) })
+   */
   deps?: Deps | (() => Deps | Promise<Deps>);
-  /** The embedded run store. Default: { path: ".fluid/fluid.db" }. `false` records nothing. */
+  /**
+   * The embedded run store; `false` records nothing.
+   * @default { path: ".fluid/fluid.db" }
+   */
   store?: StoreConfig | false;
-  /** IANA time zone of crontab/cron schedules that do not name one. Default "UTC". */
+  /**
+   * IANA time zone of crontab/cron schedules that do not name one, e.g. "Europe/London".
+   * @default "UTC"
+   */
   timezone?: string;
-  /** Most runs at once in `fluid serve`. Default 10. */
+  /**
+   * Most runs at once in `fluid serve`.
+   * @default 10
+   */
   concurrency?: number;
-  /** Child processes of cpu-bound tasks. */
+  /** Child processes of cpu-bound tasks; see `PoolConfig` for each option's default. */
   pool?: PoolConfig;
 }
 
-/** Declares the config with types; returns it unchanged. */
+/**
+ * Declares the config of a project (`fluid.config.ts` at its root) with types; returns it
+ * unchanged. `fluid` finds the file from the current directory upwards (or `--config`,
+ * `FLUID_CONFIG`); every task exported by a module the `tasks` globs match is registered.
+ *
+ * @param config `tasks` (required) and the optional `deps`, `store`, `timezone` ("UTC"),
+ *   `concurrency` (10) and `pool`.
+ * @example
+ * import { defineConfig } from "fluid-tasks";
+ *
+ * export default defineConfig({
+ *   tasks: ["./tasks/*.ts"],
+ *   deps: async () => ({ db: await connectDb() }),   // ctx.deps in every task
+ *   timezone: "Europe/London",
+ * });
+ */
 export function defineConfig<Deps = unknown>(config: FluidConfig<Deps>): FluidConfig<Deps> {
   return config;
 }

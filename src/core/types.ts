@@ -48,7 +48,7 @@ export const FINAL_STATES: ReadonlySet<RunState> = new Set([
 ]);
 
 /** What started a run. */
-export type RunTrigger = "cli" | "schedule" | "queue" | "http" | "retry";
+export type RunTrigger = "cli" | "schedule" | "queue" | "retry";
 
 export type Priority = "high" | "medium" | "low";
 

@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { z } from "zod";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { loadProject, type LoadOptions, type Project } from "../config/load.js";
 import { enqueueRecorded } from "../consumer/consumer.js";
 import { newQueuedRun } from "../core/queued-run.js";
 import { reusedRunId } from "../consumer/recorder.js";
 import { formatDuration, parseDuration } from "../core/duration.js";
-import { ConfigError, RunInterruptedError, StoreError, WaitTimeoutError } from "../core/errors.js";
+import { ConfigError, RunInterruptedError, StoreError, UsageError, WaitTimeoutError } from "../core/errors.js";
 import { printStoreError } from "../persistence/outage.js";
 import { isTransient, toStoreError } from "../persistence/store-error.js";
 import { openProjectStore } from "../store/project-store.js";
@@ -13,7 +14,7 @@ import type { RunRecord } from "../core/run-record.js";
 import type { Store } from "../store/store.js";
 import { redactParams, validateParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
-import { FINAL_STATES, type Duration, type Priority } from "../core/types.js";
+import { FINAL_STATES, type Duration, type ParamsSchema, type Priority } from "../core/types.js";
 import { openBroker } from "./open-broker.js";
 
 /** The store and the SQLite broker of a project, for processes that talk to a daemon. */
@@ -61,9 +62,20 @@ export async function connect(project: Project): Promise<Connection> {
 
 /** Options of `enqueue`. */
 export interface EnqueueOptions {
+  /**
+   * Run id. An id already queued or recorded is refused (UsageError).
+   * @default a new random id
+   */
   id?: string;
+  /**
+   * Queue priority: "high", "medium" or "low".
+   * @default the task's `priority`
+   */
   priority?: Priority;
-  /** Wait before the run may start. Default 0. */
+  /**
+   * Wait before the run may start: ms or text ("30s", "5m").
+   * @default 0
+   */
   delay?: Duration;
 }
 
@@ -73,23 +85,35 @@ export interface EnqueueOptions {
  * this resolves the run is queued and recorded, when it rejects nothing was queued (a client
  * may retry it). Throws a UsageError when `id` is already queued or was used by a recorded run.
  */
-export async function enqueue(conn: Connection, task: Task, rawParams: unknown, o: EnqueueOptions = {}): Promise<QueuedRun> {
-  const params = validateParams(task.name, task.params, rawParams);
-  const run = newQueuedRun(task, params, {
+export async function enqueue<P extends ParamsSchema>(
+  conn: Connection,
+  task: Task<P, unknown>,
+  params: z.input<P>,
+  o: EnqueueOptions = {},
+): Promise<QueuedRun> {
+  const valid = validateParams(task.name, task.params, params);
+  const run = newQueuedRun(task as Task, valid, {
     ...(o.id ? { id: o.id } : {}), ...(o.priority ? { priority: o.priority } : {}),
     delayMs: o.delay === undefined ? 0 : parseDuration(o.delay, "delay"),
   });
   // One message for a reused id, whether `fluid run` or `fluid queue` meets it.
-  if (!(await enqueueRecorded(conn.broker, conn.store, task, run))) throw reusedRunId(run.id);
+  if (!(await enqueueRecorded(conn.broker, conn.store, task as Task, run))) throw reusedRunId(run.id);
   return run;
 }
 
 /** Options of `waitForRun`. */
 export interface WaitOptions {
-  /** Give up after this long (ms), with a WaitTimeoutError (exit 124); the run goes on. Default: wait forever. */
+  /**
+   * Give up after this long (ms), with a WaitTimeoutError (exit 124); the run goes on.
+   * @default undefined (wait forever)
+   */
   timeoutMs?: number;
-  /** How often to look, in ms. Default 50. */
+  /**
+   * How often to look, in ms.
+   * @default 50
+   */
   pollMs?: number;
+  /** Stops waiting (a RunInterruptedError); the run goes on. */
   signal?: AbortSignal;
 }
 
@@ -181,18 +205,58 @@ async function findRun(conn: Connection, idOrPrefix: string): Promise<RunRecord>
   }
 }
 
-/** Options of `queueAndWait`. */
-export interface QueueAndWaitOptions extends LoadOptions, EnqueueOptions, Omit<WaitOptions, "signal"> {}
+/** Options of `queueRun` and of a task handle's `queue`: where the project is, and how to queue. */
+export interface QueueRunOptions extends LoadOptions, EnqueueOptions {}
+
+/** Options of `queueAndWait`: where the project is, how to queue, how long to wait. */
+export interface QueueAndWaitOptions extends QueueRunOptions, Omit<WaitOptions, "signal"> {}
+
+/** The final attempt of a run, with `result` typed from the task's return value (set when `state` is "success"). */
+export type FinishedRun<R = unknown> = Omit<RunRecord, "result"> & {
+  /** What the task returned, as the store keeps it (JSON). Undefined unless `state` is "success". */
+  result?: R;
+};
+
+/** The registry's task of that name (or of that handle), with a clear error for a task without a name. */
+function projectTask(project: Project, task: Task | string): Task {
+  if (typeof task !== "string" && task.name === "") {
+    throw new UsageError("this task has no name outside a project load, so the daemon cannot be told which task to run", {
+      hint: 'give it a name: task({ name: "say_hi", ... }, fn) or task(async function say_hi(ctx) { ... })',
+    });
+  }
+  return project.registry.get(typeof task === "string" ? task : task.name);
+}
+
+/**
+ * Finds the project (as `fluid` does), validates params and queues a run for the daemon;
+ * resolves with its run id once it is queued and recorded. The task is looked up by name in
+ * the project, so a task object and its name behave the same.
+ */
+export async function queueRun(task: Task | string, params: Record<string, unknown> = {}, o: QueueRunOptions = {}): Promise<string> {
+  const project = await loadProject(o);
+  const conn = await connect(project);
+  try {
+    return (await enqueue(conn, projectTask(project, task), params, o)).id;
+  } finally {
+    await conn.close();
+  }
+}
 
 /**
  * Queues a run for the daemon and resolves with its final attempt (after retries), from any
  * process that shares the project's store. The daemon (`fluid serve`) must be running.
+ * With a task object, params are type-checked and `result` is typed from the task; with a
+ * name (known only at run time), params are checked when the run is queued.
+ * Rejects with an UnknownTaskError, a ParamsError, a WaitTimeoutError after `timeoutMs`,
+ * or a StoreError; a run that fails resolves (see its `state` and `error`).
  */
-export async function queueAndWait(taskName: string, params: Record<string, unknown> = {}, o: QueueAndWaitOptions = {}): Promise<RunRecord> {
+export async function queueAndWait<P extends ParamsSchema, R>(task: Task<P, R>, params: z.input<P>, o?: QueueAndWaitOptions): Promise<FinishedRun<R>>;
+export async function queueAndWait(taskName: string, params?: Record<string, unknown>, o?: QueueAndWaitOptions): Promise<FinishedRun>;
+export async function queueAndWait(task: Task | string, params: Record<string, unknown> = {}, o: QueueAndWaitOptions = {}): Promise<FinishedRun> {
   const project = await loadProject(o);
   const conn = await connect(project);
   try {
-    const run = await enqueue(conn, project.registry.get(taskName), params, o);
+    const run = await enqueue(conn, projectTask(project, task), params, o);
     return await waitForRun(conn, run.id, o);
   } finally {
     await conn.close();

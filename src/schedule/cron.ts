@@ -5,9 +5,15 @@ import { checkKeys, checkParams, describeValue } from "./validate.js";
 
 /** Options of `cron()`. */
 export interface CronOptions {
-  /** IANA time zone the pattern is read in. Default "UTC", or the config's default zone. */
+  /**
+   * IANA time zone the pattern is read in, e.g. "America/New_York".
+   * @default the config's `timezone`, else "UTC"
+   */
   tz?: string;
-  /** Params every scheduled run carries. Default: none (the task's schema defaults apply). */
+  /**
+   * Params every scheduled run carries, validated against the task's schema.
+   * @default undefined (the task's schema defaults apply)
+   */
   params?: Record<string, unknown>;
 }
 
@@ -38,6 +44,13 @@ const HINT =
  *   Never the same instant twice.
  *
  * Throws a ScheduleError naming the pattern and croner's reason.
+ *
+ * @param pattern "minute hour day month dayOfWeek", 6 fields with seconds first, or a nickname.
+ * @param options `tz` (IANA zone, default the config's `timezone`, else "UTC"), `params` of every scheduled run.
+ * @example
+ * export const backup = task({ schedule: cron("0 3 * * *") }, async () => { ... });   // 03:00 daily
+ * cron("30 2 * * 1-5", { tz: "America/New_York" });   // 02:30 New York time, Monday to Friday
+ * cron("@hourly");
  */
 export function cron(pattern: string, options: CronOptions = {}): CronSchedule {
   if (typeof pattern !== "string") {

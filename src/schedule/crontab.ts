@@ -26,13 +26,19 @@ export interface CrontabFields {
   month?: CrontabValue;
   /** Day of the week 0-7 or sun-sat; 0 and 7 are both Sunday, so "5-7" is Fri-Sun. Default "*". */
   dayOfWeek?: CrontabValue;
-  /** IANA time zone the fields are read in. Default "UTC", or the config's default zone. */
+  /**
+   * IANA time zone the fields are read in, e.g. "Europe/London".
+   * @default the config's `timezone`, else "UTC"
+   */
   tz?: string;
 }
 
 /** Options of `crontab()`. */
 export interface CrontabOptions {
-  /** Params every scheduled run carries. Default: none (the task's schema defaults apply). */
+  /**
+   * Params every scheduled run carries, validated against the task's schema.
+   * @default undefined (the task's schema defaults apply)
+   */
   params?: Record<string, unknown>;
 }
 
@@ -80,6 +86,13 @@ const ALIASES: Record<string, string> = {
  *   passes of a repeated hour, and not at all in the skipped one. Never the same instant twice.
  *
  * Throws a ScheduleError naming the field, the bad piece and the allowed range.
+ *
+ * @param fields second, minute, hour, day, month, dayOfWeek (numbers or cron pieces), and `tz`.
+ * @param options `params` of every scheduled run.
+ * @example
+ * export const report = task({ schedule: crontab({ hour: 8, dayOfWeek: "mon-fri", tz: "Europe/London" }) }, async () => { ... });
+ * crontab({ minute: "*\/15" });        // every quarter hour
+ * crontab({ day: 1, hour: 3 });        // 03:00 on the 1st of each month
  */
 export function crontab(fields: CrontabFields = {}, options: CrontabOptions = {}): CrontabSchedule {
   checkFieldKeys(fields);

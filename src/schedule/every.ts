@@ -16,15 +16,20 @@ export const MIN_INTERVAL_MS = 10;
 export interface EveryOptions {
   /**
    * Shifts the grid: fires are at `epoch + delay + k * interval`. Must be shorter than the
-   * interval. Default 0 (fires on multiples of the interval since the Unix epoch).
+   * interval.
+   * @default 0 (fires on multiples of the interval since the Unix epoch)
    */
   delay?: Duration;
   /**
    * Upper bound of a random extra wait the scheduler adds to each fire (in [0, jitter)), to
-   * spread load. `next()` ignores it. Must be shorter than the interval. Default 0 (no jitter).
+   * spread load. `next()` ignores it. Must be shorter than the interval.
+   * @default 0 (no jitter)
    */
   jitter?: Duration;
-  /** Params every scheduled run carries. Default: none (the task's schema defaults apply). */
+  /**
+   * Params every scheduled run carries, validated against the task's schema.
+   * @default undefined (the task's schema defaults apply)
+   */
   params?: Record<string, unknown>;
 }
 
@@ -51,7 +56,16 @@ const OPTION_KEYS = ["delay", "jitter", "params"] as const;
  * each UTC hour, `every("1d")` at 00:00 UTC, `every("1w")` on Thursdays 00:00 UTC (the epoch
  * was a Thursday), and a restarted daemon keeps the same grid. Use `crontab`/`cron` for fires
  * at local wall-clock times. A number is milliseconds: `every(30)` is every 30ms, not 30s.
- * The interval must be at least 10ms (see MIN_INTERVAL_MS).
+ * The interval must be at least 10ms (see MIN_INTERVAL_MS). Throws a ScheduleError for a bad
+ * interval or option.
+ *
+ * @param interval Distance between fires: ms or text ("30s", "5m", "1h", "1d", "1w").
+ * @param options `delay` (shift of the grid, default 0), `jitter` (random extra wait, default 0),
+ *   `params` (of every scheduled run).
+ * @example
+ * export const poll = task({ schedule: every("5m") }, async (ctx) => { ... });
+ * every("1h", { delay: "15m" });       // at :15 past every UTC hour
+ * every("1m", { jitter: "10s" });      // each fire up to 10s late, to spread load
  */
 export function every(interval: Duration, options: EveryOptions = {}): EverySchedule {
   checkKeys("every", "options", options, OPTION_KEYS);

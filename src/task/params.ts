@@ -31,7 +31,12 @@ type Schema = { _zod: { def: Def }; description?: string; meta?: () => Record<st
 
 const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "catch", "readonly", "nonoptional"]);
 
-/** Marks a zod schema as secret: its value is redacted from output, records and logs. */
+/**
+ * Marks a param's zod schema as secret: its value shows as `[redacted]` in output, in the
+ * store and in logs; the task itself gets the real value. Pass it as an environment variable
+ * (`FLUID_PARAM_<NAME>`) so it is not on the command line either.
+ * @example params: z.object({ user: z.string(), password: secret(z.string()) })
+ */
 export function secret<T extends { meta(data: Record<string, unknown>): T }>(schema: T): T {
   return schema.meta({ secret: true });
 }

@@ -15,45 +15,93 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** Options of `task()`. Every option is optional. */
 export interface TaskOptions<P extends ParamsSchema = ParamsSchema> {
-  /** Registry key, CLI name and HTTP path segment. Default: the function's name, else the export name. */
+  /**
+   * Registry key, CLI name (`fluid run <name>`) and HTTP path segment: a letter or _, then
+   * letters, digits, _ . : - (at most 100).
+   * @default the function's name, else the name of the export
+   */
   name?: string;
-  /** Help text; its first line is the short description shown by `fluid ls`. Default "". */
+  /**
+   * Help text; its first line is the short description `fluid ls` shows.
+   * @default ""
+   */
   description?: string;
-  /** zod object schema of the params; `ctx.params` is typed from it. Default `z.object({})`. */
+  /**
+   * zod object schema of the params: `ctx.params` is typed from it, `fluid run` makes flags of
+   * it, and every run's params are validated against it. Mark a secret with `secret(z.string())`.
+   * @default z.object({})
+   * @example params: z.object({ name: z.string().min(1).describe("who to greet") })
+   */
   params?: P;
-  /** Time limit of one attempt: ms or text ("30s", "5m"). Default "60s"; 0 = no limit. */
+  /**
+   * Time limit of one attempt: ms or text ("500ms", "30s", "5m", "1h"); 0 = no limit. At the
+   * limit `ctx.signal` aborts and the attempt ends in state `timeout`.
+   * @default "60s"
+   */
   timeout?: Duration;
-  /** Retry policy for failures. Default: no retry. */
+  /**
+   * Retry policy for failures: `{ attempts: 3, delay: "1s", backoff: 2, maxDelay: "5m", retryOn }`.
+   * @default undefined (no retry)
+   */
   retry?: RetryOptions;
-  /** Free labels for `fluid ls --tags`. Default []. */
+  /**
+   * Free labels, for `fluid ls --tags`.
+   * @default []
+   */
   tags?: string[];
-  /** Queue priority. Default "medium". */
+  /**
+   * Queue priority: "high", "medium" or "low" (used by the daemon).
+   * @default "medium"
+   */
   priority?: Priority;
-  /** Run in a child process instead of on the event loop. Default false. */
+  /**
+   * Run in a child process (a warm pool under `fluid serve`) instead of on the event loop, so
+   * the task cannot stall it and can be killed at its timeout.
+   * @default false
+   */
   cpuBound?: boolean;
-  /** Most runs of this task at once across the daemon. Default 0 = no limit. */
+  /**
+   * Most runs of this task at once across the daemon; 0 = no limit.
+   * @default 0
+   */
   maxConcurrency?: number;
-  /** When to fire: `every(...)`, `crontab(...)` or `cron(...)`. Default: never scheduled. */
+  /**
+   * When the daemon fires the task: `every("5m")`, `crontab({ hour: 8 })` or `cron("0 3 * * *")`.
+   * @default undefined (never scheduled)
+   */
   schedule?: Schedule;
-  /** Extra environment variables for the child process of a cpu-bound run. Default {}. */
+  /**
+   * Extra environment variables for the child process of a cpu-bound run.
+   * @default {}
+   */
   env?: Record<string, string>;
   /**
    * A schedule fire while a run of the task is still queued or running: "skip" it (recorded
    * and counted), "queue" it to run after the current one, or "allow" it to run alongside.
-   * Default "skip".
+   * @default "skip"
    */
   overlap?: OverlapPolicy;
   /**
    * Fires missed while the daemon was down (from the last fire in the store): "skip" them,
    * run the "latest" one, or `{ max, within }`: at most `max` of those within `within`,
-   * staggered. Default "skip".
+   * staggered.
+   * @default "skip"
    */
   catchUp?: CatchUpPolicy;
-  /** At `maxConcurrency`: "wait" in the queue, or "drop" the run (recorded `rate_limited`). Default "wait". */
+  /**
+   * At `maxConcurrency`: "wait" in the queue, or "drop" the run (recorded `rate_limited`).
+   * @default "wait"
+   */
   onLimit?: "wait" | "drop";
-  /** cpu-bound only: heap limit of the child process, e.g. "512MB", "2GB" (a number is MB). Default: Node's own. */
+  /**
+   * cpu-bound only: heap limit of the child process, e.g. "512MB", "2GB" (a number is MB; at least 16MB).
+   * @default undefined (Node's own limit)
+   */
   maxMemory?: number | string;
-  /** cpu-bound only: "worker" reuses warm child processes; "run" starts a fresh one per run. Default "worker". */
+  /**
+   * cpu-bound only: "worker" reuses warm child processes; "run" starts a fresh one per run.
+   * @default "worker"
+   */
   isolate?: "worker" | "run";
 }
 
@@ -96,16 +144,35 @@ export interface RunContext<Params = Record<string, unknown>, Deps = unknown> {
    * or times out, the program's whole process tree gets SIGTERM, then SIGKILL. See ExecOptions.
    */
   exec(file: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult>;
-  /** Queue another run (by task object, params type-checked, or by name); resolves with its run id. */
-  queue<Q extends ParamsSchema>(task: Task<Q>, params?: z.input<Q>, options?: QueueOptions): Promise<string>;
+  /**
+   * Queue another run; resolves with its run id once it is queued. With a task object its
+   * params are type-checked (required when its schema requires a key); by name they are
+   * checked when queued. The new run's `fromRunId` is this run.
+   * @example await ctx.queue(sayHi, { name: "bob" }, { delay: "5m" });
+   */
+  queue<Q extends ParamsSchema>(task: Task<Q, unknown>, ...args: ParamsArgs<Q, QueueOptions>): Promise<string>;
   queue(task: string, params?: Record<string, unknown>, options?: QueueOptions): Promise<string>;
 }
 
+/**
+ * The params and options arguments of a call that queues a task: params required when the
+ * schema requires a key, optional when every key is optional (or there are none).
+ */
+export type ParamsArgs<P extends ParamsSchema, O> = Record<string, never> extends z.input<P>
+  ? [params?: z.input<P>, options?: O]
+  : [params: z.input<P>, options?: O];
+
 /** Options of `ctx.queue`. */
 export interface QueueOptions {
-  /** Wait before the run may start: ms or text. Default 0. */
+  /**
+   * Wait before the run may start: ms or text ("30s", "5m").
+   * @default 0
+   */
   delay?: Duration;
-  /** Queue priority. Default: the task's priority. */
+  /**
+   * Queue priority: "high", "medium" or "low".
+   * @default the task's `priority`
+   */
   priority?: Priority;
 }
 
@@ -142,14 +209,27 @@ const KNOWN = new Set([
   "maxConcurrency", "schedule", "env", "overlap", "catchUp", "onLimit", "maxMemory", "isolate",
 ]);
 
-/**
- * Defines a task. `task(fn)` or `task(options, fn)`; see `TaskOptions` for every option and
- * its default. Invalid options throw a TaskDefinitionError naming the task.
- */
 /** Params schema of a task without params. */
 export type NoParams = z.ZodObject<Record<never, never>>;
 
+/**
+ * Defines a task from its function alone: no params, every option at its default; the
+ * function's name is the task's name. Users import `task` from "fluid-tasks", which returns
+ * the same definition with the handle methods `queue` and `queueAndWait` (src/daemon/handle.ts).
+ * @example export const ping = task(async function ping(ctx) { ctx.log.info("pong"); return "pong"; });
+ */
 export function task<R>(fn: TaskFn<NoParams, R>): Task<NoParams, R>;
+/**
+ * Defines a task: options (see `TaskOptions` for each one and its default) and the function,
+ * which receives `ctx`, the run; what it returns is the run's result. Invalid options throw a
+ * TaskDefinitionError naming the task and option. Users import `task` from "fluid-tasks",
+ * which returns the same definition with the handle methods `queue` and `queueAndWait`.
+ * @example
+ * export const sayHi = task(
+ *   { name: "say_hi", params: z.object({ name: z.string() }), timeout: "30s" },
+ *   async (ctx) => ({ greeted: ctx.params.name }),
+ * );
+ */
 export function task<P extends ParamsSchema = NoParams, R = unknown>(
   options: TaskOptions<P>,
   fn: TaskFn<P, R>,
