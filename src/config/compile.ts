@@ -27,8 +27,8 @@ interface Manifest {
   zod: string[];
   /** Tells one compilation from the next (saveTaskIndex writes only into the one it read). */
   build: string;
-  /** The task index: task name -> the entry that defines it (saveTaskIndex). */
-  tasks?: Record<string, string>;
+  /** The task index: task name -> position of the entry that defines it (saveTaskIndex). */
+  tasks?: Record<string, number>;
 }
 
 /** One compiled set of modules: the file to import and the source files it was built from. */
@@ -39,8 +39,8 @@ export interface Compiled {
   cached: boolean;
   /** Which compilation the file is (for saveTaskIndex). */
   build: string;
-  /** The task index saved with it, if any (see saveTaskIndex). */
-  tasks?: Record<string, string>;
+  /** True when a task index is saved with it (see saveTaskIndex). */
+  indexed?: boolean;
 }
 
 /** Options of `compileModules`. */
@@ -105,7 +105,7 @@ async function compile(entries: string[], cacheDir: string, options: CompileOpti
   if (fresh) {
     // Their bundles live in another cache, which may have been cleared since: made again then.
     await Promise.all(fresh.zod.map((entry) => prepareZod(entry)));
-    return { file, inputs: fresh.inputs.map(([p]) => p), cached: true, build: fresh.build, ...(fresh.tasks ? { tasks: fresh.tasks } : {}) };
+    return { file, inputs: fresh.inputs.map(([p]) => p), cached: true, build: fresh.build, ...(fresh.tasks ? { indexed: true } : {}) };
   }
 
   const groups = options.each && entries.length > 1 ? [entries, ...entries.map((e) => [e])] : [entries];
@@ -136,8 +136,14 @@ async function compile(entries: string[], cacheDir: string, options: CompileOpti
  * otherwise undefined. Reads no module and starts no compiler.
  */
 export function readTaskIndex(entries: string[], cacheDir: string): Record<string, string> | undefined {
-  const fresh = readFresh(cacheFiles(entries, cacheDir).manifestFile);
-  return fresh?.tasks && typeof fresh.tasks === "object" ? fresh.tasks : undefined;
+  const tasks = readFresh(cacheFiles(entries, cacheDir).manifestFile)?.tasks;
+  if (typeof tasks !== "object" || tasks === null) return undefined;
+  const index: Record<string, string> = {};
+  for (const [name, i] of Object.entries(tasks)) {
+    if (entries[i] === undefined) return undefined;
+    index[name] = entries[i];
+  }
+  return index;
 }
 
 /**
@@ -151,7 +157,14 @@ export function saveTaskIndex(entries: string[], cacheDir: string, compiled: Com
   try {
     const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
     if (manifest.build !== compiled.build) return;
-    writeAtomic(manifestFile, JSON.stringify({ ...manifest, tasks }));
+    const position = new Map(entries.map((e, i) => [e, i]));
+    const byPosition: Record<string, number> = {};
+    for (const [name, entry] of Object.entries(tasks)) {
+      const i = position.get(entry);
+      if (i === undefined) return; // not one of the entries: no index
+      byPosition[name] = i;
+    }
+    writeAtomic(manifestFile, JSON.stringify({ ...manifest, tasks: byPosition }));
   } catch {}
 }
 

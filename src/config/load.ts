@@ -397,7 +397,7 @@ async function loadTasks(files: string[], cacheDir: string, root: string, timezo
       registry.add(value, { file, exportName });
     }
   }
-  if (index && compiled && !compiled.tasks) {
+  if (index && compiled && !compiled.indexed) {
     saveTaskIndex(files, cacheDir, compiled, Object.fromEntries(registry.list().map((t) => [t.name, registry.origin(t.name)!.file])));
   }
   return registry;
