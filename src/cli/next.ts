@@ -15,7 +15,7 @@ export interface NextOptions {
 export async function nextCommand(name: string, o: NextOptions, io: Output): Promise<number> {
   const n = o.count === undefined ? 10 : Number(o.count);
   if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new UsageError(`-n must be a whole number from 1 to 10000, got "${o.count}"`);
-  const project = await loadProject({ ...(o.config ? { config: o.config } : {}) });
+  const project = await loadProject({ ...(o.config ? { config: o.config } : {}), task: name });
   const task = project.registry.get(name);
   if (!task.schedule) {
     throw new UsageError(`task "${task.name}" has no schedule`, { hint: 'give it one: task({ schedule: every("5m") }, ...); `fluid ls` shows which tasks have one' });

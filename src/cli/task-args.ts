@@ -40,7 +40,8 @@ export async function parseTaskArgs(
   const at = taskNameIndex(args);
   const wantsHelp = args.includes("--help") || args.includes("-h");
   const configFlag = optionValue(args, ["--config", "-c"]) ?? globalConfig;
-  const load = () => loadProject({ ...(configFlag ? { config: configFlag } : {}) });
+  // With a task name, only the module that defines it is loaded (the task index in the compile cache).
+  const load = (task?: string) => loadProject({ ...(configFlag ? { config: configFlag } : {}), ...(task !== undefined ? { task } : {}) });
   if (at < 0) {
     const project = await load().catch((e: unknown) => (wantsHelp ? undefined : Promise.reject(e)));
     const names = project?.registry.list().map((t) => t.name) ?? [];
@@ -51,7 +52,7 @@ export async function parseTaskArgs(
     }
     throw new UsageError("missing the task name", { hint: `fluid ${verb} <task> [flags]; tasks: ${names.join(", ") || "none"}` });
   }
-  const project = await load();
+  const project = await load(args[at]!);
   const task = project.registry.get(args[at]!);
   const { cmd, flags } = taskCommand(verb, task, io, extra);
   try {

@@ -15,13 +15,17 @@ import { registerCompiled } from "../startup/stack-map.js";
 import { publishedApi } from "./public-api.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
-const CACHE_FORMAT = 6;
+const CACHE_FORMAT = 7;
 
 interface Manifest {
   format: number;
   inputs: Array<[path: string, mtimeMs: number, size: number]>;
   /** The zod installations the output loads (src/startup/zod.ts). */
   zod: string[];
+  /** Tells one compilation from the next (saveTaskIndex writes only into the one it read). */
+  build: string;
+  /** The task index: task name -> position of the entry that defines it (saveTaskIndex). */
+  tasks?: Record<string, number>;
 }
 
 /** One compiled set of modules: the file to import and the source files it was built from. */
@@ -30,6 +34,20 @@ export interface Compiled {
   inputs: string[];
   /** True when the cache was reused (no compilation happened). */
   cached: boolean;
+  /** Which compilation the file is (for saveTaskIndex). */
+  build: string;
+  /** True when a task index is saved with it (see saveTaskIndex). */
+  indexed?: boolean;
+}
+
+/** Options of `compileModules`. */
+export interface CompileOptions {
+  /**
+   * When the entries must be compiled, also compile each one on its own, in the same esbuild
+   * run, into the cache entry `compileModules([entry])` reads: a later start that needs one
+   * module (the task index says which) then finds it compiled. Default false.
+   */
+  each?: boolean;
 }
 
 /**
@@ -41,10 +59,10 @@ export interface Compiled {
  * size), so a warm start does no compilation at all and never loads esbuild.
  * The output exports the namespace of entry i as `m<i>`.
  */
-export async function compileModules(entries: string[], cacheDir: string): Promise<Compiled> {
+export async function compileModules(entries: string[], cacheDir: string, options: CompileOptions = {}): Promise<Compiled> {
   compiling++;
   try {
-    return await compile(entries, cacheDir);
+    return await compile(entries, cacheDir, options);
   } finally {
     if (--compiling === 0) stopEsbuild();
   }
@@ -72,30 +90,79 @@ export function stopEsbuild(): void {
   void loaded?.stop().catch(() => {});
 }
 
-async function compile(entries: string[], cacheDir: string): Promise<Compiled> {
+/** The cache files of one set of entries. */
+function cacheFiles(entries: string[], cacheDir: string): { file: string; manifestFile: string } {
   const key = cacheKey(JSON.stringify([CACHE_FORMAT, entries]));
-  const file = join(cacheDir, `${key}.mjs`);
-  const manifestFile = join(cacheDir, `${key}.json`);
+  return { file: join(cacheDir, `${key}.mjs`), manifestFile: join(cacheDir, `${key}.json`) };
+}
+
+async function compile(entries: string[], cacheDir: string, options: CompileOptions): Promise<Compiled> {
+  const { file, manifestFile } = cacheFiles(entries, cacheDir);
   const fresh = readFresh(manifestFile);
   if (fresh) {
     // Their bundles live in another cache, which may have been cleared since: made again then.
     await Promise.all(fresh.zod.map((entry) => prepareZod(entry)));
-    return { file, inputs: fresh.inputs.map(([p]) => p), cached: true };
+    return { file, inputs: fresh.inputs.map(([p]) => p), cached: true, build: fresh.build, ...(fresh.tasks ? { indexed: true } : {}) };
   }
 
-  const { code, inputs, zod } = await bundle(entries, file);
-  const manifest: Manifest = { format: CACHE_FORMAT, inputs: inputs.map((p) => stamp(p)), zod };
+  const groups = options.each && entries.length > 1 ? [entries, ...entries.map((e) => [e])] : [entries];
+  const outputs = await bundle(groups, cacheDir);
+  const build = `${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   try {
-    // Atomic, so a concurrent `fluid` process never imports a half-written file.
-    writeAtomic(file, code);
-    writeAtomic(manifestFile, JSON.stringify(manifest));
+    // The single modules first: a fresh manifest of the set then means they were written too.
+    for (let i = groups.length - 1; i >= 0; i--) {
+      const { code, inputs, zod } = outputs[i]!;
+      const target = cacheFiles(groups[i]!, cacheDir);
+      const manifest: Manifest = { format: CACHE_FORMAT, inputs: inputs.map((p) => stamp(p)), zod, build };
+      // Atomic, so a concurrent `fluid` process never imports a half-written file.
+      writeAtomic(target.file, code);
+      writeAtomic(target.manifestFile, JSON.stringify(manifest));
+    }
   } catch (error) {
     throw new ConfigError(`cannot write the compile cache in ${cacheDir}: ${(error as Error).message}`, {
       cause: error,
       hint: "make the directory writable, or point FLUID_CACHE_DIR at a writable directory inside the project",
     });
   }
-  return { file, inputs, cached: false };
+  return { file, inputs: outputs[0]!.inputs, cached: false, build };
+}
+
+/**
+ * The task index saved with the compiled `entries` (task name -> the entry that defines it),
+ * while none of their input files changed since (the manifest's mtime and size check);
+ * otherwise undefined. Reads no module and starts no compiler.
+ */
+export function readTaskIndex(entries: string[], cacheDir: string): Record<string, string> | undefined {
+  const tasks = readFresh(cacheFiles(entries, cacheDir).manifestFile)?.tasks;
+  if (typeof tasks !== "object" || tasks === null) return undefined;
+  const index: Record<string, string> = {};
+  for (const [name, i] of Object.entries(tasks)) {
+    if (entries[i] === undefined) return undefined;
+    index[name] = entries[i];
+  }
+  return index;
+}
+
+/**
+ * Saves the task index of `entries` with their compiled file, once every module was loaded
+ * and checked (so names are unique). Only into the compilation `compiled` came from: when a
+ * concurrent process compiled again meanwhile, its manifest is left as it is. Only a cache:
+ * a failure to write is ignored (the next start loads every module again).
+ */
+export function saveTaskIndex(entries: string[], cacheDir: string, compiled: Compiled, tasks: Record<string, string>): void {
+  const { manifestFile } = cacheFiles(entries, cacheDir);
+  try {
+    const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
+    if (manifest.build !== compiled.build) return;
+    const position = new Map(entries.map((e, i) => [e, i]));
+    const byPosition: Record<string, number> = {};
+    for (const [name, entry] of Object.entries(tasks)) {
+      const i = position.get(entry);
+      if (i === undefined) return; // not one of the entries: no index
+      byPosition[name] = i;
+    }
+    writeAtomic(manifestFile, JSON.stringify({ ...manifest, tasks: byPosition }));
+  } catch {}
 }
 
 /**
@@ -115,7 +182,7 @@ function readFresh(manifestFile: string): Manifest | undefined {
   } catch {
     return undefined;
   }
-  if (manifest.format !== CACHE_FORMAT || !Array.isArray(manifest.zod)) return undefined;
+  if (manifest.format !== CACHE_FORMAT || !Array.isArray(manifest.zod) || typeof manifest.build !== "string") return undefined;
   for (const [path, mtimeMs, size] of manifest.inputs) {
     try {
       const st = statSync(path);
@@ -149,21 +216,26 @@ function apiFacade(): string {
   ].join("\n");
 }
 
-async function bundle(entries: string[], outfile: string): Promise<{ code: string; inputs: string[]; zod: string[] }> {
+/**
+ * Compiles each group of entries into one output (one esbuild run, so shared files are read
+ * and parsed once); output i exports the namespace of entry j of group i as `m<j>`.
+ */
+async function bundle(groups: string[][], cacheDir: string): Promise<Array<{ code: string; inputs: string[]; zod: string[] }>> {
   const esbuild = loadEsbuild();
   const cwd = process.cwd();
+  const entries = [...new Set(groups.flat())];
   const zodEntries = new Map<string, Promise<void>>();
   // Tasks without params use this package's zod (an empty object schema).
   const ownZodEntry = resolveZod(packageRoot().dir);
   if (ownZodEntry) await prepareZod(ownZodEntry);
-  const contents = entries.map((e, i) => `export * as m${i} from ${JSON.stringify(e)};`).join("\n");
   let result;
   try {
     result = await esbuild.build({
-      stdin: { contents, resolveDir: cwd, sourcefile: "fluid-entry.js", loader: "js" },
+      entryPoints: groups.map((_, i) => ({ in: `fluid-entry:${i}`, out: `fluid-entry-${i}` })),
       bundle: true,
       write: false,
-      outfile, // source map paths are relative to it
+      outdir: cacheDir, // source map paths are relative to it; the outputs are written there
+      outExtension: { ".js": ".mjs" },
       format: "esm",
       platform: "node",
       target: "node20",
@@ -179,6 +251,13 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
           // (one file for Node to load, not three) that take them from this process.
           name: "fluid-facades",
           setup(build) {
+            // Entry i: a small module re-exporting the namespaces of group i's modules.
+            build.onResolve({ filter: /^fluid-entry:\d+$/ }, (args) => ({ path: args.path.slice("fluid-entry:".length), namespace: "fluid-entry" }));
+            build.onLoad({ filter: /.*/, namespace: "fluid-entry" }, (args) => ({
+              contents: groups[Number(args.path)]!.map((e, j) => `export * as m${j} from ${JSON.stringify(e)};`).join("\n"),
+              loader: "js",
+              resolveDir: cwd,
+            }));
             build.onResolve({ filter: /^fluid-tasks$/ }, () => ({ path: "fluid-tasks", namespace: "fluid-api" }));
             build.onLoad({ filter: /.*/, namespace: "fluid-api" }, () => ({ contents: apiFacade(), loader: "js" }));
             // zod through the shared, code-cached loader (src/startup/zod.ts). The installation
@@ -223,18 +302,34 @@ async function bundle(entries: string[], outfile: string): Promise<{ code: strin
     }
     throw new ConfigError(`cannot compile ${entries.join(", ")}: ${(error as Error).message}`, { cause: error });
   }
-  const code = withVirtualSourcesContent(result.outputFiles[0]!.text);
-  const inputs = Object.keys(result.metafile.inputs)
-    .filter((p) => p !== "fluid-entry.js" && !p.startsWith("<") && !/^fluid-(api|zod):/.test(p))
-    .map((p) => resolve(cwd, p));
+  const texts = new Map(result.outputFiles.map((f) => [f.path, f.text]));
+  // The files each group reads: the local imports reachable from its entries.
+  const metaInputs = result.metafile.inputs;
+  const keyOf = new Map<string, string>();
+  for (const key of Object.keys(metaInputs)) if (!key.startsWith("<") && !VIRTUAL_SOURCE.test(key)) keyOf.set(resolve(cwd, key), key);
+  const reachable = (group: string[]): string[] => {
+    const seen = new Set<string>();
+    const visit = (path: string): void => {
+      const key = keyOf.get(path);
+      if (key === undefined || seen.has(path)) return;
+      seen.add(path);
+      for (const imported of metaInputs[key]!.imports) if (!imported.external) visit(resolve(cwd, imported.path));
+    };
+    for (const e of group) visit(resolve(cwd, e));
+    return [...seen];
+  };
   // The facades name the exports of zod and of this package: recompile when either changes.
-  inputs.push(join(packageRoot().dir, "package.json"), ...zodEntries.keys());
+  const shared = [join(packageRoot().dir, "package.json"), ...zodEntries.keys()];
   const zod = [...new Set([...(ownZodEntry ? [ownZodEntry] : []), ...zodEntries.keys()])];
-  return { code, inputs, zod };
+  return groups.map((group, i) => {
+    const text = texts.get(join(cacheDir, `fluid-entry-${i}.mjs`));
+    if (text === undefined) throw new ConfigError(`cannot compile ${group.join(", ")}: esbuild gave no output`);
+    return { code: withVirtualSourcesContent(text), inputs: [...reachable(group), ...shared], zod };
+  });
 }
 
 const INLINE_MAP = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/;
-const VIRTUAL_SOURCE = /^fluid-(api|zod):/;
+const VIRTUAL_SOURCE = /^fluid-(api|zod|entry):/;
 
 /**
  * The inline source map lists the two facades under their plugin namespaces ("fluid-api:",

@@ -8,7 +8,7 @@ import { isTask, type Task } from "../task/task.js";
 import { withDefaultTimezone } from "../schedule/calendar.js";
 import { resolveTimezone } from "../schedule/validate.js";
 import type { Schedule } from "../core/types.js";
-import { compileModules, importCompiled } from "./compile.js";
+import { compileModules, importCompiled, readTaskIndex, saveTaskIndex, type Compiled } from "./compile.js";
 import { publishedApi } from "./public-api.js";
 import { provideZod } from "../task/own-zod.js";
 import { ownZod } from "../startup/zod.js";
@@ -64,6 +64,14 @@ export interface LoadOptions {
    * "none": no task module (an empty registry), only the config.
    */
   tasks?: "all" | "tolerant" | "none";
+  /**
+   * The one task the caller needs (`fluid run <task>`). When the task index kept with the
+   * compile cache knows it (made whenever every module is loaded, valid while no input file
+   * changed), only the module that defines it is loaded, and the registry holds only that
+   * module's tasks (`registry.ensure(name)` loads another's). Otherwise every module is
+   * loaded, as without it. Only with tasks "all". Default: none.
+   */
+  task?: string;
 }
 
 const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool"];
@@ -84,14 +92,17 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
   const mode = options.tasks ?? "all";
   if (mode === "none") return { configFile, root, config, registry: new Registry(), broken: [] };
   const files = await expandGlobs(config.tasks, root, configFile, cacheDir);
-  if (mode === "all") return { configFile, root, config, registry: await loadTasks(files, cacheDir, root, config.timezone), broken: [] };
+  if (mode === "all") {
+    const one = options.task === undefined ? undefined : await loadTaskModule(options.task, files, cacheDir, root, config.timezone);
+    return { configFile, root, config, registry: one ?? (await loadTasks(files, cacheDir, root, config.timezone, true)), broken: [] };
+  }
   return { configFile, root, config, ...(await loadTasksTolerant(files, cacheDir, root, config.timezone)) };
 }
 
 /** Loads the task modules, leaving out (and listing) the ones that fail. */
 async function loadTasksTolerant(files: string[], cacheDir: string, root: string, timezone: string): Promise<{ registry: Registry; broken: BrokenModule[] }> {
   try {
-    return { registry: await loadTasks(files, cacheDir, root, timezone), broken: [] };
+    return { registry: await loadTasks(files, cacheDir, root, timezone, true), broken: [] };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const registry = new Registry();
@@ -323,15 +334,43 @@ function mtimeOf(path: string): number | undefined {
   }
 }
 
-async function loadTasks(files: string[], cacheDir: string, root: string, timezone: string): Promise<Registry> {
+/**
+ * Loads only the module that defines task `name`, as the task index of `files` says, or
+ * returns undefined (no index, an input changed, an unknown name, plain .js modules): the
+ * caller then loads every module. The registry it returns loads other modules on demand.
+ */
+async function loadTaskModule(name: string, files: string[], cacheDir: string, root: string, timezone: string): Promise<Registry | undefined> {
+  if (allJs(files)) return undefined;
+  const index = readTaskIndex(files, cacheDir);
+  const file = index && Object.hasOwn(index, name) ? index[name] : undefined;
+  if (file === undefined || !files.includes(file)) return undefined;
+  const registry = await loadTasks([file], cacheDir, root, timezone);
+  // The index was made from these very files; a module that exports other tasks from one
+  // start to the next (reading the environment, say) is loaded in full instead.
+  if (!registry.has(name)) return undefined;
+  registry.holdPart(index!, (other) => loadTasks([other], cacheDir, root, timezone));
+  return registry;
+}
+
+function allJs(files: string[]): boolean {
+  return files.every((f) => [".js", ".mjs"].includes(extname(f)));
+}
+
+/**
+ * Imports the task modules and registers their tasks. With `index` (every module of the
+ * project), each module is also compiled on its own and the task index saved, so a later
+ * `fluid run <task>` loads only the module it needs.
+ */
+async function loadTasks(files: string[], cacheDir: string, root: string, timezone: string, index = false): Promise<Registry> {
   let modules: Record<string, Record<string, unknown>>;
-  const allJs = files.every((f) => [".js", ".mjs"].includes(extname(f)));
+  let compiled: Compiled | undefined;
   try {
-    if (allJs) {
+    if (allJs(files)) {
       modules = {};
       for (const [i, f] of files.entries()) modules[`m${i}`] = (await importModule(pathToFileURL(f).href)) as Record<string, unknown>;
     } else {
-      modules = await importCompiled((await compileModules(files, cacheDir)).file);
+      compiled = await compileModules(files, cacheDir, { each: index });
+      modules = await importCompiled(compiled.file);
     }
   } catch (error) {
     // Every module is in one bundle: when the error does not say which one threw (a thrown
@@ -359,6 +398,9 @@ async function loadTasks(files: string[], cacheDir: string, root: string, timezo
       if (value.schedule) (value as { schedule: Schedule }).schedule = withDefaultTimezone(value.schedule, timezone);
       registry.add(value, { file, exportName });
     }
+  }
+  if (index && compiled && !compiled.indexed) {
+    saveTaskIndex(files, cacheDir, compiled, Object.fromEntries(registry.list().map((t) => [t.name, registry.origin(t.name)!.file])));
   }
   return registry;
 }

@@ -22,7 +22,9 @@ export function createInlineQueue(registry: Registry, base: Omit<RunTaskOptions,
   const pending = new Set<Promise<RunResult>>();
   const done: RunResult[] = [];
   const queue: QueueFn = async (target, params, options) => {
-    const task = registry.get(typeof target === "string" ? target : target.name);
+    const name = typeof target === "string" ? target : target.name;
+    await registry.ensure(name); // `fluid run` may have loaded only the module of its own task
+    const task = registry.get(name);
     validateParams(task.name, task.params, params ?? {});
     const id = newRunId();
     const delay = options.delay === undefined ? 0 : parseDuration(options.delay, "delay");

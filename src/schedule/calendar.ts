@@ -61,9 +61,18 @@ export function withDefaultTimezone<S extends Schedule>(schedule: S, tz: string)
 // from here that finds nothing means the pattern never fires (e.g. "0 0 30 2 *").
 const NEVER_FIRES_PROBE = new Date(Date.UTC(2000, 0, 1));
 
+/** A pattern croner accepted: the instance that read it (in UTC) and whether it is fixed-time. */
+export interface CheckedPattern {
+  readonly utc: Cron;
+  readonly fixedTime: boolean;
+}
+
 /**
  * Compiles a croner pattern into a pure `next(after)`: croner computes runs without starting
- * a timer (no callback is given). Day-of-month and day-of-week combine with OR (croner's
+ * a timer (no callback is given). The pattern is read once, in UTC (croner allocates a large
+ * table per instance, which made schedules a visible part of a `fluid` start): `checked`
+ * passes that reading on to a copy in another zone, which then reads it only when asked
+ * for a time, and only if it needs its own instance. Day-of-month and day-of-week combine with OR (croner's
  * legacy mode). Throws a ScheduleError that starts with `where` when croner rejects it.
  *
  * DST. A pattern whose second, minute and hour have no `*` or step is fixed-time (croner's
@@ -75,18 +84,21 @@ const NEVER_FIRES_PROBE = new Date(Date.UTC(2000, 0, 1));
  * So fixed-time patterns are matched by croner against the wall clock (the pattern in UTC over
  * local wall times) and each matching wall time is mapped to its instant here.
  */
-export function compile(where: string, pattern: string, timezone: string, hint: string): { next: (after: Date) => Date | null; fixedTime: boolean } {
-  const native = create(where, pattern, timezone, hint);
-  if (native.nextRun(NEVER_FIRES_PROBE) === null) {
-    throw new ScheduleError(`${where} never fires: no date matches its day and month fields`, {
-      hint: "check the day and month, e.g. day 30 or 31 never occurs in February",
-    });
+export function compile(
+  where: string,
+  pattern: string,
+  timezone: string,
+  hint: string,
+  checked: CheckedPattern = check(where, pattern, hint),
+): { next: (after: Date) => Date | null; fixedTime: boolean; checked: CheckedPattern } {
+  const { fixedTime, utc } = checked;
+  if (timezone === "UTC") return { next: (after) => utc.nextRun(new Date(checkAfter(after, "calendar"))), fixedTime, checked };
+  if (!fixedTime) {
+    // Made when first asked: a command that only loads the task never needs it.
+    let native: Cron | undefined;
+    return { next: (after) => (native ??= create(where, pattern, timezone, hint)).nextRun(new Date(checkAfter(after, "calendar"))), fixedTime, checked };
   }
-  const fixedTime = isFixedTime(native.getPattern() ?? pattern);
-  if (!fixedTime || timezone === "UTC") {
-    return { next: (after) => native.nextRun(new Date(checkAfter(after, "calendar"))), fixedTime };
-  }
-  const wallClock = create(where, pattern, "UTC", hint);
+  const wallClock = utc;
   const next = (after: Date): Date | null => {
     const t = checkAfter(after, "calendar");
     // Wall times at or before after's wall time happen at or before `after` (a repeated time
@@ -102,7 +114,21 @@ export function compile(where: string, pattern: string, timezone: string, hint: 
     }
     return null;
   };
-  return { next, fixedTime };
+  return { next, fixedTime, checked };
+}
+
+/**
+ * Reads a pattern with croner (in UTC: whether a date ever matches does not depend on the
+ * zone); throws a ScheduleError that starts with `where` when croner rejects it or it never fires.
+ */
+function check(where: string, pattern: string, hint: string): CheckedPattern {
+  const utc = create(where, pattern, "UTC", hint);
+  if (utc.nextRun(NEVER_FIRES_PROBE) === null) {
+    throw new ScheduleError(`${where} never fires: no date matches its day and month fields`, {
+      hint: "check the day and month, e.g. day 30 or 31 never occurs in February",
+    });
+  }
+  return { utc, fixedTime: isFixedTime(utc.getPattern() ?? pattern) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ScheduleError } from "../core/errors.js";
 import { SCHEDULE_BRAND } from "./brand.js";
-import { chooseZone, compile, defaultZone, type CalendarSchedule, type ZoneChoice } from "./calendar.js";
+import { chooseZone, compile, defaultZone, type CalendarSchedule, type CheckedPattern, type ZoneChoice } from "./calendar.js";
 import { checkKeys, checkParams, describeValue } from "./validate.js";
 
 /** Options of `cron()`. */
@@ -62,9 +62,11 @@ export function cron(pattern: string, options: CronOptions = {}): CronSchedule {
   return build(pattern.trim(), zone, checkParams(where, options.params));
 }
 
-function build(pattern: string, zone: ZoneChoice, params: Record<string, unknown> | undefined): CronSchedule {
+/** `checked`: the pattern as already read by croner (a copy in another zone reads it no more). */
+function build(pattern: string, zone: ZoneChoice, params: Record<string, unknown> | undefined, checked?: CheckedPattern): CronSchedule {
   const text = zone.explicit ? `cron(${JSON.stringify(pattern)}, { tz: ${JSON.stringify(zone.timezone)} })` : `cron(${JSON.stringify(pattern)})`;
-  const { next, fixedTime } = compile(`cron(${JSON.stringify(pattern)})`, pattern, zone.timezone, HINT);
+  const compiled = compile(`cron(${JSON.stringify(pattern)})`, pattern, zone.timezone, HINT, checked);
+  const { next, fixedTime } = compiled;
   const schedule: CronSchedule = Object.freeze({
     [SCHEDULE_BRAND]: true as const,
     kind: "cron" as const,
@@ -76,7 +78,7 @@ function build(pattern: string, zone: ZoneChoice, params: Record<string, unknown
     next,
     describe: () => `cron ${pattern} (${zone.timezone})`,
     toString: () => text,
-    withDefaultTimezone: (tz: string) => (zone.explicit ? schedule : build(pattern, defaultZone(tz), params)),
+    withDefaultTimezone: (tz: string) => (zone.explicit ? schedule : build(pattern, defaultZone(tz), params, compiled.checked)),
   });
   return schedule;
 }

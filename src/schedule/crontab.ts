@@ -1,6 +1,6 @@
 import { ScheduleError } from "../core/errors.js";
 import { SCHEDULE_BRAND } from "./brand.js";
-import { chooseZone, compile, defaultZone, type CalendarSchedule, type ZoneChoice } from "./calendar.js";
+import { chooseZone, compile, defaultZone, type CalendarSchedule, type CheckedPattern, type ZoneChoice } from "./calendar.js";
 import { describeCrontab } from "./crontab-describe.js";
 import { CRONTAB_FIELDS, parseField, type CrontabFieldName, type CrontabValue, type ParsedField } from "./crontab-fields.js";
 import { checkKeys, checkParams, describeValue, listOr } from "./validate.js";
@@ -120,10 +120,12 @@ function build(
   parsed: Record<CrontabFieldName, ParsedField>,
   zone: ZoneChoice,
   params: Record<string, unknown> | undefined,
+  checked?: CheckedPattern, // the pattern as already read by croner (a copy in another zone reads it no more)
 ): CrontabSchedule {
   const pattern = CRONTAB_FIELDS.map((name) => parsed[name].text).join(" ");
   const text = sourceText(source, zone);
-  const { next, fixedTime } = compile(text, pattern, zone.timezone, "crontab fields are read like a cron pattern");
+  const compiled = compile(text, pattern, zone.timezone, "crontab fields are read like a cron pattern", checked);
+  const { next, fixedTime } = compiled;
   const fieldTexts = Object.fromEntries(CRONTAB_FIELDS.map((name) => [name, parsed[name].text]));
   const values = Object.fromEntries(CRONTAB_FIELDS.map((name) => [name, parsed[name].values]));
   const schedule: CrontabSchedule = Object.freeze({
@@ -140,7 +142,7 @@ function build(
     describe: () => describeCrontab(parsed, zone.timezone),
     toString: () => text,
     withDefaultTimezone: (tz: string) =>
-      zone.explicit ? schedule : build(source, parsed, defaultZone(tz), params),
+      zone.explicit ? schedule : build(source, parsed, defaultZone(tz), params, compiled.checked),
   });
   return schedule;
 }
