@@ -143,10 +143,14 @@ export function outcomeFields(outcome: PoolOutcome): Pick<AttemptRecord, "result
   };
 }
 
-/** Whether a finished attempt gets another try: only failures (and timeouts when the policy says so). */
+/**
+ * Whether a finished attempt gets another try: only failures (and timeouts when the policy
+ * says so); never params that do not fit the task (a queued run whose task changed since).
+ */
 export function shouldRetry(task: Task, outcome: AttemptOutcome, attempt: number, maxAttempts: number): boolean {
   if (!task.retry || attempt >= maxAttempts) return false;
   if (outcome.state !== "failure" && outcome.state !== "timeout") return false;
+  if (outcome.error?.code === "FLUID_PARAMS") return false;
   const error = outcome.thrown instanceof Error ? outcome.thrown : new Error(String(outcome.error?.message));
   try {
     return task.retry.retryOn(error, attempt) === true;
