@@ -228,6 +228,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     // enqueue too; a watched store tells us, so its poll is only a slow, growing fallback).
     const poll = watcher ? fallbackMs : pollMs;
     if (watcher) fallbackMs = Math.min(fallbackMs * 2, MAX_FALLBACK_POLL_MS);
+    // Full: the next run to end pumps again, so when the next delayed run is due does not matter yet.
+    if (running.size >= concurrency) return schedule(poll);
     let wait = poll;
     try {
       const due = await broker.nextDue();
