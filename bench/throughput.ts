@@ -156,14 +156,23 @@ async function expectEmpty(broker: Broker): Promise<void> {
   if (counts.ready + counts.delayed + counts.claimed !== 0) throw new Error(`the ${broker.kind} broker is not empty after the drain: ${JSON.stringify(counts)}`);
 }
 
+/** CPU time of this process per run (µs, user + system) of the last drain measured; steadier than rates on a busy machine. */
+let lastCpuPerRun = 0;
+function cpuPerRun(since: NodeJS.CpuUsage, n: number): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / n;
+}
+
 /** Runs/s of draining `n` runs enqueued beforehand. */
 async function oursDrain(open: () => Broker, n: number): Promise<number> {
   const broker = open();
   try {
     await enqueueRange(broker, 0, n, "d");
     const start = performance.now();
+    const cpu = process.cpuUsage();
     await consume(broker, n, { pollMs: 25 }).done;
     const rate = n / ((performance.now() - start) / 1000);
+    lastCpuPerRun = cpuPerRun(cpu, n);
     await expectEmpty(broker);
     return rate;
   } finally {
@@ -447,9 +456,11 @@ async function daemonDrain(n: number, record: boolean, kind: "sqlite" | "memory"
       },
     });
     const start = performance.now();
+    const cpu = process.cpuUsage();
     consumer.start();
     await done;
     const rate = n / ((performance.now() - start) / 1000);
+    lastCpuPerRun = cpuPerRun(cpu, n);
     await consumer.drain(1000);
     await expectEmpty(broker);
     return rate;
@@ -480,11 +491,17 @@ async function consumerMain(): Promise<void> {
     const rows: Record<string, number[]> = {};
     const add = (key: string, v: number): void => void (rows[key] ??= []).push(v);
     for (let round = 0; round <= ROUNDS; round++) {
+      const cpu: Record<string, number> = {};
+      const measure = async (key: string, f: () => Promise<number>): Promise<number> => {
+        const v = await f();
+        cpu[key] = lastCpuPerRun;
+        return v;
+      };
       const m = {
-        bareMem: await oursDrain(() => createMemoryBroker(), memN),
-        consumerMem: await daemonDrain(memN, false, "memory"),
-        bareSql: await oursDrain(() => openSqliteBroker({ path: newPath() }), n),
-        daemon: await daemonDrain(n, false),
+        bareMem: await measure("bareMem", () => oursDrain(() => createMemoryBroker(), memN)),
+        consumerMem: await measure("consumerMem", () => daemonDrain(memN, false, "memory")),
+        bareSql: await measure("bareSql", () => oursDrain(() => openSqliteBroker({ path: newPath() }), n)),
+        daemon: await measure("daemon", () => daemonDrain(n, false)),
         daemonRecorded: await daemonDrain(n, true),
         bull: await bullDrain(redis.port, n, false),
       };
@@ -492,11 +509,16 @@ async function consumerMain(): Promise<void> {
       for (const [k, v] of Object.entries(m)) add(k, v);
       add("memCost", m.bareMem / m.consumerMem);
       add("sqlCost", m.bareSql / m.daemon);
+      add("memCpu", cpu.consumerMem! / cpu.bareMem!);
+      add("sqlCpu", cpu.daemon! / cpu.bareSql!);
+      add("cpuBareSql", cpu.bareSql!);
+      add("cpuDaemon", cpu.daemon!);
       add("daemonVsBull", m.daemon / m.bull);
       add("recordedVsBull", m.daemonRecorded / m.bull);
       console.log(`round ${round}: ${Object.entries(m).map(([k, v]) => `${k} ${Math.round(v)}/s`).join(", ")}; ` +
         `cost memory ${(m.bareMem / m.consumerMem).toFixed(2)}x, sqlite ${(m.bareSql / m.daemon).toFixed(2)}x; ` +
-        `vs BullMQ ${(m.daemon / m.bull).toFixed(2)}x, recorded ${(m.daemonRecorded / m.bull).toFixed(2)}x`);
+        `vs BullMQ ${(m.daemon / m.bull).toFixed(2)}x, recorded ${(m.daemonRecorded / m.bull).toFixed(2)}x; ` +
+        `CPU µs/run: ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}`);
     }
     const med = (k: string): number => median(rows[k]!);
     const rate = (v: number): string => `${Math.round(v).toLocaleString("en-US")}/s`;
@@ -508,6 +530,9 @@ async function consumerMain(): Promise<void> {
       ["bare loop, sqlite broker", rate(med("bareSql"))],
       ["fluid serve's consumer on sqlite, no recording", rate(med("daemon"))],
       ["consumer cost, sqlite broker", `${med("sqlCost").toFixed(2)}x`],
+      ["CPU per run: bare loop / consumer, sqlite broker", `${med("cpuBareSql").toFixed(1)} µs / ${med("cpuDaemon").toFixed(1)} µs`],
+      ["consumer cost by CPU time, sqlite broker", `${med("sqlCpu").toFixed(2)}x`],
+      ["consumer cost by CPU time, memory broker", `${med("memCpu").toFixed(2)}x`],
       ["fluid serve's consumer on sqlite, every run recorded", rate(med("daemonRecorded"))],
       ["BullMQ drain", rate(med("bull"))],
       ["no recording / BullMQ", `${med("daemonVsBull").toFixed(2)}x`],

@@ -2,6 +2,7 @@ import { formatDuration } from "../duration.js";
 import { TaskTimeoutError, RunInterruptedError, isFluidError } from "../errors.js";
 import { captureOutput, outsideRun } from "../task/capture.js";
 import { createContext, type ContextInit, type LogSink, type QueueFn } from "../task/context.js";
+import type { RunContext, Task } from "../task/task.js";
 import type { AttemptOutcome } from "../types.js";
 import { toWireError } from "./protocol.js";
 import { NeverSettledError } from "./run-errors.js";
@@ -13,8 +14,8 @@ import { NeverSettledError } from "./run-errors.js";
 export interface OutsideStop {
   readonly aborted: boolean;
   readonly reason: unknown;
-  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
-  removeEventListener(type: "abort", listener: () => void): void;
+  addEventListener(type: "abort", listener: { handleEvent(): void }, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: { handleEvent(): void }): void;
 }
 
 /**
@@ -25,7 +26,7 @@ export interface OutsideStop {
 export class RunStop implements OutsideStop {
   aborted = false;
   reason: unknown = undefined;
-  private listener: (() => void) | undefined;
+  private listener: { handleEvent(): void } | undefined;
   private controller: AbortController | undefined;
 
   /** Stops the run (once; later calls do nothing). */
@@ -35,15 +36,15 @@ export class RunStop implements OutsideStop {
     this.reason = reason;
     const listener = this.listener;
     this.listener = undefined;
-    listener?.();
+    listener?.handleEvent();
     this.controller?.abort(reason);
   }
 
-  addEventListener(_type: "abort", listener: () => void): void {
+  addEventListener(_type: "abort", listener: { handleEvent(): void }): void {
     this.listener = listener;
   }
 
-  removeEventListener(_type: "abort", listener: () => void): void {
+  removeEventListener(_type: "abort", listener: { handleEvent(): void }): void {
     if (this.listener === listener) this.listener = undefined;
   }
 
@@ -102,85 +103,121 @@ export const IGNORED_ABORT_GRACE_MS = 10_000;
  * deadline list (see `deadlines`), not a timer of its own.
  */
 export async function executeInline(init: Omit<ContextInit, "signal">, options: InlineOptions): Promise<InlineOutcome> {
-  const { task } = init;
-  // How the attempt was stopped, if it was: the reason is the outcome's error.
-  let stopReason: unknown;
-  let stoppedEarly = false;
-  let controller: AbortController | undefined;
-  let rejectStop: (reason: unknown) => void = () => {};
-  const abort = (reason: unknown): void => {
-    if (stoppedEarly) return;
-    stoppedEarly = true;
-    stopReason = reason;
-    controller?.abort(reason);
-    rejectStop(reason);
-  };
-  const signal = (): AbortSignal => {
-    if (!controller) {
-      controller = new AbortController();
-      if (stoppedEarly) controller.abort(stopReason);
-    }
-    return controller.signal;
-  };
+  const attempt = new InlineAttempt(init.task, options.timeoutMs);
   const outside = options.signal;
-  const onOutside = (): void => {
-    const reason: unknown = outside?.reason;
-    abort(isFluidError(reason) ? reason : new RunInterruptedError());
-  };
-  if (outside?.aborted) onOutside();
-  else outside?.addEventListener("abort", onOutside, { once: true });
-  const deadline = options.timeoutMs > 0
-    ? deadlines.add(options.timeoutMs, () => abort(new TaskTimeoutError(task.name, options.timeoutMs)))
-    : undefined;
+  attempt.outside = outside;
+  if (outside?.aborted) attempt.handleEvent();
+  else outside?.addEventListener("abort", attempt, { once: true });
+  if (options.timeoutMs > 0) attempt.deadline = deadlines.add(attempt);
   // fluid's own work for the run (printing and recording its lines, queueing) is not task output.
-  const log: LogSink = (line) => outsideRun(() => init.log(line));
-  const queue: QueueFn = (target, params, o) => outsideRun(() => init.queue(target, params, o));
-  const pending = { abort: () => abort(new NeverSettledError(task.name)) };
-  pendingAttempts.add(pending);
+  const log: LogSink = options.capture ? (line) => outsideRun(() => init.log(line)) : init.log;
+  const queue: QueueFn = options.capture ? (target, params, o) => outsideRun(() => init.queue(target, params, o)) : init.queue;
+  pendingAttempts.add(attempt);
   watchEmptyLoop();
   let fn: Promise<unknown> | undefined;
-  let end = (): void => {};
+  let captured: { end: () => void } | undefined;
   try {
-    const ctx = createContext({ ...init, log, queue, signal });
-    const call = (): Promise<unknown> => Promise.resolve().then(() => task.fn(ctx));
+    attempt.ctx = createContext({ ...init, log, queue, signal: attempt.signal });
     if (options.capture) {
-      const captured = captureOutput((level, message) => init.log({ ts: Date.now(), level, message, task: task.name, runId: init.id, attempt: init.attempt }), call);
-      fn = captured.value;
-      end = captured.end;
+      const c = captureOutput((level, message) => init.log({ ts: Date.now(), level, message, task: init.task.name, runId: init.id, attempt: init.attempt }), callTask, attempt);
+      fn = c.value;
+      captured = c;
     } else {
-      fn = call();
+      fn = callTask(attempt);
     }
-    const running = fn;
-    // The function's outcome, or the stop's reason if the attempt was stopped first.
-    const result = await new Promise<unknown>((resolve, reject) => {
-      if (stoppedEarly) return reject(stopReason);
-      rejectStop = reject;
-      running.then(resolve, reject);
-    });
-    end();
+    const result = await attempt.outcome(fn);
+    captured?.end();
     return { state: "success", result };
   } catch (error) {
-    end();
+    captured?.end();
     const outcome: InlineOutcome = { state: stateOf(error), error: toWireError(error), thrown: error };
     // Where fluid noticed a run can never settle says nothing about the task.
     if (outcome.error?.code === "FLUID_NEVER_SETTLED") delete outcome.error.stack;
-    if (fn && stoppedEarly && error === stopReason) {
+    if (fn && attempt.stopped && error === attempt.stopReason) {
       outcome.settled = stillRunning(fn, init, log, options.ignoredAbortGraceMs ?? IGNORED_ABORT_GRACE_MS);
     }
     return outcome;
   } finally {
-    rejectStop = () => {};
-    pendingAttempts.delete(pending);
-    if (deadline) deadlines.remove(deadline);
-    outside?.removeEventListener("abort", onOutside);
+    attempt.rejectStop = undefined;
+    pendingAttempts.delete(attempt);
+    if (attempt.deadline) deadlines.remove(attempt.deadline);
+    outside?.removeEventListener("abort", attempt);
+  }
+}
+
+/** Calls the task's function on a later microtask (a synchronous throw becomes its rejection). */
+function callTask(attempt: InlineAttempt): Promise<unknown> {
+  return Promise.resolve(attempt).then(runFn);
+}
+
+function runFn(attempt: InlineAttempt): unknown {
+  return attempt.task.fn(attempt.ctx!);
+}
+
+/**
+ * The state of one inline attempt: how it was stopped, and `ctx.signal`'s controller, made on
+ * first use. A class, so that an attempt allocates one object instead of a closure per hook
+ * (it is the outside stop's listener, the deadline's and the empty loop's target).
+ */
+class InlineAttempt {
+  /** Set once the attempt was stopped (timeout, outside stop, never settled). */
+  stopped = false;
+  /** Why it was stopped: the outcome's error. */
+  stopReason: unknown = undefined;
+  controller: AbortController | undefined = undefined;
+  rejectStop: ((reason: unknown) => void) | undefined = undefined;
+  outside: OutsideStop | undefined = undefined;
+  deadline: Deadline | undefined = undefined;
+  ctx: RunContext<Record<string, unknown>> | undefined = undefined;
+  /** `ctx.signal`, made on first read. */
+  readonly signal = (): AbortSignal => {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.stopped) this.controller.abort(this.stopReason);
+    }
+    return this.controller.signal;
+  };
+
+  constructor(readonly task: Task, readonly timeoutMs: number) {}
+
+  abort(reason: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopReason = reason;
+    this.controller?.abort(reason);
+    this.rejectStop?.(reason);
+  }
+
+  /** The outside stop fired (an AbortSignal's or RunStop's listener). */
+  handleEvent(): void {
+    const reason: unknown = this.outside?.reason;
+    this.abort(isFluidError(reason) ? reason : new RunInterruptedError());
+  }
+
+  /** The time limit passed. */
+  expire(): void {
+    this.abort(new TaskTimeoutError(this.task.name, this.timeoutMs));
+  }
+
+  /** The event loop emptied while the function was pending. */
+  neverSettled(): void {
+    this.abort(new NeverSettledError(this.task.name));
+  }
+
+  /** The function's outcome, or the stop's reason if the attempt is stopped first. */
+  outcome(fn: Promise<unknown>): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      if (this.stopped) return reject(this.stopReason);
+      this.rejectStop = reject;
+      fn.then(resolve, reject);
+    });
   }
 }
 
 /** One attempt's time limit in `deadlines`. */
 interface Deadline {
   at: number;
-  ms: number;
-  expire: () => void;
+  attempt: InlineAttempt;
 }
 
 /**
@@ -192,8 +229,9 @@ interface Deadline {
 const deadlines = {
   lists: new Map<number, { entries: Set<Deadline>; timer: NodeJS.Timeout | undefined }>(),
 
-  add(ms: number, expire: () => void): Deadline {
-    const entry: Deadline = { at: performance.now() + ms, ms, expire };
+  add(attempt: InlineAttempt): Deadline {
+    const ms = attempt.timeoutMs;
+    const entry: Deadline = { at: performance.now() + ms, attempt };
     let list = this.lists.get(ms);
     if (!list) {
       list = { entries: new Set(), timer: undefined };
@@ -205,10 +243,11 @@ const deadlines = {
   },
 
   remove(entry: Deadline): void {
-    const list = this.lists.get(entry.ms);
+    const ms = entry.attempt.timeoutMs;
+    const list = this.lists.get(ms);
     if (!list || !list.entries.delete(entry) || list.entries.size > 0) return;
     clearTimeout(list.timer);
-    this.lists.delete(entry.ms);
+    this.lists.delete(ms);
   },
 
   arm(ms: number, list: { entries: Set<Deadline>; timer: NodeJS.Timeout | undefined }, wait: number): void {
@@ -218,7 +257,7 @@ const deadlines = {
       for (const entry of list.entries) {
         if (entry.at > now) return this.arm(ms, list, Math.max(1, Math.ceil(entry.at - now)));
         list.entries.delete(entry);
-        entry.expire();
+        entry.attempt.expire();
       }
       if (list.entries.size === 0 && this.lists.get(ms) === list) this.lists.delete(ms);
     }, wait);
@@ -248,7 +287,7 @@ function stillRunning(fn: Promise<unknown>, init: Omit<ContextInit, "signal">, l
 }
 
 /** Attempts whose function is pending on this event loop; aborted when the loop empties. */
-const pendingAttempts = new Set<{ abort: () => void }>();
+const pendingAttempts = new Set<InlineAttempt>();
 let watching = false;
 
 /**
@@ -261,7 +300,7 @@ function watchEmptyLoop(): void {
   if (watching) return;
   watching = true;
   process.on("beforeExit", () => {
-    for (const attempt of [...pendingAttempts]) attempt.abort();
+    for (const attempt of [...pendingAttempts]) attempt.neverSettled();
   });
 }
 

@@ -41,7 +41,7 @@ export function createContext(init: ContextInit): RunContext<Record<string, unkn
   const { task, id, attempt } = init;
   const emit = (level: LogLevel) => (message: unknown, ...args: unknown[]) =>
     init.log({ ts: Date.now(), level, message: format(message, ...args), task: task.name, runId: id, attempt });
-  const log: RunLogger = { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+  let log: RunLogger | undefined; // made on first use: many runs log nothing
   let exec: ExecFn | undefined; // made on first use: most runs start no program
   const signal = typeof init.signal === "function" ? init.signal : (): AbortSignal => init.signal as AbortSignal;
   return {
@@ -49,7 +49,9 @@ export function createContext(init: ContextInit): RunContext<Record<string, unkn
     name: task.name,
     params: init.params,
     attempt,
-    log,
+    get log() {
+      return (log ??= { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") });
+    },
     get signal() {
       return signal();
     },
