@@ -2,7 +2,7 @@
  * No-op runs per second at concurrency 100 through our brokers, next to BullMQ on Redis, and
  * queue-to-start latency.
  *
- *   npx tsx bench/throughput.ts [rounds=5] [--latency-only]
+ *   npx tsx bench/throughput.ts [rounds=5] [--latency-only | --consumer]
  *
  * Throughput, two ways, for (a) the memory broker, (b) the SQLite broker (durable: every
  * enqueue and ack committed to a WAL file, synchronous = NORMAL), (c) a BullMQ 5 Worker
@@ -156,14 +156,23 @@ async function expectEmpty(broker: Broker): Promise<void> {
   if (counts.ready + counts.delayed + counts.claimed !== 0) throw new Error(`the ${broker.kind} broker is not empty after the drain: ${JSON.stringify(counts)}`);
 }
 
+/** CPU time of this process per run (µs, user + system) of the last drain measured; steadier than rates on a busy machine. */
+let lastCpuPerRun = 0;
+function cpuPerRun(since: NodeJS.CpuUsage, n: number): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / n;
+}
+
 /** Runs/s of draining `n` runs enqueued beforehand. */
 async function oursDrain(open: () => Broker, n: number): Promise<number> {
   const broker = open();
   try {
     await enqueueRange(broker, 0, n, "d");
     const start = performance.now();
+    const cpu = process.cpuUsage();
     await consume(broker, n, { pollMs: 25 }).done;
     const rate = n / ((performance.now() - start) / 1000);
+    lastCpuPerRun = cpuPerRun(cpu, n);
     await expectEmpty(broker);
     return rate;
   } finally {
@@ -425,9 +434,9 @@ async function bullLatency(port: number): Promise<number> {
  * draining `n` runs enqueued beforehand from the SQLite broker, executing a no-op task and recording every attempt in
  * the store (running + success rows), at concurrency 100.
  */
-async function daemonDrain(n: number, record: boolean): Promise<number> {
+async function daemonDrain(n: number, record: boolean, kind: "sqlite" | "memory" = "sqlite"): Promise<number> {
   const path = newPath();
-  const broker = openSqliteBroker({ path });
+  const broker = kind === "sqlite" ? openSqliteBroker({ path }) : createMemoryBroker();
   const store = record ? openStore({ path }) : undefined;
   const registry = new Registry();
   registry.add(task({ name: "noop" }, async () => {}), { file: "bench", exportName: "noop" });
@@ -441,15 +450,17 @@ async function daemonDrain(n: number, record: boolean): Promise<number> {
     let finish: () => void = () => {};
     const done = new Promise<void>((resolve) => (finish = resolve));
     const consumer = createConsumer({
-      registry, broker, store, concurrency: CONCURRENCY, pollMs: 25, watch: path, // as fluid serve runs it
+      registry, broker, store, concurrency: CONCURRENCY, pollMs: 25, ...(kind === "sqlite" ? { watch: path } : {}), // as fluid serve runs it
       onEvent: (e) => {
         if (e.type === "end" && ++ended === n) finish();
       },
     });
     const start = performance.now();
+    const cpu = process.cpuUsage();
     consumer.start();
     await done;
     const rate = n / ((performance.now() - start) / 1000);
+    lastCpuPerRun = cpuPerRun(cpu, n);
     await consumer.drain(1000);
     await expectEmpty(broker);
     return rate;
@@ -464,6 +475,73 @@ async function rounds(count: number, measure: () => Promise<number>, warmUp = tr
   const values: number[] = [];
   for (let i = 0; i < count; i++) values.push(await measure());
   return median(values);
+}
+
+/**
+ * `--consumer`: what the consumer costs per run, in interleaved rounds (the machine may be
+ * noisy): the bench's bare loop and src/consumer on the same broker (memory: 100,000 runs;
+ * sqlite: the BullMQ count), src/consumer recording every run, and BullMQ's drain; prints
+ * each round's ratios and their medians.
+ */
+async function consumerMain(): Promise<void> {
+  const redis = await startRedis();
+  try {
+    const memN = RUNS.memory / 2;
+    const n = RUNS.bullmq;
+    const rows: Record<string, number[]> = {};
+    const add = (key: string, v: number): void => void (rows[key] ??= []).push(v);
+    for (let round = 0; round <= ROUNDS; round++) {
+      const cpu: Record<string, number> = {};
+      const measure = async (key: string, f: () => Promise<number>): Promise<number> => {
+        const v = await f();
+        cpu[key] = lastCpuPerRun;
+        return v;
+      };
+      const m = {
+        bareMem: await measure("bareMem", () => oursDrain(() => createMemoryBroker(), memN)),
+        consumerMem: await measure("consumerMem", () => daemonDrain(memN, false, "memory")),
+        bareSql: await measure("bareSql", () => oursDrain(() => openSqliteBroker({ path: newPath() }), n)),
+        daemon: await measure("daemon", () => daemonDrain(n, false)),
+        daemonRecorded: await daemonDrain(n, true),
+        bull: await bullDrain(redis.port, n, false),
+      };
+      if (round === 0) continue; // warm-up
+      for (const [k, v] of Object.entries(m)) add(k, v);
+      add("memCost", m.bareMem / m.consumerMem);
+      add("sqlCost", m.bareSql / m.daemon);
+      add("memCpu", cpu.consumerMem! / cpu.bareMem!);
+      add("sqlCpu", cpu.daemon! / cpu.bareSql!);
+      add("cpuBareSql", cpu.bareSql!);
+      add("cpuDaemon", cpu.daemon!);
+      add("daemonVsBull", m.daemon / m.bull);
+      add("recordedVsBull", m.daemonRecorded / m.bull);
+      console.log(`round ${round}: ${Object.entries(m).map(([k, v]) => `${k} ${Math.round(v)}/s`).join(", ")}; ` +
+        `cost memory ${(m.bareMem / m.consumerMem).toFixed(2)}x, sqlite ${(m.bareSql / m.daemon).toFixed(2)}x; ` +
+        `vs BullMQ ${(m.daemon / m.bull).toFixed(2)}x, recorded ${(m.daemonRecorded / m.bull).toFixed(2)}x; ` +
+        `CPU µs/run: ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}`);
+    }
+    const med = (k: string): number => median(rows[k]!);
+    const rate = (v: number): string => `${Math.round(v).toLocaleString("en-US")}/s`;
+    console.log(`\nmedians of ${ROUNDS} rounds; cost = bare loop / src/consumer (per-run cost of the consumer, lower is better)\n`);
+    printTable(["figure", "median"], [
+      ["bare loop, memory broker", rate(med("bareMem"))],
+      ["src/consumer, memory broker", rate(med("consumerMem"))],
+      ["consumer cost, memory broker", `${med("memCost").toFixed(2)}x`],
+      ["bare loop, sqlite broker", rate(med("bareSql"))],
+      ["fluid serve's consumer on sqlite, no recording", rate(med("daemon"))],
+      ["consumer cost, sqlite broker", `${med("sqlCost").toFixed(2)}x`],
+      ["CPU per run: bare loop / consumer, sqlite broker", `${med("cpuBareSql").toFixed(1)} µs / ${med("cpuDaemon").toFixed(1)} µs`],
+      ["consumer cost by CPU time, sqlite broker", `${med("sqlCpu").toFixed(2)}x`],
+      ["consumer cost by CPU time, memory broker", `${med("memCpu").toFixed(2)}x`],
+      ["fluid serve's consumer on sqlite, every run recorded", rate(med("daemonRecorded"))],
+      ["BullMQ drain", rate(med("bull"))],
+      ["no recording / BullMQ", `${med("daemonVsBull").toFixed(2)}x`],
+      ["every run recorded / BullMQ", `${med("recordedVsBull").toFixed(2)}x`],
+    ]);
+  } finally {
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -538,4 +616,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === "--producer") await producerMain(process.argv[3]!);
+else if (process.argv.includes("--consumer")) await consumerMain();
 else await main();

@@ -5,6 +5,7 @@ import type { Registry } from "../config/registry.js";
 import { parseDuration } from "../core/duration.js";
 import { RunCancelledError, RunInterruptedError, toErrorInfo, type ErrorInfo } from "../core/errors.js";
 import { executeAttempt } from "../executor/execute-attempt.js";
+import { RunStop } from "../executor/inline.js";
 import type { Pool, PoolOutcome } from "../executor/pool.js";
 import type { RunRecord } from "../core/run-record.js";
 import type { Store } from "../store/store.js";
@@ -63,7 +64,8 @@ export interface ConsumerOptions {
 export interface RunningRun {
   run: QueuedRun;
   startedAt: number;
-  controller: AbortController;
+  /** Stops the run (cancel, shutdown); an AbortSignal is made only if the run needs one. */
+  stop: RunStop;
   done: Promise<void>;
   /** Set when the attempt ended while its function still runs (it ignored `ctx.signal`): the slot is held until this settles. */
   settled?: Promise<void>;
@@ -227,6 +229,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     // enqueue too; a watched store tells us, so its poll is only a slow, growing fallback).
     const poll = watcher ? fallbackMs : pollMs;
     if (watcher) fallbackMs = Math.min(fallbackMs * 2, MAX_FALLBACK_POLL_MS);
+    // Full: the next run to end pumps again, so when the next delayed run is due does not matter yet.
+    if (running.size >= concurrency) return schedule(poll);
     let wait = poll;
     try {
       const due = await broker.nextDue();
@@ -246,22 +250,25 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   };
 
   const start = (run: QueuedRun): void => {
-    const controller = new AbortController();
-    const entry: RunningRun = { run, startedAt: Date.now(), controller, done: Promise.resolve() };
+    const entry: RunningRun = { run, startedAt: Date.now(), stop: new RunStop(), done: Promise.resolve() };
     running.set(run.id, entry);
     perTask.set(run.task, (perTask.get(run.task) ?? 0) + 1);
-    entry.done = execute(run, controller, entry)
+    const release = (): void => {
+      running.delete(run.id);
+      perTask.set(run.task, (perTask.get(run.task) ?? 1) - 1);
+      // Many runs end in the same turn of the event loop: one pump claims for them all.
+      wakeNow();
+    };
+    entry.done = execute(run, entry)
       .catch((error: unknown) => emit({ type: "error", message: `run ${run.id} crashed the consumer: ${(error as Error).message}`, error }));
     // The run's slot is free once its function really settled, not only its record (see RunningRun.settled).
-    void entry.done.then(() => entry.settled)
-      .finally(() => {
-        running.delete(run.id);
-        perTask.set(run.task, (perTask.get(run.task) ?? 1) - 1);
-        if (!stopped) void pump();
-      });
+    void entry.done.then(() => {
+      if (entry.settled) void entry.settled.finally(release);
+      else release();
+    });
   };
 
-  const execute = async (run: QueuedRun, controller: AbortController, entry: RunningRun): Promise<void> => {
+  const execute = async (run: QueuedRun, entry: RunningRun): Promise<void> => {
     const startedAt = Date.now();
     let task: Task;
     try {
@@ -287,7 +294,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     record(() => ({ ...baseRecord(run, task, host), state: "running", startedAt }));
     const outcome = await executeAttempt(
       { task, id: run.id, params, attempt: run.attempt, deps: options.deps, fromRunId: run.fromRunId, rootRunId: run.rootRunId, log, queue },
-      { timeoutMs: task.timeoutMs, signal: controller.signal, pool: options.pool },
+      { timeoutMs: task.timeoutMs, signal: entry.stop, pool: options.pool },
     );
     if (outcome.settled) entry.settled = outcome.settled;
     await finish(run, task, outcome, startedAt);
@@ -319,7 +326,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const cancel = (id: string, reason = "cancelled"): boolean => {
     const entry = running.get(id);
     if (!entry) return false;
-    entry.controller.abort(new RunCancelledError(reason));
+    entry.stop.abort(new RunCancelledError(reason));
     return true;
   };
 
@@ -369,7 +376,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       if (timedOut) {
         for (const entry of running.values()) {
           interrupted++;
-          entry.controller.abort(new RunInterruptedError("interrupted: the daemon is shutting down"));
+          entry.stop.abort(new RunInterruptedError("interrupted: the daemon is shutting down"));
         }
         await Promise.all([...running.values()].map((r) => r.done));
       }

@@ -14,6 +14,8 @@ export function retryDelay(policy: RetryPolicy, next: number): number {
 export function shouldRetry(task: { retry?: RetryPolicy | undefined }, outcome: AttemptOutcome, attempt: number, maxAttempts: number): boolean {
   if (!task.retry || attempt >= maxAttempts) return false;
   if (outcome.state !== "failure" && outcome.state !== "timeout") return false;
+  // Params that do not fit the task (a queued run whose task changed since) never fit on a retry.
+  if (outcome.error?.code === "FLUID_PARAMS") return false;
   const error = outcome.thrown instanceof Error ? outcome.thrown : new Error(String(outcome.error?.message));
   try {
     return task.retry.retryOn(error, attempt) === true;

@@ -2,16 +2,68 @@ import { formatDuration } from "../core/duration.js";
 import { TaskTimeoutError, RunInterruptedError, isFluidError } from "../core/errors.js";
 import { captureOutput, outsideRun } from "../task/capture.js";
 import { createContext, type ContextInit, type LogSink, type QueueFn } from "../task/context.js";
+import type { RunContext, Task } from "../task/task.js";
 import type { AttemptOutcome } from "../core/types.js";
 import { toWireError } from "./protocol.js";
 import { NeverSettledError } from "./run-errors.js";
+
+/**
+ * What an attempt needs of an outside stop. An AbortSignal is one; so is `RunStop`, the
+ * consumer's cheaper stop, which builds an AbortSignal only when something asks for one.
+ */
+export interface OutsideStop {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: { handleEvent(): void }, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: { handleEvent(): void }): void;
+}
+
+/**
+ * A stop from outside of one run (cancel, shutdown) that costs nothing until it is used: it
+ * holds at most one listener (the attempt it stops) and makes an AbortSignal only when one is
+ * asked for (`signal`, for a pool worker's run).
+ */
+export class RunStop implements OutsideStop {
+  aborted = false;
+  reason: unknown = undefined;
+  private listener: { handleEvent(): void } | undefined;
+  private controller: AbortController | undefined;
+
+  /** Stops the run (once; later calls do nothing). */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.handleEvent();
+    this.controller?.abort(reason);
+  }
+
+  addEventListener(_type: "abort", listener: { handleEvent(): void }): void {
+    this.listener = listener;
+  }
+
+  removeEventListener(_type: "abort", listener: { handleEvent(): void }): void {
+    if (this.listener === listener) this.listener = undefined;
+  }
+
+  /** An AbortSignal that follows this stop. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+}
 
 /** Options of one inline attempt. */
 export interface InlineOptions {
   /** Time limit in ms; 0 = none. */
   timeoutMs: number;
   /** Outside stop (Ctrl-C, shutdown, cancel): aborts `ctx.signal` and ends the attempt. */
-  signal?: AbortSignal;
+  signal?: OutsideStop | undefined;
   /**
    * Capture what the task writes to stdout/stderr (console methods, `process.stdout.write`)
    * while its run is the current async context, as log lines of the run (levels "stdout" and
@@ -45,60 +97,172 @@ export const IGNORED_ABORT_GRACE_MS = 10_000;
  * `InlineOutcome.settled`; cpu-bound tasks run in a child process, which can be killed). When
  * the process has nothing left to do while the function is pending (its promise can never
  * settle), the attempt fails with FLUID_NEVER_SETTLED instead of the process exiting silently.
+ *
+ * An attempt pays only for what it uses: `ctx.signal`'s AbortController is made when the task
+ * reads `ctx.signal` (or starts a program), and its time limit is an entry in a shared
+ * deadline list (see `deadlines`), not a timer of its own.
  */
 export async function executeInline(init: Omit<ContextInit, "signal">, options: InlineOptions): Promise<InlineOutcome> {
-  const controller = new AbortController();
-  const { task } = init;
-  let timer: NodeJS.Timeout | undefined;
-  const stopped = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
-  });
-  stopped.catch(() => {}); // handled by the race below; this avoids an unhandled rejection when the task wins
-  const onOutside = (): void => {
-    const reason: unknown = options.signal?.reason;
-    controller.abort(isFluidError(reason) ? reason : new RunInterruptedError());
-  };
-  if (options.signal?.aborted) onOutside();
-  else options.signal?.addEventListener("abort", onOutside, { once: true });
-  if (options.timeoutMs > 0) {
-    timer = setTimeout(() => controller.abort(new TaskTimeoutError(task.name, options.timeoutMs)), options.timeoutMs);
-  }
+  const attempt = new InlineAttempt(init.task, options.timeoutMs);
+  const outside = options.signal;
+  attempt.outside = outside;
+  if (outside?.aborted) attempt.handleEvent();
+  else outside?.addEventListener("abort", attempt, { once: true });
+  if (options.timeoutMs > 0) attempt.deadline = deadlines.add(attempt);
   // fluid's own work for the run (printing and recording its lines, queueing) is not task output.
-  const log: LogSink = (line) => outsideRun(() => init.log(line));
-  const queue: QueueFn = (target, params, o) => outsideRun(() => init.queue(target, params, o));
-  const pending = { abort: () => controller.abort(new NeverSettledError(task.name)) };
-  pendingAttempts.add(pending);
+  const log: LogSink = options.capture ? (line) => outsideRun(() => init.log(line)) : init.log;
+  const queue: QueueFn = options.capture ? (target, params, o) => outsideRun(() => init.queue(target, params, o)) : init.queue;
+  pendingAttempts.add(attempt);
   watchEmptyLoop();
   let fn: Promise<unknown> | undefined;
-  let end = (): void => {};
+  let captured: { end: () => void } | undefined;
   try {
-    const ctx = createContext({ ...init, log, queue, signal: controller.signal });
-    const call = (): Promise<unknown> => Promise.resolve().then(() => task.fn(ctx));
+    attempt.ctx = createContext({ ...init, log, queue, signal: attempt.signal });
     if (options.capture) {
-      const captured = captureOutput((level, message) => init.log({ ts: Date.now(), level, message, task: task.name, runId: init.id, attempt: init.attempt }), call);
-      fn = captured.value;
-      end = captured.end;
+      const c = captureOutput((level, message) => init.log({ ts: Date.now(), level, message, task: init.task.name, runId: init.id, attempt: init.attempt }), callTask, attempt);
+      fn = c.value;
+      captured = c;
     } else {
-      fn = call();
+      fn = callTask(attempt);
     }
-    const result = await Promise.race([fn, stopped]);
-    end();
+    const result = await attempt.outcome(fn);
+    captured?.end();
     return { state: "success", result };
   } catch (error) {
-    end();
+    captured?.end();
     const outcome: InlineOutcome = { state: stateOf(error), error: toWireError(error), thrown: error };
     // Where fluid noticed a run can never settle says nothing about the task.
     if (outcome.error?.code === "FLUID_NEVER_SETTLED") delete outcome.error.stack;
-    if (fn && controller.signal.aborted && error === controller.signal.reason) {
+    if (fn && attempt.stopped && error === attempt.stopReason) {
       outcome.settled = stillRunning(fn, init, log, options.ignoredAbortGraceMs ?? IGNORED_ABORT_GRACE_MS);
     }
     return outcome;
   } finally {
-    pendingAttempts.delete(pending);
-    clearTimeout(timer);
-    options.signal?.removeEventListener("abort", onOutside);
+    attempt.rejectStop = undefined;
+    pendingAttempts.delete(attempt);
+    if (attempt.deadline) deadlines.remove(attempt.deadline);
+    outside?.removeEventListener("abort", attempt);
   }
 }
+
+/** Calls the task's function on a later microtask (a synchronous throw becomes its rejection). */
+function callTask(attempt: InlineAttempt): Promise<unknown> {
+  return Promise.resolve(attempt).then(runFn);
+}
+
+function runFn(attempt: InlineAttempt): unknown {
+  return attempt.task.fn(attempt.ctx!);
+}
+
+/**
+ * The state of one inline attempt: how it was stopped, and `ctx.signal`'s controller, made on
+ * first use. A class, so that an attempt allocates one object instead of a closure per hook
+ * (it is the outside stop's listener, the deadline's and the empty loop's target).
+ */
+class InlineAttempt {
+  /** Set once the attempt was stopped (timeout, outside stop, never settled). */
+  stopped = false;
+  /** Why it was stopped: the outcome's error. */
+  stopReason: unknown = undefined;
+  controller: AbortController | undefined = undefined;
+  rejectStop: ((reason: unknown) => void) | undefined = undefined;
+  outside: OutsideStop | undefined = undefined;
+  deadline: Deadline | undefined = undefined;
+  ctx: RunContext<Record<string, unknown>> | undefined = undefined;
+  /** `ctx.signal`, made on first read. */
+  readonly signal = (): AbortSignal => {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.stopped) this.controller.abort(this.stopReason);
+    }
+    return this.controller.signal;
+  };
+
+  constructor(readonly task: Task, readonly timeoutMs: number) {}
+
+  abort(reason: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopReason = reason;
+    this.controller?.abort(reason);
+    this.rejectStop?.(reason);
+  }
+
+  /** The outside stop fired (an AbortSignal's or RunStop's listener). */
+  handleEvent(): void {
+    const reason: unknown = this.outside?.reason;
+    this.abort(isFluidError(reason) ? reason : new RunInterruptedError());
+  }
+
+  /** The time limit passed. */
+  expire(): void {
+    this.abort(new TaskTimeoutError(this.task.name, this.timeoutMs));
+  }
+
+  /** The event loop emptied while the function was pending. */
+  neverSettled(): void {
+    this.abort(new NeverSettledError(this.task.name));
+  }
+
+  /** The function's outcome, or the stop's reason if the attempt is stopped first. */
+  outcome(fn: Promise<unknown>): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      if (this.stopped) return reject(this.stopReason);
+      this.rejectStop = reject;
+      fn.then(resolve, reject);
+    });
+  }
+}
+
+/** One attempt's time limit in `deadlines`. */
+interface Deadline {
+  at: number;
+  attempt: InlineAttempt;
+}
+
+/**
+ * The time limits of pending attempts, one list per limit: attempts with the same limit (most
+ * share the default) expire in the order they started, so each list needs one timer, armed for
+ * its oldest entry, instead of a timer per attempt. The timer is cleared when its list empties
+ * (a pending limit keeps the process alive, as a timer of its own would).
+ */
+const deadlines = {
+  lists: new Map<number, { entries: Set<Deadline>; timer: NodeJS.Timeout | undefined }>(),
+
+  add(attempt: InlineAttempt): Deadline {
+    const ms = attempt.timeoutMs;
+    const entry: Deadline = { at: performance.now() + ms, attempt };
+    let list = this.lists.get(ms);
+    if (!list) {
+      list = { entries: new Set(), timer: undefined };
+      this.lists.set(ms, list);
+    }
+    list.entries.add(entry);
+    if (list.timer === undefined) this.arm(ms, list, ms);
+    return entry;
+  },
+
+  remove(entry: Deadline): void {
+    const ms = entry.attempt.timeoutMs;
+    const list = this.lists.get(ms);
+    if (!list || !list.entries.delete(entry) || list.entries.size > 0) return;
+    clearTimeout(list.timer);
+    this.lists.delete(ms);
+  },
+
+  arm(ms: number, list: { entries: Set<Deadline>; timer: NodeJS.Timeout | undefined }, wait: number): void {
+    list.timer = setTimeout(() => {
+      list.timer = undefined;
+      const now = performance.now();
+      for (const entry of list.entries) {
+        if (entry.at > now) return this.arm(ms, list, Math.max(1, Math.ceil(entry.at - now)));
+        list.entries.delete(entry);
+        entry.attempt.expire();
+      }
+      if (list.entries.size === 0 && this.lists.get(ms) === list) this.lists.delete(ms);
+    }, wait);
+  },
+};
 
 /**
  * Whether the function ended the attempt may still be running: a promise that settles when it
@@ -123,7 +287,7 @@ function stillRunning(fn: Promise<unknown>, init: Omit<ContextInit, "signal">, l
 }
 
 /** Attempts whose function is pending on this event loop; aborted when the loop empties. */
-const pendingAttempts = new Set<{ abort: () => void }>();
+const pendingAttempts = new Set<InlineAttempt>();
 let watching = false;
 
 /**
@@ -136,7 +300,7 @@ function watchEmptyLoop(): void {
   if (watching) return;
   watching = true;
   process.on("beforeExit", () => {
-    for (const attempt of [...pendingAttempts]) attempt.abort();
+    for (const attempt of [...pendingAttempts]) attempt.neverSettled();
   });
 }
 

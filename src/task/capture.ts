@@ -93,13 +93,13 @@ export function cutNote(n: number, unit: "bytes" | "characters"): string {
 let storage: AsyncLocalStorage<RunOutput | undefined> | undefined;
 
 /**
- * Runs `fn` with the process's stdout and stderr writes made inside it (and in everything it
+ * Runs `fn(arg)` with the process's stdout and stderr writes made inside it (and in everything it
  * starts asynchronously) delivered to `sink` line by line; `end()` of the returned handle
  * emits a last line left without its newline. Installs the interception on first use.
  */
-export function captureOutput<T>(sink: CaptureSink, fn: () => T): { value: T; end: () => void } {
+export function captureOutput<T, A>(sink: CaptureSink, fn: (arg: A) => T, arg: A): { value: T; end: () => void } {
   const output = new RunOutput((level, message) => outsideRun(() => sink(level, message)));
-  const value = install().run(output, fn);
+  const value = install().run(output, fn, arg);
   return { value, end: () => output.end() };
 }
 

@@ -27,7 +27,8 @@ export interface ContextInit {
   id: string;
   params: Record<string, unknown>;
   attempt: number;
-  signal: AbortSignal;
+  /** `ctx.signal`, or what makes it on first use (most runs never read it). */
+  signal: AbortSignal | (() => AbortSignal);
   deps: unknown;
   fromRunId?: string | undefined;
   rootRunId?: string | undefined;
@@ -40,15 +41,20 @@ export function createContext(init: ContextInit): RunContext<Record<string, unkn
   const { task, id, attempt } = init;
   const emit = (level: LogLevel) => (message: unknown, ...args: unknown[]) =>
     init.log({ ts: Date.now(), level, message: format(message, ...args), task: task.name, runId: id, attempt });
-  const log: RunLogger = { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+  let log: RunLogger | undefined; // made on first use: many runs log nothing
   let exec: ExecFn | undefined; // made on first use: most runs start no program
+  const signal = typeof init.signal === "function" ? init.signal : (): AbortSignal => init.signal as AbortSignal;
   return {
     id,
     name: task.name,
     params: init.params,
     attempt,
-    log,
-    signal: init.signal,
+    get log() {
+      return (log ??= { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") });
+    },
+    get signal() {
+      return signal();
+    },
     abort(reason = ""): never {
       throw new TaskAbortedError(reason);
     },
@@ -56,7 +62,7 @@ export function createContext(init: ContextInit): RunContext<Record<string, unkn
     rootRunId: init.rootRunId,
     deps: init.deps,
     exec(...args: Parameters<ExecFn>) {
-      exec ??= createExec((level, message) => init.log({ ts: Date.now(), level, message, task: task.name, runId: id, attempt }), init.signal);
+      exec ??= createExec((level, message) => init.log({ ts: Date.now(), level, message, task: task.name, runId: id, attempt }), signal());
       return exec(...args);
     },
     queue(target: Task<ParamsSchema> | string, params?: Record<string, unknown>, options: QueueOptions = {}) {
