@@ -95,9 +95,11 @@ async function contend(holdMs: number, timeoutMs: number): Promise<Record<string
 
 describe("withWriteLock (two real processes)", () => {
   it("waits for another process's write lock in its own naps, not SQLite's busy handler, then restores busy_timeout", async () => {
-    const r = await contend(300, 5000);
+    // The holder keeps the lock 2 s from when it says so; the writer starts a moment later (on
+    // a loaded machine, a few hundred ms later), so it waits well over a second.
+    const r = await contend(2000, 5000);
     expect(r).toMatchObject({ error: null, inside: 0, after: 5000, rows: 1 });
-    expect(r.ms).toBeGreaterThanOrEqual(200); // it did wait for the holder
+    expect(r.ms).toBeGreaterThanOrEqual(1000); // it did wait for the holder
     expect(r).toMatchObject({ calls: 1, other: "SQLITE_CONSTRAINT" }); // other errors: thrown at once, no retry
   });
 
