@@ -79,9 +79,13 @@ function longestIdle(workers: Iterable<WorkerState>, pred: (w: WorkerState) => b
   return best;
 }
 
-/** An idle worker that can take a run of `key` now. */
-function idleFor(workers: Iterable<WorkerState>, key: string, skip?: ReadonlySet<WorkerState>): WorkerState | undefined {
-  return longestIdle(workers, (w) => w.spec.key === key && !w.stale && !skip?.has(w));
+/** The idle worker that can take a run of `key` now and has waited longest (a loop of its own: it runs for every run). */
+function idleFor(workers: Iterable<WorkerState>, key: string, skip?: (w: WorkerState) => boolean): WorkerState | undefined {
+  let best: WorkerState | undefined;
+  for (const w of workers) {
+    if (w.phase === "idle" && w.spec.key === key && !w.stale && !skip?.(w) && (!best || w.idleSince < best.idleSince)) best = w;
+  }
+  return best;
 }
 
 /** The least loaded busy worker of `key` that can take one more run ahead. */
@@ -144,7 +148,7 @@ export function dispatch<W extends WaitingRun>(view: PoolView<W>): Decision<W>[]
   for (const run of view.queue) {
     const { spec } = run;
     if (!spec.isolate) {
-      const idle = idleFor(workers, spec.key, { has: unavailable } as ReadonlySet<WorkerState>);
+      const idle = idleFor(workers, spec.key, unavailable);
       if (idle) {
         give(run, idle);
         continue;

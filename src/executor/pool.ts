@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { ConfigError, RunInterruptedError, TaskTimeoutError, isFluidError, toErrorInfo } from "../errors.js";
+import { ConfigError, RunInterruptedError, TaskTimeoutError } from "../errors.js";
 import type { QueueFn } from "../task/context.js";
-import type { AttemptOutcome, LogLevel } from "../types.js";
+import type { LogLevel } from "../types.js";
 import { defaultChildEntry } from "./child-entry.js";
-import { decodeValue, encodeValue } from "./codec.js";
-import { errorFromInfo, type DoneMessage } from "./protocol.js";
+import { encodeValue } from "./codec.js";
+import { crashed, failure, fromDone, outsideReason, stopped, type PoolOutcome } from "./pool-outcome.js";
 import { delay } from "./timers.js";
 import { Worker, type RunEnd, type WorkerSpec } from "./worker.js";
 import {
@@ -13,7 +13,7 @@ import {
   type Decision, type PoolConfig, type PoolView, type WaitingRun,
 } from "./dispatch.js";
 import { inPool, newWorkerState, transition, type WorkerState } from "./worker-state.js";
-import { WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
+import type { WorkerExit } from "./worker-exit-error.js";
 import { WorkerStartError } from "./worker-start-error.js";
 import { importModule } from "../loader/dynamic-import.js";
 
@@ -112,8 +112,7 @@ export interface PoolHooks {
   queue?: QueueFn | undefined;
 }
 
-/** How an attempt in the pool ended; `exitCode`/`exitSignal` when its process died under it. */
-export type PoolOutcome = AttemptOutcome & { exitCode?: number; exitSignal?: string };
+export type { PoolOutcome } from "./pool-outcome.js";
 
 /** Counters of a pool. */
 export interface PoolStats {
@@ -525,15 +524,6 @@ export function createPool(options: PoolOptions): Pool {
       if (!settled) signal?.addEventListener("abort", onAbort, { once: true });
     });
 
-  const crashed = (run: PoolRun, exit: WorkerExit, stderr: string[], oomLine: string | undefined): PoolOutcome => {
-    const error = new WorkerExitError(`task "${run.task}" (run ${run.id})`, exit, stderr, { oomLine, maxMemoryMb: run.maxMemoryMb });
-    return {
-      state: "failure", error: toErrorInfo(error), thrown: error,
-      ...(exit.code !== undefined ? { exitCode: exit.code } : {}),
-      ...(exit.signal !== undefined ? { exitSignal: exit.signal } : {}),
-    };
-  };
-
   const plainSpec: WorkerSpec = { key: PLAIN_KEY, env: {}, maxMemoryMb: undefined, isolate: false };
   const specOf = (run: PoolRun): WorkerSpec => {
     const maxMemoryMb = run.maxMemoryMb;
@@ -634,26 +624,4 @@ export function createPool(options: PoolOptions): Pool {
 function isEmpty(env: Record<string, string> | undefined): boolean {
   for (const _ in env) return false;
   return true;
-}
-
-/** The outcome of a run stopped from outside or by its deadline, as the inline executor reports it. */
-function stopped(reason: unknown): PoolOutcome {
-  const error = outsideReason(reason);
-  const code = (error as { code?: unknown }).code;
-  const state = code === "FLUID_CANCELLED" ? "cancelled" : code === "FLUID_TIMEOUT" ? "timeout" : "interrupted";
-  return { state, error: toErrorInfo(error), thrown: error };
-}
-
-/** An outside signal's reason as a FluidError: FLUID_CANCELLED, FLUID_INTERRUPTED, ... */
-function outsideReason(reason: unknown): Error {
-  return isFluidError(reason) ? reason : new RunInterruptedError();
-}
-
-function fromDone(done: DoneMessage): PoolOutcome {
-  if (done.state === "success") return { state: "success", result: decodeValue(done.result) };
-  return { state: done.state, ...(done.error ? { error: done.error, thrown: errorFromInfo(done.error) } : {}) };
-}
-
-function failure(error: unknown): PoolOutcome {
-  return { state: "failure", error: toErrorInfo(error), thrown: error };
 }

@@ -95,6 +95,10 @@ export function newWorkerState(spec: WorkerSpec, id = nextId++): WorkerState {
   };
 }
 
+function illegal(worker: WorkerState, event: WorkerEvent): never {
+  throw new IllegalTransitionError(worker, event);
+}
+
 /** A move the state machine does not allow (a defect of the pool, not of the task). */
 export class IllegalTransitionError extends Error {
   constructor(w: WorkerState, event: WorkerEvent) {
@@ -110,9 +114,6 @@ export class IllegalTransitionError extends Error {
  */
 export function transition(worker: WorkerState, event: WorkerEvent): void {
   const w = worker as Mutable<WorkerState>;
-  const illegal = (): never => {
-    throw new IllegalTransitionError(worker, event);
-  };
   switch (event.type) {
     case "ready":
       w.everReady = true;
@@ -122,30 +123,30 @@ export function transition(worker: WorkerState, event: WorkerEvent): void {
       w.idleSince = event.now;
       return;
     case "claim":
-      if (!takesRuns(w)) illegal();
+      if (!takesRuns(w)) illegal(worker, event);
       w.phase = "busy";
       w.load++;
       return;
     case "run-left":
-      if (w.load <= 0) illegal();
+      if (w.load <= 0) illegal(worker, event);
       w.load--;
       if (event.counted) w.runs++;
       w.rss = event.rss;
       return;
     case "idle":
-      if (w.phase !== "busy" && w.phase !== "idle") illegal();
-      if (w.load !== 0) illegal();
+      if (w.phase !== "busy" && w.phase !== "idle") illegal(worker, event);
+      if (w.load !== 0) illegal(worker, event);
       w.phase = "idle";
       w.idleSince = event.now;
       return;
     case "drain":
-      if (w.phase !== "busy" && w.phase !== "idle") illegal();
+      if (w.phase !== "busy" && w.phase !== "idle") illegal(worker, event);
       w.phase = "draining";
       w.drainReason = event.reason;
       return;
     case "kill":
       if (w.phase === "lost" || w.phase === "stopping" || w.phase === "exited") return; // it is going anyway
-      if (w.phase === "starting") illegal();
+      if (w.phase === "starting") illegal(worker, event);
       w.phase = "killing";
       w.drainReason = undefined;
       return;
