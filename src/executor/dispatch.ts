@@ -134,6 +134,7 @@ export function dispatch<W extends WaitingRun>(view: PoolView<W>): Decision<W>[]
   const out: Decision<W>[] = [];
   if (view.closed || view.queue.length === 0) return out;
   const { workers, config } = view;
+  if (!anyChoice(view)) return out; // the common case under load: every worker busy and full
   // What this call has decided so far, as the pool will see it once applied.
   const given = new Map<WorkerState, number>(); // runs given per worker
   const stopped = new Set<WorkerState>();
@@ -185,6 +186,17 @@ export function dispatch<W extends WaitingRun>(view: PoolView<W>): Decision<W>[]
     }
   }
   return out;
+}
+
+/** Whether any run in line could get a worker now: one idle or starting, room to start one, or room ahead. */
+function anyChoice(view: PoolView<WaitingRun>): boolean {
+  let live = 0;
+  for (const w of view.workers) {
+    if (!inPool(w)) continue;
+    live++;
+    if (w.phase === "idle" || w.phase === "starting" || (w.phase === "busy" && w.load <= view.config.prefetch)) return true;
+  }
+  return live < view.config.size;
 }
 
 /**
