@@ -1,14 +1,19 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { ConfigError, RunInterruptedError, TaskTimeoutError, isFluidError, toErrorInfo } from "../core/errors.js";
+import { ConfigError, RunInterruptedError, TaskTimeoutError } from "../core/errors.js";
 import type { QueueFn } from "../task/context.js";
-import type { AttemptOutcome, LogLevel } from "../core/types.js";
+import type { LogLevel } from "../core/types.js";
 import { defaultChildEntry } from "./child-entry.js";
-import { decodeValue, encodeValue } from "./codec.js";
-import { errorFromInfo, type DoneMessage } from "./protocol.js";
+import { encodeValue } from "./codec.js";
+import { crashed, failure, fromDone, outsideReason, stopped, type PoolOutcome } from "./pool-outcome.js";
 import { delay } from "./timers.js";
 import { Worker, type RunEnd, type WorkerSpec } from "./worker.js";
-import { WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
+import {
+  afterRun, crashedDuring, dispatch, placeNow, reap, reload as reloadDecisions, replacement, steal, whenReady,
+  type Decision, type PoolConfig, type PoolView, type WaitingRun,
+} from "./dispatch.js";
+import { inPool, newWorkerState, transition, type WorkerState } from "./worker-state.js";
+import type { WorkerExit } from "./worker-exit-error.js";
 import { WorkerStartError } from "./worker-start-error.js";
 import { importModule } from "../core/dynamic-import.js";
 
@@ -107,8 +112,7 @@ export interface PoolHooks {
   queue?: QueueFn | undefined;
 }
 
-/** How an attempt in the pool ended; `exitCode`/`exitSignal` when its process died under it. */
-export type PoolOutcome = AttemptOutcome & { exitCode?: number; exitSignal?: string };
+export type { PoolOutcome } from "./pool-outcome.js";
 
 /** Counters of a pool. */
 export interface PoolStats {
@@ -142,15 +146,14 @@ export interface Pool {
   close(graceMs?: number): Promise<void>;
 }
 
-interface Waiter {
+interface Waiter extends WaitingRun {
   spec: WorkerSpec;
-  /** The worker started for this waiter, while it starts. */
-  spawned: Worker | undefined;
-  settle: (result: { worker: Worker } | { outcome: PoolOutcome }) => void;
+  /** The starting worker this run waits for (started for it, or found starting). */
+  spawned: WorkerState | undefined;
+  settle: (result: { worker: WorkerState } | { outcome: PoolOutcome }) => void;
 }
 
 interface ActiveRun {
-  worker: Worker;
   ended: Promise<unknown>;
   interrupt: (reason: Error) => void;
 }
@@ -171,22 +174,29 @@ const MIN_RUNS_FOR_SUCCESSOR = 100;
  * with `prefetch`, a busy worker gets its next run ahead, so not even that.
  * Workers are keyed by (env, maxMemoryMb); the pool starts them on demand, up to `size`.
  * Nothing is started before the first `execute`.
+ *
+ * What to do (which worker takes a run, when to start, recycle, reap one) is decided by the pure
+ * functions of dispatch.ts over the workers' states (worker-state.ts); this function applies
+ * their decisions to processes, timers and the runs waiting.
  */
 export function createPool(options: PoolOptions): Pool {
-  const size = Math.max(1, Math.floor(options.size ?? availableParallelism() - 1));
   const maxRuns = Math.max(1, options.maxRunsPerWorker ?? 100_000);
-  // A worker near its run limit gets its successor started beside it (one worker over `size`
-  // for as long as that takes), so recycling never leaves runs waiting for a cold start.
-  const successorAt = maxRuns >= MIN_RUNS_FOR_SUCCESSOR ? Math.floor(maxRuns * 0.9) : Infinity;
-  const maxRssBytes = (options.maxWorkerMemoryMb ?? 512) * 1024 * 1024;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  const config: PoolConfig = {
+    size: Math.max(1, Math.floor(options.size ?? availableParallelism() - 1)),
+    prefetch: Math.max(0, Math.floor(options.prefetch ?? 1)),
+    maxRuns,
+    // A worker near its run limit gets its successor started beside it (one worker over `size`
+    // for as long as that takes), so recycling never leaves runs waiting for a cold start.
+    successorAt: maxRuns >= MIN_RUNS_FOR_SUCCESSOR ? Math.floor(maxRuns * 0.9) : Infinity,
+    maxRssBytes: (options.maxWorkerMemoryMb ?? 512) * 1024 * 1024,
+    idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+  };
   const killGraceMs = Math.max(0, options.killGraceMs ?? 5000);
   const abortGraceMs = Math.min(Math.max(0, options.abortGraceMs ?? 1000), killGraceMs);
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
-  const prefetch = Math.max(0, Math.floor(options.prefetch ?? 1));
-  const workers = new Set<Worker>(); // starting, idle or busy
-  const dying = new Set<Worker>(); // stopped by us or exited, until their process group is gone
-  const everReady = new WeakSet<Worker>();
+  /** Every worker, from its start until its process tree is gone. */
+  const workers = new Set<WorkerState>();
+  const procs = new WeakMap<WorkerState, Worker>();
   const waiters: Waiter[] = [];
   const active = new Set<ActiveRun>();
   const counts = { spawned: 0, recycled: 0, reaped: 0, crashed: 0, killed: 0 };
@@ -195,27 +205,99 @@ export function createPool(options: PoolOptions): Pool {
   let closed = false;
   let closing: Promise<void> | undefined;
   let exitHook: (() => void) | undefined;
+  let reapTimer: NodeJS.Timeout | undefined;
+  let reapAt = Infinity;
+  const view: PoolView<Waiter> = {
+    config, workers, queue: waiters,
+    get closed() {
+      return closed;
+    },
+  };
+  const procOf = (w: WorkerState): Worker => procs.get(w)!;
 
   const emit = (event: PoolEvent): void => {
     try {
       options.onEvent?.(event);
     } catch {}
   };
-  const live = (): number => workers.size;
 
-  /** Starts a worker; when it is ready it goes to the waiter that claimed it (isolate), or idle. */
-  const spawn = (spec: WorkerSpec): Worker => {
-    const worker = new Worker({
-      execa: execa!, childEntry: childEntry!, configFile: options.configFile, cwd: options.cwd, spec, killGraceMs, onExit,
+  /** Does what dispatch decided, in order. */
+  const apply = (decisions: Decision<Waiter>[]): void => {
+    for (const d of decisions) {
+      switch (d.type) {
+        case "assign": {
+          const at = waiters.indexOf(d.run);
+          if (at >= 0) waiters.splice(at, 1);
+          transition(d.worker, { type: "claim" });
+          d.run.settle({ worker: d.worker });
+          break;
+        }
+        case "wait":
+          d.run.spawned = d.worker;
+          break;
+        case "spawn": {
+          const w = spawn(d.spec);
+          if (d.run) d.run.spawned = w;
+          break;
+        }
+        case "successor":
+          transition(d.worker, { type: "succeeded" });
+          spawn(d.worker.spec);
+          break;
+        case "stop": {
+          const w = d.worker;
+          if (d.recycled) {
+            counts.recycled++;
+            emit({ type: "recycled", pid: procOf(w).pid, reason: d.recycled, runs: w.runs, rssMb: Math.round(w.rss / 1048576) });
+          } else if (d.why === "reaped") {
+            counts.reaped++;
+            emit({ type: "reaped", pid: procOf(w).pid, idleMs: Date.now() - w.idleSince });
+          }
+          void stop(w);
+          break;
+        }
+        case "drain":
+          transition(d.worker, { type: "drain", reason: d.reason });
+          procOf(d.worker).drop(); // the runs it has not started go back in line
+          break;
+        case "idle":
+          makeIdle(d.worker);
+          break;
+        case "steal": {
+          const seq = procOf(d.from).lastWaiting();
+          if (seq !== undefined) procOf(d.from).drop([seq]);
+          break;
+        }
+        case "stale":
+          transition(d.worker, { type: "stale" });
+          break;
+      }
+    }
+  };
+
+  /** Hands workers to the runs waiting in line. */
+  const pump = (): void => {
+    if (closed || waiters.length === 0) return;
+    apply(dispatch(view));
+  };
+
+  /** Starts a worker; when it is ready it goes to the run that claimed it (isolate), or idle. */
+  const spawn = (spec: WorkerSpec): WorkerState => {
+    const state = newWorkerState(spec);
+    const worker: Worker = new Worker({
+      execa: execa!, childEntry: childEntry!, configFile: options.configFile, cwd: options.cwd, spec, killGraceMs,
+      onProcessGone: () => transition(state, { type: "lost" }),
+      onExit: (_, exit, expected) => onExit(state, worker, exit, expected),
     });
-    workers.add(worker);
+    workers.add(state);
+    procs.set(state, worker);
     counts.spawned++;
     emit({ type: "spawned", pid: worker.pid, key: spec.key, isolate: spec.isolate });
     if (!exitHook) {
       // Workers lead their own process groups, so they would outlive a parent that exits
       // without closing the pool: kill them on the way out.
       exitHook = () => {
-        for (const w of [...workers, ...dying]) w.killNow();
+        for (const w of workers) procOf(w).killNow();
       };
       process.on("exit", exitHook);
     }
@@ -228,205 +310,92 @@ export function createPool(options: PoolOptions): Pool {
     void worker.ready.then(() => clearTimeout(startTimer), () => clearTimeout(startTimer));
     worker.ready.then(
       () => {
-        everReady.add(worker);
-        if (worker.state !== "idle") return; // stopped while starting
-        if (closed || worker.stale) {
-          void stop(worker);
-          return pump();
-        }
-        if (spec.isolate) {
-          const at = waiters.findIndex((w) => w.spawned === worker);
-          if (at < 0) return void stop(worker); // its run was aborted while it started
-          assign(worker, waiters.splice(at, 1)[0]!);
-          return;
-        }
-        makeIdle(worker);
+        transition(state, { type: "ready", rss: worker.rss, now: Date.now() });
+        apply(whenReady(view, state));
         pump();
-        if (worker.state === "idle") steal(worker);
+        if (state.phase === "idle") trySteal(state);
       },
       (error: unknown) => {
         // The run waiting for this worker fails with the reason (e.g. the config does not load).
-        const at = waiters.findIndex((w) => w.spawned === worker);
+        const at = waiters.findIndex((w) => w.spawned === state);
         if (at >= 0) waiters.splice(at, 1)[0]!.settle({ outcome: failure(error) });
-        void stop(worker);
+        void stop(state);
         pump();
       },
     );
-    return worker;
+    return state;
   };
 
-  /** Takes a worker out of service and stops its process group; `onExit` does the rest. */
-  const stop = (worker: Worker): Promise<void> => {
-    workers.delete(worker);
-    dying.add(worker);
-    const gone = worker.stop();
-    void gone.then(() => dying.delete(worker));
+  /** Takes a worker out of service and stops its process tree; `onExit` does the rest. */
+  const stop = (w: WorkerState): Promise<void> => {
+    transition(w, { type: "stop" });
+    const gone = procOf(w).stop();
+    void gone.then(() => {
+      transition(w, { type: "gone" });
+      workers.delete(w);
+    });
     return gone;
   };
 
-  const onExit = (worker: Worker, exit: WorkerExit, expected: boolean): void => {
-    const wasLive = workers.delete(worker);
-    if (!dying.has(worker)) {
-      dying.add(worker);
-      void worker.stop().then(() => dying.delete(worker));
-    }
+  const onExit = (w: WorkerState, worker: Worker, exit: WorkerExit, expected: boolean): void => {
+    const wasLive = inPool(w);
+    if (wasLive) void stop(w); // sweeps what the task left in its group
     emit({ type: "exited", pid: worker.pid, code: exit.code, signal: exit.signal, expected });
     if (!expected && wasLive) {
       counts.crashed++;
-      const during = !everReady.has(worker) ? "start" : worker.load > 0 ? "run" : "idle";
-      emit({ type: "crashed", pid: worker.pid, code: exit.code, signal: exit.signal, during });
-      if (everReady.has(worker)) replace(worker.spec);
+      emit({ type: "crashed", pid: worker.pid, code: exit.code, signal: exit.signal, during: crashedDuring(w) });
+      if (w.everReady) {
+        const again = replacement(view, w.spec);
+        if (again) apply([again]);
+      }
     }
     pump();
   };
 
-  /** Starts a worker of that kind in the background, so the next run finds it warm. */
-  const replace = (spec: WorkerSpec): void => {
-    if (closed || spec.isolate || waiters.length > 0 || live() >= size) return;
-    for (const w of workers) if (w.spec.key === spec.key && (w.state === "idle" || w.state === "starting")) return;
-    spawn(spec);
+  const makeIdle = (w: WorkerState): void => {
+    transition(w, { type: "idle", now: Date.now() });
+    procOf(w).setIdle();
+    if (config.idleTimeoutMs > 0) armReap(w.idleSince + config.idleTimeoutMs);
   };
 
-  const makeIdle = (worker: Worker): void => {
-    worker.setIdle();
-    clearTimeout(worker.idleTimer);
-    if (idleTimeoutMs > 0) {
-      worker.idleTimer = setTimeout(() => {
-        if (worker.state !== "idle" || !workers.has(worker)) return;
-        counts.reaped++;
-        emit({ type: "reaped", pid: worker.pid, idleMs: Date.now() - worker.idleSince });
-        void stop(worker);
-      }, idleTimeoutMs);
-      worker.idleTimer.unref();
-    }
+  /** One timer for every idle worker: it fires when the first is due, and is set again for the next. */
+  const armReap = (at: number): void => {
+    if (reapTimer && reapAt <= at) return;
+    clearTimeout(reapTimer);
+    reapAt = at;
+    reapTimer = setTimeout(() => {
+      reapTimer = undefined;
+      reapAt = Infinity;
+      const { stop: due, next } = reap(view, Date.now());
+      apply(due);
+      if (next !== undefined && !closed) armReap(next);
+    }, Math.max(1, at - Date.now()));
+    reapTimer.unref();
   };
 
-  /** Gives a worker one more run: busy, no longer reaped. */
-  const claim = (worker: Worker): Worker => {
-    clearTimeout(worker.idleTimer);
-    worker.state = "busy";
-    worker.load++;
-    return worker;
-  };
-  const assign = (worker: Worker, waiter: Waiter): void => waiter.settle({ worker: claim(worker) });
-
-  /** A busy worker of that kind that can take one more run ahead (the least loaded). */
-  const findRoom = (key: string): Worker | undefined => {
-    let best: Worker | undefined;
-    for (const w of workers) {
-      if (w.state !== "busy" || w.retiring || w.spec.isolate || w.spec.key !== key || w.load > prefetch) continue;
-      if (!best || w.load < best.load) best = w;
-    }
-    return best;
+  /** An idle worker takes over a run still waiting in a busy worker of its kind. */
+  const trySteal = (idle: WorkerState): void => {
+    const d = steal(view, idle, (w) => procOf(w).waiting);
+    if (d) apply([d]);
   };
 
-  /**
-   * Takes a worker out of rotation: no new runs, and the runs it has not started go back in
-   * line. With a reason it is recycled (reported so when it stops), else it is being killed.
-   */
-  const retire = (worker: Worker, reason?: Worker["recycleReason"]): void => {
-    worker.retiring = true;
-    worker.recycleReason = reason;
-    worker.drop();
-  };
-
-  /** After a run left a worker: stop it if it is retiring and empty, else keep it warm; then hand out runs. */
-  const afterRun = (worker: Worker): void => {
-    if (workers.has(worker) && worker.load === 0) {
-      // A worker of an older project (reload) is retiring too, or was stopped when it became ready.
-      if (closed || worker.retiring || worker.spec.isolate) {
-        const reason = worker.recycleReason;
-        if (reason && !closed) {
-          counts.recycled++;
-          emit({ type: "recycled", pid: worker.pid, reason, runs: worker.runs, rssMb: Math.round(worker.rss / 1048576) });
-        }
-        void stop(worker);
-        pump();
-        replace(worker.spec);
-        return;
-      }
-      makeIdle(worker);
-    }
+  /** After a run left a worker: recycle, start a successor, stop or keep it warm; then hand out runs. */
+  const runLeft = (w: WorkerState, counted: boolean): void => {
+    transition(w, { type: "run-left", counted, rss: procOf(w).rss });
+    apply(afterRun(view, w, counted));
     pump();
-    if (worker.state === "idle" && workers.has(worker)) steal(worker);
+    if (w.phase === "idle") trySteal(w);
   };
 
-  /**
-   * An idle worker takes over a run still waiting in a busy worker of the same kind (it would
-   * otherwise wait behind a long run there): that worker is asked to give it back.
-   */
-  const steal = (idle: Worker): void => {
-    if (waiters.length > 0) return;
-    for (const w of workers) {
-      if (w === idle || w.spec.key !== idle.spec.key || w.state !== "busy") continue;
-      const seq = w.lastWaiting();
-      if (seq !== undefined) return w.drop([seq]);
-    }
-  };
-
-  /** Hands idle workers to waiting runs in order, starting (or swapping) workers within `size`. */
-  const pump = (): void => {
-    if (closed || waiters.length === 0) return;
-    // A starting worker is claimed by one waiter, so two runs do not wait for the same start.
-    const claimed = new Set<Worker>();
-    for (const w of waiters) if (w.spawned && isStarting(w.spawned)) claimed.add(w.spawned);
-    for (let i = 0; i < waiters.length; ) {
-      const waiter = waiters[i]!;
-      const { spec } = waiter;
-      if (!spec.isolate) {
-        const idle = findIdle((w) => w.spec.key === spec.key && !w.stale && !w.retiring);
-        if (idle) {
-          waiters.splice(i, 1);
-          assign(idle, waiter);
-          continue;
-        }
-      }
-      i++;
-      if (waiter.spawned && claimed.has(waiter.spawned)) continue;
-      const starting = spec.isolate ? undefined : [...workers].find((w) => w.spec.key === spec.key && !w.stale && isStarting(w) && !claimed.has(w));
-      if (!starting && live() >= size) {
-        // Full: send it ahead to a busy worker of its kind...
-        const room = spec.isolate ? undefined : findRoom(spec.key);
-        if (room) {
-          waiters.splice(--i, 1);
-          assign(room, waiter);
-          continue;
-        }
-        // ...or make room by stopping the longest-idle worker of another kind.
-        const victim = findIdle(() => true);
-        if (!victim) break; // every worker is busy or starting: the rest wait in order
-        void stop(victim);
-      }
-      waiter.spawned = starting ?? spawn(spec);
-      claimed.add(waiter.spawned);
-    }
-  };
-  const isStarting = (w: Worker): boolean => w.state === "starting" && workers.has(w);
-
-  const findIdle = (pred: (w: Worker) => boolean): Worker | undefined => {
-    let best: Worker | undefined;
-    for (const w of workers) {
-      if (w.state === "idle" && pred(w) && (!best || w.idleSince < best.idleSince)) best = w;
-    }
-    return best;
-  };
-
-  /**
-   * A worker for `spec` without waiting, when nothing waits before it: an idle one, or, when
-   * the pool is full, room ahead in a busy one (as `pump` would give it).
-   */
-  const takeNow = (spec: WorkerSpec): Worker | undefined => {
-    if (waiters.length > 0 || spec.isolate || closed) return undefined;
-    let worker = findIdle((w) => w.spec.key === spec.key && !w.stale && !w.retiring);
-    if (!worker && live() >= size) {
-      for (const w of workers) if (w.state === "starting") return undefined; // it will be ready soon
-      worker = findRoom(spec.key);
-    }
-    return worker && claim(worker);
+  /** A worker for `spec` without waiting, when nothing waits before it (see placeNow). */
+  const takeNow = (spec: WorkerSpec): WorkerState | undefined => {
+    const w = placeNow(view, spec);
+    if (w) transition(w, { type: "claim" });
+    return w;
   };
 
   /** Waits for a worker for `spec`, or for the outside signal; `first`: at the head of the line. */
-  const acquire = (spec: WorkerSpec, signal: AbortSignal | undefined, first = false): Promise<{ worker: Worker } | { outcome: PoolOutcome }> =>
+  const acquire = (spec: WorkerSpec, signal: AbortSignal | undefined, first = false): Promise<{ worker: WorkerState } | { outcome: PoolOutcome }> =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve({ outcome: stopped(signal.reason) });
       const onAbort = (): void => {
@@ -452,49 +421,37 @@ export function createPool(options: PoolOptions): Pool {
       pump();
     });
 
-  /** After a run ended in a healthy worker: count it, and retire the worker when it is due. */
-  const release = (worker: Worker): void => {
-    worker.runs++;
-    if (!worker.retiring && !closed && !worker.spec.isolate) {
-      const reason = worker.runs >= maxRuns ? "runs" : worker.rss > maxRssBytes ? "memory" : undefined;
-      if (reason) {
-        retire(worker, reason);
-      } else if (worker.runs >= successorAt && !worker.succeeded) {
-        worker.succeeded = true;
-        spawn(worker.spec);
-      }
-    }
-    afterRun(worker);
-  };
-
   /**
    * Ends a started run from outside (timeout, signal, close): abort in the child, then kill
    * the group. The runs waiting behind it in that worker go back in line.
    */
-  const kill = (worker: Worker, seq: number, reason: Error, ended: Promise<unknown>, graceMs: number): void => {
-    retire(worker);
+  const kill = (w: WorkerState, seq: number, reason: Error, ended: Promise<unknown>, graceMs: number): void => {
+    const worker = procOf(w);
+    transition(w, { type: "kill" });
+    worker.drop();
     worker.abort(seq, reason);
     const grace = delay(graceMs);
     void Promise.race([grace.promise, ended]).then(() => {
       grace.cancel();
-      if (!workers.has(worker)) return; // it died meanwhile
+      if (!inPool(w)) return; // it died meanwhile
       counts.killed++;
       emit({ type: "killed", pid: worker.pid, reason: reason.message });
-      void stop(worker);
+      void stop(w);
       pump();
-      replace(worker.spec);
+      const again = replacement(view, w.spec);
+      if (again) apply([again]);
     });
   };
 
-  const runOn = (worker: Worker, run: PoolRun, params: string, hooks: PoolHooks): Promise<PoolOutcome | typeof REQUEUE> =>
+  const runOn = (w: WorkerState, run: PoolRun, params: string, hooks: PoolHooks): Promise<PoolOutcome | typeof REQUEUE> =>
     new Promise<PoolOutcome | typeof REQUEUE>((resolve) => {
       const { signal } = hooks;
-      if (signal?.aborted || !workers.has(worker) || worker.retiring) {
+      if (signal?.aborted || w.phase !== "busy") {
         // Stopped, or the worker was retired, between getting the worker and sending the run.
-        worker.load--;
-        afterRun(worker);
+        runLeft(w, false);
         return resolve(signal?.aborted ? stopped(signal.reason) : REQUEUE);
       }
+      const worker = procOf(w);
       let settled = false;
       let started = false;
       let killing = false;
@@ -513,7 +470,7 @@ export function createPool(options: PoolOptions): Pool {
       const startKill = (): void => {
         if (killing) return;
         killing = true;
-        kill(worker, seq, stopReason!, ended, stopGrace);
+        kill(w, seq, stopReason!, ended, stopGrace);
       };
       const interrupt = (reason: Error, graceMs = abortGraceMs): void => {
         if (settled) return;
@@ -542,35 +499,30 @@ export function createPool(options: PoolOptions): Pool {
       );
       seq = sent.seq;
       ended = sent.ended;
-      const entry: ActiveRun = { worker, ended, interrupt: (reason) => interrupt(reason, 0) };
+      const entry: ActiveRun = { ended, interrupt: (reason) => interrupt(reason, 0) };
       active.add(entry);
       void ended.then((end) => {
         active.delete(entry);
-        worker.load--;
         switch (end.kind) {
           case "exit":
             // The pool's exit handler replaces the worker.
+            transition(w, { type: "run-left", counted: false, rss: worker.rss });
             return settle(crashed(run, end.exit, end.stderr, end.oomLine));
           case "dropped":
-            afterRun(worker);
+            runLeft(w, false);
             return settle(closed ? stopped(new RunInterruptedError("interrupted: the worker pool is closing")) : REQUEUE);
           case "done":
-            if (killing) return; // aborted: `kill` stops the worker
+            if (killing) {
+              // Aborted: `kill` stops the worker.
+              transition(w, { type: "run-left", counted: false, rss: worker.rss });
+              return;
+            }
             settle(fromDone(end.done));
-            release(worker);
+            runLeft(w, true);
         }
       });
       if (!settled) signal?.addEventListener("abort", onAbort, { once: true });
     });
-
-  const crashed = (run: PoolRun, exit: WorkerExit, stderr: string[], oomLine: string | undefined): PoolOutcome => {
-    const error = new WorkerExitError(`task "${run.task}" (run ${run.id})`, exit, stderr, { oomLine, maxMemoryMb: run.maxMemoryMb });
-    return {
-      state: "failure", error: toErrorInfo(error), thrown: error,
-      ...(exit.code !== undefined ? { exitCode: exit.code } : {}),
-      ...(exit.signal !== undefined ? { exitSignal: exit.signal } : {}),
-    };
-  };
 
   const plainSpec: WorkerSpec = { key: PLAIN_KEY, env: {}, maxMemoryMb: undefined, isolate: false };
   const specOf = (run: PoolRun): WorkerSpec => {
@@ -622,30 +574,23 @@ export function createPool(options: PoolOptions): Pool {
       }
     },
     stats() {
+      let live = 0;
       let busy = 0;
       let idle = 0;
       let starting = 0;
       let prefetched = 0;
       for (const w of workers) {
-        if (w.state === "busy") busy++;
-        else if (w.state === "idle") idle++;
-        else if (w.state === "starting") starting++;
-        prefetched += w.waiting;
+        if (!inPool(w)) continue;
+        live++;
+        if (w.phase === "busy" || w.phase === "draining" || w.phase === "killing") busy++;
+        else if (w.phase === "idle") idle++;
+        else if (w.phase === "starting") starting++;
+        prefetched += procOf(w).waiting;
       }
-      return { workers: workers.size, busy, idle, starting, ...counts, queued: waiters.length, prefetched };
+      return { workers: live, busy, idle, starting, ...counts, queued: waiters.length, prefetched };
     },
     reload() {
-      for (const w of [...workers]) {
-        w.stale = true;
-        if (w.state === "idle") {
-          counts.recycled++;
-          emit({ type: "recycled", pid: w.pid, reason: "reload", runs: w.runs, rssMb: Math.round(w.rss / 1048576) });
-          void stop(w);
-        } else if (w.state === "busy" && !w.retiring) {
-          // It finishes its current run; the runs waiting in it go to new workers.
-          retire(w, "reload");
-        }
-      }
+      apply(reloadDecisions(view));
       pump();
     },
     close(graceMs = killGraceMs) {
@@ -653,7 +598,7 @@ export function createPool(options: PoolOptions): Pool {
         closed = true;
         for (const waiter of waiters.splice(0)) waiter.settle({ outcome: stopped(new RunInterruptedError("interrupted: the worker pool is closing")) });
         // Runs sent ahead and not started are taken back: they end interrupted, as waiting ones do.
-        for (const w of workers) w.drop();
+        for (const w of workers) if (inPool(w)) procOf(w).drop();
         if (active.size > 0) {
           const all = Promise.all([...active].map((a) => a.ended));
           const grace = delay(graceMs);
@@ -662,10 +607,12 @@ export function createPool(options: PoolOptions): Pool {
         }
         for (const a of [...active]) a.interrupt(new RunInterruptedError("interrupted: the worker pool is closing"));
         // Every process group gets SIGTERM now, SIGKILL after killGraceMs; wait until all are gone.
-        while (workers.size > 0 || dying.size > 0) {
-          for (const w of [...workers]) void stop(w);
-          await Promise.all([...dying].map((w) => w.stop()));
+        while (workers.size > 0) {
+          for (const w of [...workers]) if (inPool(w)) void stop(w);
+          await Promise.all([...workers].map((w) => procOf(w).stop()));
         }
+        clearTimeout(reapTimer);
+        reapTimer = undefined;
         if (exitHook) process.off("exit", exitHook);
         exitHook = undefined;
       })();
@@ -677,26 +624,4 @@ export function createPool(options: PoolOptions): Pool {
 function isEmpty(env: Record<string, string> | undefined): boolean {
   for (const _ in env) return false;
   return true;
-}
-
-/** The outcome of a run stopped from outside or by its deadline, as the inline executor reports it. */
-function stopped(reason: unknown): PoolOutcome {
-  const error = outsideReason(reason);
-  const code = (error as { code?: unknown }).code;
-  const state = code === "FLUID_CANCELLED" ? "cancelled" : code === "FLUID_TIMEOUT" ? "timeout" : "interrupted";
-  return { state, error: toErrorInfo(error), thrown: error };
-}
-
-/** An outside signal's reason as a FluidError: FLUID_CANCELLED, FLUID_INTERRUPTED, ... */
-function outsideReason(reason: unknown): Error {
-  return isFluidError(reason) ? reason : new RunInterruptedError();
-}
-
-function fromDone(done: DoneMessage): PoolOutcome {
-  if (done.state === "success") return { state: "success", result: decodeValue(done.result) };
-  return { state: done.state, ...(done.error ? { error: done.error, thrown: errorFromInfo(done.error) } : {}) };
-}
-
-function failure(error: unknown): PoolOutcome {
-  return { state: "failure", error: toErrorInfo(error), thrown: error };
 }

@@ -13,9 +13,6 @@ import { OOM_LINE, WorkerExitError, type WorkerExit } from "./worker-exit-error.
 
 type Execa = typeof import("execa").execa;
 
-/** Lifecycle of a worker: starting -> idle <-> busy -> stopping -> exited. */
-export type WorkerState = "starting" | "idle" | "busy" | "stopping" | "exited";
-
 /** What a worker process is started with; workers with the same key are interchangeable. */
 export interface WorkerSpec {
   key: string;
@@ -32,7 +29,9 @@ export interface WorkerOptions {
   cwd: string;
   spec: WorkerSpec;
   killGraceMs: number;
-  /** Called once when the process has exited; `expected` when the pool stopped it. */
+  /** Called at once when the process has exited (its last output and runs are still being read). */
+  onProcessGone?: ((worker: Worker) => void) | undefined;
+  /** Called once when the exit has been handled (every run on it ended); `expected` when the pool stopped it. */
   onExit: (worker: Worker, exit: WorkerExit, expected: boolean) => void;
 }
 
@@ -88,31 +87,15 @@ const MAX_OWNERS = 64;
 let nextId = 1;
 
 /**
- * One child process of the pool, running the worker entry. The child executes one run at a
- * time, in order; the worker may hold more (sent ahead, waiting in the child's queue).
+ * One child process of the pool, running the worker entry: the process, its IPC channel and
+ * its output. The child executes one run at a time, in order; the worker may hold more (sent
+ * ahead, waiting in the child's queue). What the pool decides about a worker (idle, busy,
+ * draining, its run count...) lives in worker-state.ts, not here.
  */
 export class Worker {
   readonly id = nextId++;
   readonly spec: WorkerSpec;
   readonly pid: number | undefined;
-  state: WorkerState = "starting";
-  /** Runs executed so far. */
-  runs = 0;
-  /** Runs the pool has given this worker that have not ended yet (started or waiting in the child). */
-  load = 0;
-  /** Takes no more runs: it is being recycled or killed. */
-  retiring = false;
-  /** Why it is being recycled (reported when it stops); undefined when it is being killed. */
-  recycleReason: "runs" | "memory" | "reload" | undefined;
-  /** Its successor has been started beside it (it is near its run limit). */
-  succeeded = false;
-  /** Resident set size after the last run, bytes. */
-  rss = 0;
-  /** Loaded an older version of the project: retire after the current run. */
-  stale = false;
-  /** When the worker last became idle (for reaping). */
-  idleSince = 0;
-  idleTimer: NodeJS.Timeout | undefined;
   /** Resolves when the project is loaded; rejects when the child cannot start. */
   readonly ready: Promise<void>;
   /** Resolves when the process has exited. */
@@ -150,6 +133,9 @@ export class Worker {
   /** Resolves when the exit has been handled (see onProcessExit). */
   private readonly handled = new Promise<void>((resolve) => (this.markHandled = resolve));
   private stopping = false;
+  private exitedFlag = false;
+  /** Resident set size after the last run (or at ready), bytes. */
+  private lastRss = 0;
   /** Whether `ready` has settled. */
   private readySettled = false;
   private resolveReady!: () => void;
@@ -192,6 +178,11 @@ export class Worker {
     this.send({ type: "hello", configFile: options.configFile, cwd: options.cwd, mark: this.mark });
   }
 
+  /** Resident set size of the process after its last run (or when it became ready), bytes. */
+  get rss(): number {
+    return this.lastRss;
+  }
+
   /** Runs sent to the child that it has not started (as far as this process knows). */
   get waiting(): number {
     return Math.max(0, this.pending.length - 1);
@@ -203,8 +194,7 @@ export class Worker {
    */
   run(message: Omit<RunMessage, "type" | "seq">, hooks: RunHooks): { seq: number; ended: Promise<RunEnd> } {
     const seq = ++this.seq;
-    if (this.state === "exited" || this.stopping) return { seq, ended: Promise.resolve({ kind: "dropped" }) };
-    this.state = "busy";
+    if (this.exitedFlag || this.stopping) return { seq, ended: Promise.resolve({ kind: "dropped" }) };
     this.setRef(true);
     const ended = new Promise<RunEnd>((resolve) => {
       const slot: Slot = {
@@ -243,10 +233,8 @@ export class Worker {
     return this.pending.length > 1 ? this.pending[this.pending.length - 1]!.seq : undefined;
   }
 
-  /** Marks the worker idle: it no longer keeps the parent's event loop alive. */
+  /** The worker holds no run: it no longer keeps the parent's event loop alive (`run` refs it again). */
   setIdle(): void {
-    this.state = "idle";
-    this.idleSince = Date.now();
     this.setRef(false);
   }
 
@@ -257,8 +245,6 @@ export class Worker {
   stop(): Promise<void> {
     if (this.gone) return this.gone;
     this.stopping = true;
-    if (this.state !== "exited") this.state = "stopping";
-    clearTimeout(this.idleTimer);
     this.setRef(true);
     // Resolves once the exit is handled too (runs ended, the pool told), so nothing is pending after.
     this.gone = this.killGroup().then(() => within(this.handled, 1000)).then(() => {});
@@ -267,7 +253,7 @@ export class Worker {
 
   /** Gives up on a worker that is still starting: `ready` rejects with `error` (stop it next). */
   failStart(error: Error): void {
-    if (this.state !== "starting") return;
+    if (this.readySettled || this.stopping || this.exitedFlag) return;
     this.fatal = error;
     this.rejectReady(error);
   }
@@ -289,9 +275,9 @@ export class Worker {
   }
 
   private onProcessExit(exit: WorkerExit): void {
-    this.state = "exited";
-    clearTimeout(this.idleTimer);
+    this.exitedFlag = true;
     const expected = this.stopping;
+    callSafely(() => this.options.onProcessGone?.(this));
     // Sweep what the task left in the group (a crash leaves its grandchildren behind).
     if (!this.stopping) void this.stop();
     void (async () => {
@@ -328,8 +314,7 @@ export class Worker {
   private onMessage(message: ChildMessage): void {
     switch (message.type) {
       case "ready":
-        this.rss = message.rss;
-        if (this.state === "starting") this.state = "idle";
+        this.lastRss = message.rss;
         this.resolveReady();
         return;
       case "fatal":
@@ -348,7 +333,7 @@ export class Worker {
         const slot = this.slots.get(message.seq);
         if (!slot) return;
         slot.done = message;
-        this.rss = message.rss;
+        this.lastRss = message.rss;
         callSafely(() => slot.hooks.onDone?.());
         this.settled(slot);
         // Streams the run did not print to carry no mark: nothing to wait for there.
