@@ -112,7 +112,7 @@ export interface SchedulerOptions {
   isEnabled?(task: string): boolean;
   /** Events for the log: clock jump, stall, late fire, catch-up summary, error. Default: none. */
   onEvent?(event: SchedulerEvent): void;
-  /** Longest single sleep, ms: clock jumps and suspend are noticed within about this. Default 1000. */
+  /** Longest single sleep, ms: clock jumps and suspend are noticed within about this. Default 2000 (an idle daemon wakes at most every 2 s for it). */
   maxSleepMs?: number;
   /**
    * How late a fire may be and still go out as "on-time", ms. Later instants (a suspend, a

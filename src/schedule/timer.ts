@@ -77,7 +77,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const onFire = options.onFire;
   const isEnabledOption = options.isEnabled;
   const onEvent = options.onEvent;
-  const maxSleepMs = numberOption("maxSleepMs", options.maxSleepMs, 1000, 1);
+  const maxSleepMs = numberOption("maxSleepMs", options.maxSleepMs, 2000, 1);
   const toleranceMs = numberOption("lateToleranceMs", options.lateToleranceMs, 1000, 0);
   const spacingMs = numberOption("catchUpSpacingMs", options.catchUpSpacingMs, 100, 0);
   const spinMs = numberOption("spinMs", options.spinMs, 2, 0);

@@ -307,6 +307,7 @@ describe("scheduler: clock jumps, suspend and stalls", () => {
   it("forward jump: missed fires follow each task's catch-up policy, and an event says so", () => {
     const { scheduler, fires, ofType } = make({
       entries: [entry("skip", every("1m"), skip), entry("latest", every("1m"), latest), entry("some", every("1m"), some(3, HOUR))],
+      maxSleepMs: SEC, // wakes on a 1 s grid, which the arithmetic below follows
     });
     scheduler.start();
     vi.advanceTimersByTime(30 * SEC); // wall T0 + 30.5 s
@@ -328,7 +329,7 @@ describe("scheduler: clock jumps, suspend and stalls", () => {
   });
 
   it("a fire less than lateToleranceMs behind still goes out on time; latest adds nothing", () => {
-    const { scheduler, fires, ofType } = make({ entries: [entry("skip", every("1m"), skip), entry("latest", every("1m"), latest)] });
+    const { scheduler, fires, ofType } = make({ entries: [entry("skip", every("1m"), skip), entry("latest", every("1m"), latest)], maxSleepMs: SEC });
     scheduler.start(); // wall T0 + 0.5 s
     vi.advanceTimersByTime(58 * SEC); // T0 + 58.5 s; the next wake is at T0 + 59.5 s by the timers
     jumpForward(1200); // that wake sees the wall at T0 + 60.7 s: T0 + 1m is 0.7 s behind
