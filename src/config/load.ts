@@ -20,6 +20,7 @@ import type { FluidConfig, PoolConfig, StoreConfig } from "./define.js";
 import { findConfig } from "./find.js";
 import { Registry } from "./registry.js";
 import { suggest } from "../suggest.js";
+import { megabytes } from "../core/size.js";
 
 /** The config with every default filled in. */
 export interface ResolvedConfig {
@@ -224,9 +225,9 @@ function resolvePool(value: unknown, fail: (m: string, h?: string) => ConfigErro
   if (p.size !== undefined) out.size = whole(p.size, "size");
   if (p.maxRunsPerWorker !== undefined) out.maxRunsPerWorker = whole(p.maxRunsPerWorker, "maxRunsPerWorker");
   if (p.maxWorkerMemory !== undefined) {
-    const m = /^(\d+)\s*(mb|gb)?$/i.exec(String(p.maxWorkerMemory).trim());
-    if (!m) throw fail(`pool.maxWorkerMemory must be a size such as "512MB" or "1GB", got ${JSON.stringify(p.maxWorkerMemory)}`);
-    out.maxWorkerMemoryMb = Number(m[1]) * (m[2]?.toLowerCase() === "gb" ? 1024 : 1);
+    const mb = typeof p.maxWorkerMemory === "number" || typeof p.maxWorkerMemory === "string" ? megabytes(p.maxWorkerMemory) : undefined;
+    if (mb === undefined) throw fail(`pool.maxWorkerMemory must be a size such as "512MB" or "1GB", got ${JSON.stringify(p.maxWorkerMemory)}`);
+    out.maxWorkerMemoryMb = mb;
   }
   const ms = (v: number | string, name: string): number => {
     try {

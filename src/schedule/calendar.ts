@@ -1,7 +1,7 @@
 import { Cron } from "croner";
 import { ScheduleError } from "../core/errors.js";
 import type { Schedule } from "../core/types.js";
-import { SCHEDULE_BRAND } from "./brand.js";
+import { SCHEDULE_BRAND } from "../core/brand.js";
 import { checkAfter, resolveTimezone } from "./validate.js";
 import { fixedTimeInstant, wallTimeAt } from "./wall-clock.js";
 

@@ -1,5 +1,5 @@
 import { ScheduleError } from "../core/errors.js";
-import { SCHEDULE_BRAND } from "./brand.js";
+import { SCHEDULE_BRAND } from "../core/brand.js";
 import { chooseZone, compile, defaultZone, type CalendarSchedule, type CheckedPattern, type ZoneChoice } from "./calendar.js";
 import { checkKeys, checkParams, describeValue } from "./validate.js";
 

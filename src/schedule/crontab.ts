@@ -1,5 +1,5 @@
 import { ScheduleError } from "../core/errors.js";
-import { SCHEDULE_BRAND } from "./brand.js";
+import { SCHEDULE_BRAND } from "../core/brand.js";
 import { chooseZone, compile, defaultZone, type CalendarSchedule, type CheckedPattern, type ZoneChoice } from "./calendar.js";
 import { describeCrontab } from "./crontab-describe.js";
 import { CRONTAB_FIELDS, parseField, type CrontabFieldName, type CrontabValue, type ParsedField } from "./crontab-fields.js";

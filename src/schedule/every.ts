@@ -1,7 +1,7 @@
 import { parseDurationAs } from "../core/duration.js";
 import { ScheduleError } from "../core/errors.js";
 import type { Duration, Schedule } from "../core/types.js";
-import { SCHEDULE_BRAND } from "./brand.js";
+import { SCHEDULE_BRAND } from "../core/brand.js";
 import { checkAfter, checkKeys, checkParams } from "./validate.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { Schedule } from "../core/types.js";
-import { SCHEDULE_BRAND } from "./brand.js";
+import { SCHEDULE_BRAND } from "../core/brand.js";
 
-export { SCHEDULE_BRAND } from "./brand.js";
+export { SCHEDULE_BRAND } from "../core/brand.js";
 export { every, MIN_INTERVAL_MS, type EveryOptions, type EverySchedule } from "./every.js";
 export { crontab, type CrontabFields, type CrontabFieldName, type CrontabOptions, type CrontabSchedule, type CrontabValue } from "./crontab.js";
 export { cron, type CronOptions, type CronSchedule } from "./cron.js";

@@ -5,10 +5,11 @@ import { parseDurationAs } from "../core/duration.js";
 import type { ExecOptions, ExecResult } from "./exec.js";
 import { suggest } from "../suggest.js";
 import type { Duration, ParamsSchema, Priority, RetryOptions, RetryPolicy, RunLogger, Schedule } from "../core/types.js";
+import { SCHEDULE_BRAND } from "../core/brand.js";
+import { megabytes } from "../core/size.js";
 
 /** Brand that recognises a task across copies of the package (e.g. a user's and ours). */
 export const TASK_BRAND = Symbol.for("fluid-tasks.task");
-const SCHEDULE_BRAND = Symbol.for("fluid-tasks.schedule");
 
 /** Default timeout of a run: 60 seconds. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -348,14 +349,10 @@ function catchUpPolicy(c: CatchUpPolicy | undefined, fail: (m: string, h?: strin
   throw fail(`invalid catchUp ${JSON.stringify(c)}`, 'use "skip", "latest" or { max: 3, within: "1h" }');
 }
 
-const SIZE = /^(\d+(?:\.\d+)?)\s*(kb|mb|gb|k|m|g)?$/i;
-const MB_PER_UNIT: Record<string, number> = { k: 1 / 1024, kb: 1 / 1024, m: 1, mb: 1, g: 1024, gb: 1024 };
-
 /** "512MB", "2GB", 256 (MB) -> whole megabytes, at least 16. */
 function parseMegabytes(value: number | string, fail: (m: string, h?: string) => TaskDefinitionError): number {
-  const m = typeof value === "number" ? [String(value), String(value), "mb"] : SIZE.exec(value.trim());
-  const mb = m ? Math.floor(Number(m[1]) * MB_PER_UNIT[(m[2] ?? "mb").toLowerCase()]!) : NaN;
-  if (!Number.isFinite(mb) || mb < 16) {
+  const mb = megabytes(value);
+  if (mb === undefined || mb < 16) {
     throw fail(`invalid maxMemory ${JSON.stringify(value)}`, 'write a size of at least 16MB, e.g. "512MB" or "2GB" (a number is MB)');
   }
   return mb;
