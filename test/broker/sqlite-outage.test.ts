@@ -5,20 +5,10 @@ import { openSqliteBroker } from "../../src/broker/sqlite.js";
 import type { StoreError } from "../../src/core/errors.js";
 import { makeRun, T0 } from "./broker-contract.js";
 import { readRows, useTempDirs } from "./temp-dirs.js";
+import { holdWriteLock } from "../store/temp-store.js";
 
 const tempDir = useTempDirs();
 
-/** Another connection holding the write lock: every write of the broker fails with SQLITE_BUSY (transient) after its busy_timeout. */
-function holdWriteLock(path: string): { release: () => void } {
-  const db = new Database(path);
-  db.exec("BEGIN IMMEDIATE");
-  return {
-    release: () => {
-      db.exec("ROLLBACK");
-      db.close();
-    },
-  };
-}
 
 describe("sqlite broker while the store cannot be written", () => {
   it("keeps acks and retries in memory until they land, claims nothing meanwhile, and says so twice", async () => {

@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { execa, type ResultPromise } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { useChildren } from "../helpers/children.js";
 import { CONFIG, ROOT, fluid, tempProject } from "../helpers/cli.js";
 import { useServe, type Served } from "../helpers/serve.js";
 import { readTable } from "../store/temp-store.js";
@@ -63,15 +64,7 @@ function fill(file: string): void {
   }
 }
 
-const children: ResultPromise[] = [];
-const cleanups: Array<() => void> = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await child.catch(() => {});
-  }
-  for (const c of cleanups.splice(0).reverse()) c();
-});
+const { cleanups } = useChildren();
 
 async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { execa, type ResultPromise } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { useChildren } from "../helpers/children.js";
 import { CONFIG, ROOT, fluid, tempProject } from "../helpers/cli.js";
 import { useServe, type Served } from "../helpers/serve.js";
 import { readTable } from "../store/temp-store.js";
@@ -59,15 +60,7 @@ for (;;) {
 }
 `;
 
-const children: ResultPromise[] = [];
-const cleanups: Array<() => void> = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await child.catch(() => {});
-  }
-  for (const c of cleanups.splice(0)) c();
-});
+const { children, cleanups } = useChildren();
 
 const serve = useServe();
 /** Starts `fluid serve --log-format json` in `dir`; resolves once it has started. */

@@ -2,23 +2,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { execa, type ResultPromise } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { useChildren } from "../helpers/children.js";
 import { BIN, CONFIG, tempProject } from "../helpers/cli.js";
 
 // The real `fluid serve` in a child process: what it leaves running once started, and how its
 // schedules live through a backward clock jump (libfaketime moves the wall clock of the running
 // process; its monotonic clock stays real, as with an NTP step or a restored VM snapshot).
 
-const children: ResultPromise[] = [];
-const cleanups: Array<() => void> = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await child.catch(() => {});
-  }
-  for (const c of cleanups.splice(0)) c();
-});
+const { children, cleanups } = useChildren();
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "fluid-idle-test-"));

@@ -72,3 +72,19 @@ export function catchStoreError(fn: () => unknown): StoreError {
   }
   throw new Error("expected an error, got none");
 }
+
+/**
+ * Holds the write lock of a store file from another connection, as a second process in a long
+ * write would: writes of the store or the SQLite broker then fail with SQLITE_BUSY (transient)
+ * after their busy timeout.
+ */
+export function holdWriteLock(path: string): { release: () => void } {
+  const db = new Database(path);
+  db.exec("BEGIN IMMEDIATE");
+  return {
+    release: () => {
+      db.exec("ROLLBACK");
+      db.close();
+    },
+  };
+}

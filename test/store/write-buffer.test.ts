@@ -2,24 +2,10 @@ import { setImmediate as tick } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import { StoreError } from "../../src/core/errors.js";
-import { makeRecord, readTable, useTempStores } from "./temp-store.js";
+import { holdWriteLock, makeRecord, readTable, useTempStores } from "./temp-store.js";
 
 const { open } = useTempStores();
 
-/**
- * Holds the write lock of a store file from another connection, as a second process in a long
- * write would: the store's writes then fail with SQLITE_BUSY after its busy timeout.
- */
-function holdWriteLock(path: string): { release: () => void } {
-  const db = new Database(path);
-  db.exec("BEGIN IMMEDIATE");
-  return {
-    release: () => {
-      db.exec("ROLLBACK");
-      db.close();
-    },
-  };
-}
 
 const ids = (path: string): string[] => (readTable(path, "SELECT id FROM runs ORDER BY id") as Array<{ id: string }>).map((r) => r.id);
 
