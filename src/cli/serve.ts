@@ -40,8 +40,6 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
     onEvent: write,
   };
   const daemon = await serve(options).finally(flushHeld);
-  flushCodeCache(); // now, not at exit: a daemon may run for months, or end by SIGKILL
-  (await import("../config/compile.js")).stopEsbuild(); // start-up is over: no esbuild child for months
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
     signals++;
@@ -55,7 +53,10 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
   process.on("SIGTERM", onStop);
   process.on("SIGINT", onStop);
   process.on("SIGHUP", onHup);
+  // The handlers are set in the same turn as "started", so no signal meets a daemon without them.
   try {
+    flushCodeCache(); // now, not at exit: a daemon may run for months, or end by SIGKILL
+    (await import("../config/compile.js")).stopEsbuild(); // start-up is over: no esbuild child for months
     await daemon.done;
   } finally {
     process.off("SIGTERM", onStop);
