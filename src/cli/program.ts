@@ -121,8 +121,9 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("--grace <duration>", "on shutdown, how long running runs may finish before they are interrupted and re-queued", "30s")
     .option("--broker <kind>", "where queued runs wait: sqlite (durable, in the store file) or memory", undefined)
     .option("--log-format <format>", "pretty or json (default: pretty on a terminal, else json)")
+    .option("--env-file <path>", "load KEY=VALUE lines into the environment before the tasks load (repeatable; \"-path\" if it may be missing; the environment wins)", (v: string, all: string[]) => [...all, v], [] as string[])
     .option("-c, --config <path>", "config file")
-    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string }) => {
+    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string; envFile?: string[] }) => {
       setExit(await serveCommand({ ...opts, ...configOf(opts) }, io));
     });
 

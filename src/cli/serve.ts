@@ -15,6 +15,8 @@ export interface ServeCliOptions {
   grace?: string;
   broker?: string;
   logFormat?: string;
+  /** `--env-file`, in order. */
+  envFile?: string[];
 }
 
 /** `fluid serve`: runs the daemon in the foreground until SIGTERM/SIGINT; resolves with the exit code. */
@@ -37,6 +39,7 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(graceMs !== undefined ? { graceMs } : {}),
     ...(o.broker ? { broker: o.broker as "sqlite" | "memory" } : {}),
+    ...(o.envFile && o.envFile.length > 0 ? { envFiles: o.envFile } : {}),
     onEvent: write,
   };
   const daemon = await serve(options).finally(flushHeld);

@@ -80,6 +80,14 @@ export interface FluidConfig<Deps = unknown> {
   concurrency?: number;
   /** Child processes of cpu-bound tasks; see `PoolConfig` for each option's default. */
   pool?: PoolConfig;
+  /**
+   * Environment files (`KEY=VALUE` lines, read as systemd's `EnvironmentFile=`), relative to the
+   * config file, loaded before the task modules; a leading "-" makes one optional ("-./.env").
+   * A variable already in the environment is not overridden; a later file wins over an earlier
+   * one. See docs/service.md.
+   * @default none
+   */
+  envFile?: string | string[];
 }
 
 /**

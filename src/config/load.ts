@@ -18,6 +18,7 @@ import { installStackMapping } from "../startup/stack-map.js";
 import { parseDuration } from "../core/duration.js";
 import type { FluidConfig, PoolConfig, StoreConfig } from "./define.js";
 import { findConfig } from "./find.js";
+import { applyEnvFiles, envFileRef, type EnvFileRef } from "./env-file.js";
 import { Registry } from "./registry.js";
 import { suggest } from "../suggest.js";
 import { megabytes } from "../core/size.js";
@@ -32,6 +33,8 @@ export interface ResolvedConfig {
   concurrency: number;
   /** Pool options resolved to numbers (undefined fields take the pool's defaults). */
   pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number; prefetch?: number };
+  /** The config's environment files, absolute, in order (empty when none). */
+  envFiles: EnvFileRef[];
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -73,9 +76,15 @@ export interface LoadOptions {
    * loaded, as without it. Only with tasks "all". Default: none.
    */
   task?: string;
+  /**
+   * More environment files (`fluid serve --env-file`), relative to `cwd`, a leading "-" making
+   * one optional: loaded before the config module, and again after the config's `envFile`
+   * (so they win over it). Never override a variable the environment already had. Default none.
+   */
+  envFiles?: string[];
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -88,8 +97,13 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
   publishedApi(); // task modules' `import "fluid-tasks"` gets it (see compileModules)
   provideZod(ownZod); // the shared, fast-loading zod for tasks without params
 
+  // Environment files: the command line's before the config module runs, then the config's and
+  // the command line's again (so theirs win), all before any task module loads.
+  const cliEnvFiles = (options.envFiles ?? []).map((f) => envFileRef(f, cwd));
+  if (cliEnvFiles.length > 0) applyEnvFiles(cliEnvFiles);
   const raw = await loadConfigModule(configFile, cacheDir, root);
   const config = resolveConfig(raw, configFile, env);
+  if (config.envFiles.length > 0) applyEnvFiles([...config.envFiles, ...cliEnvFiles]);
   const mode = options.tasks ?? "all";
   if (mode === "none") return { configFile, root, config, registry: new Registry(), broken: [] };
   const files = await expandGlobs(config.tasks, root, configFile, cacheDir);
@@ -167,8 +181,18 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   }
   return {
     tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number,
-    pool: resolvePool(c.pool, fail),
+    pool: resolvePool(c.pool, fail), envFiles: resolveEnvFiles(c.envFile, dirname(configFile), fail),
   };
+}
+
+/** `envFile`: a path or a list of paths, relative to the config file ("-path": optional). */
+function resolveEnvFiles(value: unknown, root: string, fail: (m: string, h?: string) => ConfigError): EnvFileRef[] {
+  if (value === undefined) return [];
+  const list = typeof value === "string" ? [value] : value;
+  if (!Array.isArray(list) || !list.every((f) => typeof f === "string" && f !== "" && f !== "-")) {
+    throw fail("`envFile` must be a path or a list of paths", 'e.g. envFile: "./.env", or "-./.env" when it may be missing');
+  }
+  return list.map((f: string) => envFileRef(f, root));
 }
 
 /** Refuses a key the config does not know, naming its full path ("store.retention.dayz") and the closest known key. */
