@@ -13,6 +13,8 @@ const serveCommand: typeof import("./serve.js").serveCommand = async (...a) => (
 const queueCommand: typeof import("./queue.js").queueCommand = async (...a) => (await import("./queue.js")).queueCommand(...a);
 const cancelCommand: typeof import("./cancel.js").cancelCommand = async (...a) => (await import("./cancel.js")).cancelCommand(...a);
 const nextCommand: typeof import("./next.js").nextCommand = async (...a) => (await import("./next.js")).nextCommand(...a);
+const statusCommand: typeof import("./status.js").statusCommand = async (...a) => (await import("./status.js")).statusCommand(...a);
+const initSystemdCommand: typeof import("./init.js").initSystemdCommand = async (...a) => (await import("./init.js")).initSystemdCommand(...a);
 const enableCommand: typeof import("./enable.js").enableCommand = async (...a) => (await import("./enable.js")).enableCommand(...a);
 
 /**
@@ -125,6 +127,33 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("-c, --config <path>", "config file")
     .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string; envFile?: string[] }) => {
       setExit(await serveCommand({ ...opts, ...configOf(opts) }, io));
+    });
+
+  program
+    .command("status")
+    .description("is a daemon serving this store (pid, host, since), the queue, running runs, the last failure, the next fires; exit 0 serving, 3 not")
+    .option("--json", "print JSON")
+    .option("-c, --config <path>", "config file")
+    .action(async (opts: { json?: boolean; config?: string }) => {
+      setExit(await statusCommand({ ...configOf(opts), json: opts.json === true }, io));
+    });
+
+  program
+    .command("init")
+    .description("set up how fluid serve runs")
+    .command("systemd")
+    .description("print (or --write) a systemd unit that runs fluid serve for this project")
+    .option("--user", "a user unit (~/.config/systemd/user/) instead of a system one")
+    .option("--write", "write the unit file instead of printing it")
+    .option("--force", "with --write, replace an existing unit file")
+    .option("--name <name>", "unit name (default: fluid-<project directory name>)")
+    .option("--run-as <user>", "User= of a system unit (default: SUDO_USER, else the current user)")
+    .option("--grace <duration>", "the daemon's --grace; TimeoutStopSec is set above it", "30s")
+    .option("--env-file <path>", "EnvironmentFile= of the unit (default: .env in the project, optional)")
+    .option("--dir <dir>", "with --write, write into this directory (default: /etc/systemd/system, or ~/.config/systemd/user with --user)")
+    .option("-c, --config <path>", "config file")
+    .action(async (opts: { user?: boolean; write?: boolean; force?: boolean; name?: string; runAs?: string; grace?: string; envFile?: string; dir?: string; config?: string }) => {
+      setExit(await initSystemdCommand({ ...opts, ...configOf(opts) }, io));
     });
 
   program

@@ -171,6 +171,9 @@ export function prettyWriter(io: Output): ((e: DaemonEvent) => void) & { flush()
       case "error":
         w(`${c.red("error")} ${e.message}`);
         break;
+      case "warning":
+        w(`${c.yellow("warning")} ${e.message}${e.hint ? `\n  ${c.dim(e.hint)}` : ""}`);
+        break;
       default:
         w(`${(e as { type: string }).type}`);
     }

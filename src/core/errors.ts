@@ -18,6 +18,8 @@ export const ExitCode = {
   usage: 2,
   /** The task stopped itself with ctx.abort(). */
   aborted: 3,
+  /** `fluid status`: no daemon serves the store (as an LSB init script's `status` says "not running"). */
+  notServing: 3,
   /** `fluid queue --wait --timeout` stopped waiting: the run has not ended yet (as timeout(1) exits). */
   waitTimeout: 124,
   /** Interrupted (SIGINT, SIGTERM) or cancelled (`fluid cancel`). */

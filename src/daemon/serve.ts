@@ -20,6 +20,7 @@ import type { PoolEvent, PoolStats } from "../executor/pool.js";
 import { leaseTiming, takeDaemonLease, type DaemonLease, type LeaseTiming } from "./lock.js";
 import { openBroker } from "./open-broker.js";
 import { onStoreChange } from "../broker/wake.js";
+import { pidOneWarning } from "./pid-one.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -56,7 +57,8 @@ export type DaemonEvent =
   | { type: "stopping"; reason: string; running: number; graceMs: number }
   | { type: "stopped"; finished: number; interrupted: number }
   | { type: "pool"; event: PoolEvent }
-  | { type: "error"; message: string; error?: unknown };
+  | { type: "error"; message: string; error?: unknown }
+  | { type: "warning"; message: string; hint?: string };
 
 /** The start-up summary. */
 export interface DaemonSummary {
@@ -248,6 +250,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     consumer.start();
     scheduler.start();
     emit({ type: "started", summary });
+    const asPidOne = pidOneWarning(process.pid);
+    if (asPidOne) emit({ type: "warning", ...asPidOne });
     // Retention: in the background, never before "started": a second after it, then hourly, one small transaction per turn.
     if (store) releasers.push(startPruning(store, { onError: (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }) }));
 
