@@ -116,6 +116,9 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
       setExit(await enableCommand(name, false, { ...configOf(opts), ...(opts.reason ? { reason: opts.reason } : {}) }, io));
     });
 
+  // `fluid serve --environment-file` / `--env-file`, in command-line order.
+  const envFiles: string[] = [];
+  const addEnvFile = (value: string): string[] => (envFiles.push(value), envFiles);
   program
     .command("serve")
     .description("the daemon: fire schedules, run queued runs, record everything; stops gracefully on SIGTERM/SIGINT")
@@ -123,10 +126,12 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("--grace <duration>", "on shutdown, how long running runs may finish before they are interrupted and re-queued", "30s")
     .option("--broker <kind>", "where queued runs wait: sqlite (durable, in the store file) or memory", undefined)
     .option("--log-format <format>", "pretty or json (default: pretty on a terminal, else json)")
-    .option("--env-file <path>", "load KEY=VALUE lines into the environment before the tasks load (repeatable; \"-path\" if it may be missing; the environment wins)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option("--environment-file <path>", "load KEY=VALUE lines into the environment before the tasks load (repeatable; \"-path\" if it may be missing; the environment wins)", addEnvFile)
+    // Also as --env-file, but Node reads that flag itself, even after the script, and exits 9 when the file is missing (docs/service.md).
+    .addOption(new Option("--env-file <path>").hideHelp().argParser(addEnvFile))
     .option("-c, --config <path>", "config file")
-    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string; envFile?: string[] }) => {
-      setExit(await serveCommand({ ...opts, ...configOf(opts) }, io));
+    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string }) => {
+      setExit(await serveCommand({ ...opts, ...configOf(opts), envFile: envFiles }, io));
     });
 
   program
@@ -149,11 +154,12 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("--name <name>", "unit name (default: fluid-<project directory name>)")
     .option("--run-as <user>", "User= of a system unit (default: SUDO_USER, else the current user)")
     .option("--grace <duration>", "the daemon's --grace; TimeoutStopSec is set above it", "30s")
-    .option("--env-file <path>", "EnvironmentFile= of the unit (default: .env in the project, optional)")
+    .option("--environment-file <path>", "EnvironmentFile= of the unit (default: \"-<project>/.env\": optional)")
     .option("--dir <dir>", "with --write, write into this directory (default: /etc/systemd/system, or ~/.config/systemd/user with --user)")
     .option("-c, --config <path>", "config file")
-    .action(async (opts: { user?: boolean; write?: boolean; force?: boolean; name?: string; runAs?: string; grace?: string; envFile?: string; dir?: string; config?: string }) => {
-      setExit(await initSystemdCommand({ ...opts, ...configOf(opts) }, io));
+    .action(async (opts: { user?: boolean; write?: boolean; force?: boolean; name?: string; runAs?: string; grace?: string; environmentFile?: string; dir?: string; config?: string }) => {
+      const { environmentFile, ...rest } = opts;
+      setExit(await initSystemdCommand({ ...rest, ...configOf(opts), ...(environmentFile !== undefined ? { envFile: environmentFile } : {}) }, io));
     });
 
   program

@@ -40,7 +40,7 @@ export function parseEnvFile(text: string, file: string): Map<string, string> {
       continue;
     }
     const startLine = line;
-    let end = text.indexOf("=", i);
+    const end = text.indexOf("=", i);
     const eol = text.indexOf("\n", i);
     if (end < 0 || (eol >= 0 && eol < end)) {
       const content = text.slice(i, eol < 0 ? n : eol).trim();
