@@ -99,12 +99,14 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
 
   // Environment files: the command line's before the config module runs, then the config's and
   // the command line's again (so theirs win), all before any task module loads.
+  // A command that loads no task module runs no task code: it needs none of them (and a broken
+  // file does not stop `fluid show` or `fluid init`).
+  const mode = options.tasks ?? "all";
   const cliEnvFiles = (options.envFiles ?? []).map((f) => envFileRef(f, cwd));
   if (cliEnvFiles.length > 0) applyEnvFiles(cliEnvFiles);
   const raw = await loadConfigModule(configFile, cacheDir, root);
   const config = resolveConfig(raw, configFile, env);
-  if (config.envFiles.length > 0) applyEnvFiles([...config.envFiles, ...cliEnvFiles]);
-  const mode = options.tasks ?? "all";
+  if (config.envFiles.length > 0 && mode !== "none") applyEnvFiles([...config.envFiles, ...cliEnvFiles]);
   if (mode === "none") return { configFile, root, config, registry: new Registry(), broken: [] };
   const files = await expandGlobs(config.tasks, root, configFile, cacheDir);
   if (mode === "all") {
