@@ -134,7 +134,7 @@ export async function initSystemdCommand(o: InitSystemdCliOptions, io: Output): 
   const ctl = user ? "systemctl --user" : "systemctl";
   if (!o.write) {
     io.out.write(unit);
-    io.err.write(c.dim(`# write it with: fluid init systemd${user ? " --user" : ""} --write   (or save it as ${join(unitDir(user, o.dir), `${name}.service`)})\n`));
+    io.err.write(c.dim(`# to install it, run this again with --write${user ? "" : " (as root)"}, or save it as ${join(unitDir(user, o.dir), `${name}.service`)}\n`));
     return 0;
   }
   const dir = unitDir(user, o.dir);
