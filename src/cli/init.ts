@@ -60,7 +60,7 @@ export const STOP_MARGIN_S = 15;
  * is what it is: docs/service.md. The unit passes `systemd-analyze verify`.
  */
 export function systemdUnit(o: SystemdUnitOptions): string {
-  const grace = `${Math.ceil(o.graceMs / 1000)}s`;
+  const grace = o.graceMs % 1000 === 0 ? `${o.graceMs / 1000}s` : `${o.graceMs}ms`;
   const stopS = Math.ceil((o.graceMs + o.killGraceMs) / 1000) + STOP_MARGIN_S;
   const lines: string[] = [
     "# Made by `fluid init systemd`; see docs/service.md of fluid-tasks for each setting.",

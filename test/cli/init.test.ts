@@ -67,6 +67,9 @@ describe("fluid init systemd", () => {
   it("TimeoutStopSec follows the config's pool.killGrace", () => {
     const unit = systemdUnit({ name: "x", user: false, node: "/n", bin: "/b", configFile: "/p/c.ts", root: "/p", runAs: "u", graceMs: 30_000, killGraceMs: 20_000, envFile: "-/p/.env" });
     expect(unit).toContain("TimeoutStopSec=65s\n");
+    const odd = systemdUnit({ name: "x", user: false, node: "/n", bin: "/b", configFile: "/p/c.ts", root: "/p", runAs: "u", graceMs: 1500, killGraceMs: 5000, envFile: "-/p/.env" });
+    expect(odd).toMatch(/ --grace 1500ms\n/);
+    expect(odd).toContain("TimeoutStopSec=22s\n");
   });
 
   it("quotes ExecStart arguments with blanks and escapes % and $", () => {
