@@ -1,3 +1,5 @@
+import type { NotifyOptions } from "../task/notify-options.js";
+
 /** Where the embedded store lives and how much it keeps. */
 export interface StoreConfig {
   /**
@@ -80,6 +82,14 @@ export interface FluidConfig<Deps = unknown> {
   concurrency?: number;
   /** Child processes of cpu-bound tasks; see `PoolConfig` for each option's default. */
   pool?: PoolConfig;
+  /**
+   * Alerts for every task's runs (docs/notify.md): `webhook`, `command`, `mailto`, `sendmail`,
+   * `logLines`; sent on a failure or timeout after the last attempt and on recovery, never on
+   * an ordinary success. A task's own `notify` is laid over it notifier by notifier.
+   * @default undefined (no alerts)
+   * @example notify: { webhook: "https://hooks.example/fluid", mailto: "ops@example.com" }
+   */
+  notify?: Omit<NotifyOptions, "healthchecks"> | false;
 }
 
 /**
@@ -88,7 +98,7 @@ export interface FluidConfig<Deps = unknown> {
  * `FLUID_CONFIG`); every task exported by a module the `tasks` globs match is registered.
  *
  * @param config `tasks` (required) and the optional `deps`, `store`, `timezone` ("UTC"),
- *   `concurrency` (10) and `pool`.
+ *   `concurrency` (10), `pool` and `notify` (none).
  * @example
  * import { defineConfig } from "fluid-tasks";
  *

@@ -21,6 +21,7 @@ import { findConfig } from "./find.js";
 import { Registry } from "./registry.js";
 import { suggest } from "../suggest.js";
 import { megabytes } from "../core/size.js";
+import { resolveNotify, type NotifySpec } from "../task/notify-options.js";
 
 /** The config with every default filled in. */
 export interface ResolvedConfig {
@@ -32,6 +33,8 @@ export interface ResolvedConfig {
   concurrency: number;
   /** Pool options resolved to numbers (undefined fields take the pool's defaults). */
   pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number; prefetch?: number };
+  /** Validated `notify` (docs/notify.md); undefined when the config has none. */
+  notify?: NotifySpec;
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -75,7 +78,7 @@ export interface LoadOptions {
   task?: string;
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "notify"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -165,9 +168,11 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   if (!Number.isInteger(concurrency) || (concurrency as number) < 1) {
     throw fail(`concurrency must be a whole number >= 1, got ${JSON.stringify(concurrency)}`);
   }
+  const notify = c.notify === undefined ? false : resolveNotify(c.notify, fail, true);
   return {
     tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number,
     pool: resolvePool(c.pool, fail),
+    ...(notify ? { notify } : {}),
   };
 }
 
