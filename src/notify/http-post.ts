@@ -18,9 +18,18 @@ export interface PostOptions {
 /**
  * POSTs a body, trying again after a network error, a timeout, a 5xx, 408 or 429, with a
  * doubling wait; another 4xx will not get better and fails at once. Resolves on a 2xx/3xx;
- * rejects with an Error saying what the last request got.
+ * rejects with an Error saying what the last request got, prefixed with the URL's origin (never
+ * its path or query, which often hold a secret token).
  */
 export async function postWithRetry(url: string, o: PostOptions): Promise<void> {
+  try {
+    await post(url, o);
+  } catch (error) {
+    throw new Error(`${new URL(url).origin}: ${(error as Error).message}`);
+  }
+}
+
+async function post(url: string, o: PostOptions): Promise<void> {
   let last: Error = new Error("not sent");
   for (let attempt = 1; attempt <= o.attempts; attempt++) {
     if (attempt > 1 && !(await sleep(o.retryDelayMs * 2 ** (attempt - 2), o.signal))) break;

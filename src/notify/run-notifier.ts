@@ -42,11 +42,13 @@ export function runNotifier(
   });
   let last: RunRecord | undefined;
   let runId: string | undefined;
+  let trigger: string | undefined; // the first attempt's: what started the run (later ones say "retry")
   return {
     notifier,
     onAttempt(record) {
       runId ??= record.id; // the run's first attempt comes first; later ids are runs it queued (chained)
       if (record.id !== runId) return;
+      trigger ??= record.trigger;
       if (record.state === "running") notifier.attemptStarted({ task: record.task, runId: record.id, attempt: record.attempt, ...(record.startedAt !== undefined ? { startedAt: record.startedAt } : {}) });
       else if (record.state !== "queued") last = record;
     },
@@ -54,7 +56,7 @@ export function runNotifier(
     async finish(result) {
       if (last && last.id === result.id) {
         notifier.attemptEnded({
-          task: task.name, runId: result.id, attempt: last.attempt, maxAttempts: last.maxAttempts, trigger: last.trigger,
+          task: task.name, runId: result.id, attempt: last.attempt, maxAttempts: last.maxAttempts, trigger: trigger ?? last.trigger,
           state: result.state, ...(result.error ? { error: result.error } : {}),
           ...(last.startedAt !== undefined ? { startedAt: last.startedAt } : {}),
           ...(last.endedAt !== undefined ? { endedAt: last.endedAt } : {}),
