@@ -56,6 +56,5 @@ function userName(env: NodeJS.ProcessEnv): string {
 /** A header value on one line; non-ASCII as an RFC 2047 encoded word. */
 function encodeHeader(value: string): string {
   const line = value.replace(/[\r\n]+/g, " ");
-  // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(line) ? line : `=?UTF-8?B?${Buffer.from(line, "utf8").toString("base64")}?=`;
 }

@@ -278,7 +278,7 @@ function addresses(value: unknown, fail: (m: string, h?: string) => FluidError):
   const out = (list as string[]).map((a) => a.trim()).filter((a) => a !== "");
   for (const a of out) {
     // Each address becomes an argument of sendmail: nothing it could read as an option or a header.
-    if (a.startsWith("-") || /[\s<>"\\\x00-\x1f\x7f]/.test(a)) throw fail(`notify.mailto: invalid address ${JSON.stringify(a)}`, "write user@host, or a local user name");
+    if (a.startsWith("-") || [...a].some((ch) => ch <= " " || ch === "\x7f" || '<>"\\'.includes(ch))) throw fail(`notify.mailto: invalid address ${JSON.stringify(a)}`, "write user@host, or a local user name");
   }
   if (out.length === 0) throw fail("notify.mailto holds no address", 'write an address, or mailto: "" (or false) for no mail');
   return out;
