@@ -1,3 +1,5 @@
+import { importModule } from "../core/dynamic-import.js";
+
 /** Options of `runProgram`. */
 export interface RunProgramOptions {
   /** Written to the program's stdin, which is then closed. */
@@ -19,7 +21,8 @@ const KILL_GRACE_MS = 2_000;
  * what it wrote on stderr. `child_process` is loaded here, on first use, not at start.
  */
 export async function runProgram(file: string, args: string[], o: RunProgramOptions): Promise<void> {
-  const { spawn } = await import("node:child_process");
+  // Through importModule: the CLI runs from the code cache, where a plain import() fails on Node 20.
+  const { spawn } = (await importModule("node:child_process")) as typeof import("node:child_process");
   return new Promise<void>((resolve, reject) => {
     let stderr = "";
     let why: string | undefined;

@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createServer } from "node:net";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fluid, useTempProjects } from "../helpers/cli.js";
 import { useServe } from "../helpers/serve.js";
 import { serve } from "../../src/daemon/serve.js";
@@ -16,7 +18,7 @@ function files(hook: HookServer): Record<string, string> {
     "fluid.config.ts": `import { defineConfig } from "fluid-tasks";
 export default defineConfig({
   tasks: ["./tasks/*.ts"],
-  notify: { webhook: { url: "${hook.url}/all", retryDelay: 20 }, logLines: 5 },
+  notify: { webhook: { url: "${hook.url}/all", retryDelay: 20 }, logLines: 5, command: 'echo "$FLUID_KIND $FLUID_TASK $FLUID_RUN_ID" >> alerts.log' },
 });
 `,
     "tasks/t.ts": `import { task } from "fluid-tasks";
@@ -91,6 +93,10 @@ describe("alerts through a real fluid serve", () => {
         "/hc/start", "/hc", "/hc/start", "/hc",
       ]);
       expect(daemon.lines.filter((l) => l.event === "notify-failed")).toHaveLength(1);
+      // The command notifier (a child process of the daemon) ran for each alert, deadhook's included.
+      expect(readFileSync(join(dir, "alerts.log"), "utf8").trim().split("\n").map((l) => l.split(" ").slice(0, 2).join(" "))).toEqual([
+        "failure job", "recovery job", "failure deadhook",
+      ]);
     } finally {
       await conn.close();
     }
@@ -115,6 +121,7 @@ describe("alerts through a real fluid serve", () => {
     expect((await fluid(["run", "job"], { cwd: dir })).exitCode).toBe(0);
     expect(hook.received.filter(all).map((r) => r.json?.kind)).toEqual(["failure", "recovery"]);
     expect(hook.received.filter(all)[1]!.json).toMatchObject({ failures: 2 });
+    expect(readFileSync(join(dir, "alerts.log"), "utf8")).toMatch(/^failure job \w+\nrecovery job \w+\n$/);
   });
 
   it("a daemon started after a failure sees the recovery (its health comes from the store)", async () => {
