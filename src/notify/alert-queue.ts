@@ -78,7 +78,7 @@ export function createAlertQueue<K extends string>(options: AlertQueueOptions<K>
         clearTimeout(timer);
       }
       const abandoned = waiting.splice(0).length;
-      stop.abort(new Error("fluid is shutting down"));
+      stop.abort(new Error("not delivered before fluid stopped waiting (shutdown or exit)"));
       await Promise.all([...running]);
       return { abandoned };
     },

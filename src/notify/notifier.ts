@@ -141,7 +141,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     if (queue.push(job)) return;
     stats.dropped++;
     // One line for the first drop, then one per hundred: a full queue must not flood the log.
-    if (closed || stats.dropped - droppedReported < 100 && droppedReported > 0) return;
+    if (closed || (droppedReported > 0 && stats.dropped - droppedReported < 100)) return;
     droppedReported = stats.dropped;
     report({ notifier: job.notifier, what: job.what, task: job.task, runId: job.runId, message: `the alert queue is full: dropped (${stats.dropped} dropped so far)` });
   };

@@ -35,7 +35,7 @@ export async function runProgram(file: string, args: string[], o: RunProgramOpti
       killTimer = setTimeout(() => signalGroup(child.pid!, "SIGKILL"), KILL_GRACE_MS);
     };
     const timer = setTimeout(() => kill(`did not finish within ${o.timeoutMs} ms`), o.timeoutMs);
-    const onAbort = (): void => kill("stopped: fluid is shutting down");
+    const onAbort = (): void => kill("killed: fluid stopped waiting for it (shutdown or exit)");
     o.signal.addEventListener("abort", onAbort, { once: true });
     const done = (error?: Error): void => {
       clearTimeout(timer);

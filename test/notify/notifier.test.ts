@@ -271,5 +271,11 @@ describe("the queue", () => {
     await n.close(200);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(n.stats()).toMatchObject({ queued: 0, inFlight: 0, dropped: 5 });
+    // The delivery under way was stopped and said so; the two still waiting were dropped.
+    expect(failures.map((f) => f.message)).toEqual([
+      "the alert queue is full: dropped (1 dropped so far)",
+      `${hook.url}: not delivered before fluid stopped waiting (shutdown or exit)`,
+    ]);
+    expect(n.stats().failed.webhook).toBe(1);
   });
 });
