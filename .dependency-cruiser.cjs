@@ -1,6 +1,6 @@
 // The layer rules of fluid-tasks (docs/architecture.md), checked by `npm run lint:deps`:
 //
-//   cli -> daemon | http -> scheduler (schedule/timer) | consumer -> executor | broker | store
+//   cli -> daemon | http -> scheduler (schedule/timer) | consumer | notify -> executor | broker | store
 //       -> persistence -> config -> task | schedule -> core
 //
 // A module may import its own folder and any layer below its own; never a layer above, never
@@ -24,6 +24,8 @@ const LAYERS = [
   { name: "store", rank: 3, path: "^src/store/" },
   // rank 4: the scheduler is every file of schedule/ that is not a definition (the timer)
   { name: "consumer", rank: 4, path: "^src/consumer/" },
+  // notify: alerts of finished runs; watches the consumer's events from above (daemon, cli), reads the store
+  { name: "notify", rank: 4, path: "^src/notify/" },
   { name: "scheduler", rank: 4, path: "^src/schedule/(?!(brand|calendar|cron|crontab[^/]*|every|fire-times|index|next-runs|validate|wall-clock)\\.ts$)" },
   // rank 5
   { name: "daemon", rank: 5, path: "^src/daemon/" },

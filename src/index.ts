@@ -25,6 +25,8 @@ export type { CrontabFields, CrontabFieldName, CrontabOptions, CrontabValue } fr
 export type { CronOptions } from "./schedule/cron.js";
 export { defineConfig } from "./config/define.js";
 export type { FluidConfig, StoreConfig, PoolConfig } from "./config/define.js";
+export type { NotifyOptions, WebhookOptions, CommandOptions, HealthchecksOptions } from "./task/notify-options.js";
+export type { Notifier, NotifierStats, NotifyFailure } from "./notify/notifier.js";
 export type { Project, ResolvedConfig, LoadOptions } from "./config/load.js";
 export type { Registry } from "./config/registry.js";
 export type { RunTaskOptions, RunResult, AttemptRecord } from "./consumer/run-task.js";
@@ -76,7 +78,8 @@ export function task<R>(fn: TaskFn<NoParams, R>): TaskHandle<NoParams, R>;
  *
  * @param options Every option is optional; see `TaskOptions` for each one and its default
  *   (name, description, params, timeout "60s", retry, tags, priority "medium", cpuBound false,
- *   maxConcurrency 0, schedule, env, overlap "skip", catchUp "skip", onLimit "wait", maxMemory, isolate "worker").
+ *   maxConcurrency 0, schedule, env, overlap "skip", catchUp "skip", onLimit "wait", maxMemory, isolate "worker",
+ *   notify: the config's).
  * @param fn The task function. It receives `ctx`, the run: `ctx.params` is typed from
  *   `options.params`; what it returns is the run's result.
  * @example

@@ -15,6 +15,7 @@ import type { Task } from "../task/task.js";
 import type { RunState } from "../core/types.js";
 import { formatLogLine, startProgress, stateText, type Output } from "./output.js";
 import { parseTaskArgs } from "./task-args.js";
+import { runNotifier } from "../notify/run-notifier.js";
 
 /**
  * Exit code of the `fluid` command for how a run ended: every state is listed, so a new one
@@ -44,11 +45,12 @@ export async function runCommand(args: string[], globalConfig: string | undefine
     cmd.addOption(new Option("--timeout <duration>", `time limit of each attempt, e.g. 30s, 5m; 0 = none (task default: ${task.timeoutMs ? formatDuration(task.timeoutMs) : "none"})`).helpGroup("Run options:"));
     cmd.addOption(new Option("--no-record", "do not record the run in the store").helpGroup("Run options:"));
     cmd.addOption(new Option("--force", "run even when the task is disabled").helpGroup("Run options:"));
+    cmd.addOption(new Option("--no-notify", "send no alert for this run (the config's or task's notify)").helpGroup("Run options:"));
   });
   if (parsed === "help") return ExitCode.success;
   const { project, task, params, opts, id } = parsed;
   const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout as string, "--timeout");
-  return execute(project, task, { params, timeoutMs, id, json: opts.json === true, record: opts.record !== false, force: opts.force === true }, io);
+  return execute(project, task, { params, timeoutMs, id, json: opts.json === true, record: opts.record !== false, force: opts.force === true, notify: opts.notify !== false }, io);
 }
 
 /** After SIGINT/SIGTERM, how long a task may take to stop before `fluid run` exits anyway. */
@@ -63,6 +65,8 @@ interface ExecuteOptions {
   record: boolean;
   /** Run a disabled task anyway. */
   force: boolean;
+  /** Send the alerts of the config's or task's `notify` (docs/notify.md). */
+  notify: boolean;
 }
 
 async function execute(project: Project, task: Task, o: ExecuteOptions, io: Output): Promise<number> {
@@ -85,18 +89,26 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
   }
   const deps = await resolveDeps(project);
   const recorder = store ? createRecorder(store, { flushRunning: true }) : undefined;
+  const alerts = o.notify
+    ? runNotifier(project.config.notify, task, {
+        store, cwd: project.root,
+        onFailure: (f) => err.write(`${err.c.yellow("notify")} ${f.notifier} ${f.what} alert not delivered: ${f.message}\n`),
+      })
+    : undefined;
   const progress = o.json ? { line: (t: string) => err.write(t), stop: () => {} } : startProgress(err, `running ${task.name}`);
   const log: LogSink = (line) => {
     recorder?.log(line);
+    alerts?.log(line);
     progress.line(formatLogLine(err.c, line));
   };
   const controller = new AbortController();
   // The attempt under way, so an exit that cannot wait for the task still records how it ended.
   let current: AttemptRecord | undefined;
-  const onAttempt = recorder
+  const onAttempt = recorder || alerts
     ? (record: AttemptRecord): void => {
         current = record.state === "running" ? record : undefined;
-        recorder.onAttempt(record);
+        recorder?.onAttempt(record);
+        alerts?.onAttempt(record);
       }
     : undefined;
   const exitNow = (signal: NodeJS.Signals): never => {
@@ -143,6 +155,7 @@ async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: 
   } else {
     printOutcome(io, result);
   }
+  await alerts?.finish(result); // bounded: a dead webhook delays the exit by RUN_NOTIFY_WAIT_MS at most
   return exitCodeOf(result.state);
 }
 

@@ -93,6 +93,9 @@ function jsonWriter(io: Output): (e: DaemonEvent) => void {
       case "error":
         line = { event: e.type, message: e.message };
         break;
+      case "notify-failed":
+        line = { event: e.type, notifier: e.failure.notifier, what: e.failure.what, task: e.failure.task, id: e.failure.runId, message: e.failure.message };
+        break;
       case "reload-failed":
         line = { event: e.type, message: (e.error as Error).message };
         break;
@@ -173,6 +176,9 @@ export function prettyWriter(io: Output): ((e: DaemonEvent) => void) & { flush()
         break;
       case "warning":
         w(`${c.yellow("warning")} ${e.message}${e.hint ? `\n  ${c.dim(e.hint)}` : ""}`);
+        break;
+      case "notify-failed":
+        w(`${c.yellow("notify")} ${e.failure.notifier} ${e.failure.what} of ${c.bold(e.failure.task)} ${c.dim(e.failure.runId.slice(0, 8))} not delivered: ${e.failure.message}`);
         break;
       default:
         w(`${(e as { type: string }).type}`);

@@ -1,3 +1,5 @@
+import type { NotifyOptions } from "../task/notify-options.js";
+
 /** Where the embedded store lives and how much it keeps. */
 export interface StoreConfig {
   /**
@@ -88,6 +90,14 @@ export interface FluidConfig<Deps = unknown> {
    * @default none
    */
   envFile?: string | string[];
+  /**
+   * Alerts for every task's runs (docs/notify.md): `webhook`, `command`, `mailto`, `sendmail`,
+   * `logLines`; sent on a failure or timeout after the last attempt and on recovery, never on
+   * an ordinary success. A task's own `notify` is laid over it notifier by notifier.
+   * @default undefined (no alerts)
+   * @example notify: { webhook: "https://hooks.example/fluid", mailto: "ops@example.com" }
+   */
+  notify?: Omit<NotifyOptions, "healthchecks"> | false;
 }
 
 /**
@@ -96,7 +106,7 @@ export interface FluidConfig<Deps = unknown> {
  * `FLUID_CONFIG`); every task exported by a module the `tasks` globs match is registered.
  *
  * @param config `tasks` (required) and the optional `deps`, `store`, `timezone` ("UTC"),
- *   `concurrency` (10) and `pool`.
+ *   `concurrency` (10), `pool` and `notify` (none).
  * @example
  * import { defineConfig } from "fluid-tasks";
  *

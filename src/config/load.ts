@@ -22,6 +22,7 @@ import { applyEnvFiles, envFileRef, type EnvFileRef } from "./env-file.js";
 import { Registry } from "./registry.js";
 import { suggest } from "../suggest.js";
 import { megabytes } from "../core/size.js";
+import { resolveNotify, type NotifySpec } from "../task/notify-options.js";
 
 /** The config with every default filled in. */
 export interface ResolvedConfig {
@@ -35,6 +36,8 @@ export interface ResolvedConfig {
   pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number; prefetch?: number };
   /** The config's environment files, absolute, in order (empty when none). */
   envFiles: EnvFileRef[];
+  /** Validated `notify` (docs/notify.md); undefined when the config has none. */
+  notify?: NotifySpec;
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -84,7 +87,7 @@ export interface LoadOptions {
   envFiles?: string[];
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile", "notify"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -181,9 +184,11 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   if (!Number.isInteger(concurrency) || (concurrency as number) < 1) {
     throw fail(`concurrency must be a whole number >= 1, got ${JSON.stringify(concurrency)}`);
   }
+  const notify = c.notify === undefined ? false : resolveNotify(c.notify, fail, true);
   return {
     tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number,
     pool: resolvePool(c.pool, fail), envFiles: resolveEnvFiles(c.envFile, dirname(configFile), fail),
+    ...(notify ? { notify } : {}),
   };
 }
 

@@ -21,6 +21,8 @@ import { leaseTiming, takeDaemonLease, type DaemonLease, type LeaseTiming } from
 import { openBroker } from "./open-broker.js";
 import { onStoreChange } from "../broker/wake.js";
 import { pidOneWarning } from "./pid-one.js";
+import { createNotifier, type Notifier, type NotifyFailure } from "../notify/notifier.js";
+import { previousHealth } from "../notify/previous-health.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -40,6 +42,8 @@ export interface ServeOptions extends LoadOptions {
    * `staleMs` (default 20000, or FLUID_LEASE_STALE_MS of `env`).
    */
   lease?: Partial<LeaseTiming>;
+  /** How long shutdown waits for alerts still being delivered (docs/notify.md), in ms. Default 5000. */
+  notifyWaitMs?: number;
 }
 
 /** What the daemon reports. */
@@ -57,6 +61,7 @@ export type DaemonEvent =
   | { type: "stopping"; reason: string; running: number; graceMs: number }
   | { type: "stopped"; finished: number; interrupted: number }
   | { type: "pool"; event: PoolEvent }
+  | { type: "notify-failed"; failure: NotifyFailure }
   | { type: "error"; message: string; error?: unknown }
   | { type: "warning"; message: string; hint?: string };
 
@@ -85,6 +90,8 @@ export interface Daemon {
   consumer: Consumer;
   broker: Broker;
   store: Store | undefined;
+  /** Sends the alerts of runs (docs/notify.md); `notifier.stats()` counts them. */
+  notifier: Notifier;
   /**
    * Resolves when the daemon has stopped; rejects when it stopped on its own because it cannot
    * go on: its lease was taken by another daemon (FLUID_LEASE_LOST) or its store file was
@@ -140,6 +147,15 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     if (kind === "sqlite" && (!store || store.path === ":memory:")) {
       throw new ConfigError("the SQLite broker needs a store file", { hint: "set store.path in the config, or use --broker memory" });
     }
+    // Alerts of failed and recovered runs, in the background; shutdown waits for them briefly.
+    const notifier = createNotifier({
+      config: () => project.config.notify,
+      task: (name) => (project.registry.has(name) ? project.registry.get(name) : undefined),
+      ...(store ? { previous: (task: string, runId: string) => previousHealth(store, task, runId) } : {}),
+      onFailure: (failure) => emit({ type: "notify-failed", failure }),
+      cwd: project.root,
+    });
+    releasers.push(() => notifier.close(options.notifyWaitMs ?? 5_000));
     const broker = await openBroker(kind, store?.path, lease?.owner);
     releasers.push(() => broker.close());
 
@@ -174,11 +190,18 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       ...(kind === "sqlite" && store ? { watch: store.path } : {}),
       // overlap "skip" and "queue" mean one run of the task at a time.
       taskLimit: (task) => (task.schedule && task.overlap !== "allow" ? 1 : Infinity),
-      log: (line) => emit({ type: "log", line }),
+      log: (line) => {
+        notifier.log(line);
+        emit({ type: "log", line });
+      },
       onEvent: (e: ConsumerEvent) => {
-        if (e.type === "start") emit({ type: "run-start", run: e.run });
-        else if (e.type === "end") emit({ type: "run-end", run: e.run, state: e.state, durationMs: e.durationMs, ...(e.error ? { error: e.error } : {}), ...(e.retryInMs !== undefined ? { retryInMs: e.retryInMs } : {}) });
-        else if (isFluidError(e.error) && e.error.code === "FLUID_LEASE_LOST") {
+        if (e.type === "start") {
+          notifier.attemptStarted({ task: e.run.task, runId: e.run.id, attempt: e.run.attempt });
+          emit({ type: "run-start", run: e.run });
+        } else if (e.type === "end") {
+          notifier.attemptEnded({ task: e.run.task, runId: e.run.id, attempt: e.run.attempt, trigger: e.run.trigger, state: e.state, durationMs: e.durationMs, ...(e.error ? { error: e.error } : {}), final: e.retryInMs === undefined });
+          emit({ type: "run-end", run: e.run, state: e.state, durationMs: e.durationMs, ...(e.error ? { error: e.error } : {}), ...(e.retryInMs !== undefined ? { retryInMs: e.retryInMs } : {}) });
+        } else if (isFluidError(e.error) && e.error.code === "FLUID_LEASE_LOST") {
           // The broker's fence saw it first: the heartbeat says who took the lease, once.
           lease?.check();
           if (!failure) onLost(e.error);
@@ -260,6 +283,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       consumer,
       broker,
       store,
+      notifier,
       done,
       stop(reason = "stop requested") {
         stopping ??= (async () => {

@@ -7,6 +7,7 @@ import { suggest } from "../suggest.js";
 import type { Duration, ParamsSchema, Priority, RetryOptions, RetryPolicy, RunLogger, Schedule } from "../core/types.js";
 import { SCHEDULE_BRAND } from "../core/brand.js";
 import { megabytes } from "../core/size.js";
+import { resolveNotify, type NotifyOptions, type NotifySpec } from "./notify-options.js";
 
 /** Brand that recognises a task across copies of the package (e.g. a user's and ours). */
 export const TASK_BRAND = Symbol.for("fluid-tasks.task");
@@ -104,6 +105,12 @@ export interface TaskOptions<P extends ParamsSchema = ParamsSchema> {
    * @default "worker"
    */
   isolate?: "worker" | "run";
+  /**
+   * Alerts for this task's runs (docs/notify.md): webhook, command, mailto, healthchecks.
+   * Laid over the config's `notify` notifier by notifier; `false` turns the task's alerts off.
+   * @default undefined (the config's `notify`)
+   */
+  notify?: NotifyOptions | false;
 }
 
 /** See `TaskOptions.overlap`. */
@@ -201,6 +208,8 @@ export interface Task<P extends ParamsSchema = ParamsSchema, R = unknown> {
   /** Heap limit of the child process in MB; undefined = Node's default. */
   readonly maxMemoryMb: number | undefined;
   readonly isolate: "worker" | "run";
+  /** Validated `notify` option: undefined = the config's, false = none for this task. */
+  readonly notify?: NotifySpec | false;
   readonly fn: TaskFn<P, R>;
 }
 
@@ -208,6 +217,7 @@ const NAME = /^[A-Za-z_][\w.:-]{0,99}$/;
 const KNOWN = new Set([
   "name", "description", "params", "timeout", "retry", "tags", "priority", "cpuBound",
   "maxConcurrency", "schedule", "env", "overlap", "catchUp", "onLimit", "maxMemory", "isolate",
+  "notify",
 ]);
 
 /** Params schema of a task without params. */
@@ -289,6 +299,7 @@ export function task(a: unknown, b?: unknown): Task {
     throw fail(`invalid isolate ${JSON.stringify(o.isolate)}`, 'use "worker" (warm, reused processes) or "run" (a fresh process per run)');
   }
   const maxMemoryMb = o.maxMemory === undefined ? undefined : parseMegabytes(o.maxMemory, fail);
+  const notify = o.notify === undefined ? undefined : resolveNotify(o.notify, fail);
   return {
     [TASK_BRAND]: true,
     name,
@@ -307,6 +318,7 @@ export function task(a: unknown, b?: unknown): Task {
     onLimit: o.onLimit ?? "wait",
     maxMemoryMb,
     isolate: o.isolate ?? "worker",
+    ...(notify !== undefined ? { notify } : {}),
     fn: fn as TaskFn<ParamsSchema, unknown>,
   };
 }

@@ -1,0 +1,30 @@
+import type { Store } from "../store/store.js";
+import type { TaskHealth } from "./decide.js";
+
+/** Runs of a task looked at, newest first, to find whether it was failing. */
+const LOOK_BACK = 50;
+
+/**
+ * A task's health as the store last recorded it: failing when its latest finished runs (a
+ * success, a failure or a timeout; other ends and runs still queued for a retry are passed
+ * over) end in failures, with how many in a row (up to LOOK_BACK runs) and since when.
+ * `exceptRunId`, the run that just ended, is left out. Undefined when the store cannot say.
+ */
+export function previousHealth(store: Pick<Store, "listRuns">, task: string, exceptRunId: string): TaskHealth | undefined {
+  let runs;
+  try {
+    runs = store.listRuns({ task, limit: LOOK_BACK });
+  } catch {
+    return undefined;
+  }
+  let failures = 0;
+  let since: number | undefined;
+  for (const run of runs) {
+    if (run.id === exceptRunId) continue;
+    if (run.state === "success") break;
+    if (run.state !== "failure" && run.state !== "timeout") continue;
+    failures++;
+    since = run.endedAt ?? run.startedAt ?? since;
+  }
+  return failures > 0 ? { failing: true, failures, ...(since !== undefined ? { since } : {}) } : { failing: false, failures: 0 };
+}
