@@ -1,3 +1,6 @@
+import type { CommandOptions } from "../task/command.js";
+import type { ParamsSchema, Schedule } from "../core/types.js";
+
 /** Where the embedded store lives and how much it keeps. */
 export interface StoreConfig {
   /**
@@ -52,6 +55,21 @@ export interface PoolConfig {
   prefetch?: number;
 }
 
+/**
+ * A command task written as plain data in the config (`commands: { backup: { ... } }`): the
+ * options of `command()`, plus `command` itself and `schedule` as text.
+ */
+export interface CommandConfig extends Omit<CommandOptions<ParamsSchema>, "schedule"> {
+  /** The command line (run by `shell`, default /bin/sh, with -c), or an argv array (no shell). Required. */
+  command: string | string[];
+  /**
+   * When the daemon runs it: a cron pattern ("0 3 * * *", "@daily"; in the config's `timezone`),
+   * an interval ("every 5m", or just "5m"), or a schedule made by `cron()`, `crontab()` or `every()`.
+   * @default undefined (never scheduled)
+   */
+  schedule?: string | Schedule;
+}
+
 /** The contents of `fluid.config.ts`. */
 export interface FluidConfig<Deps = unknown> {
   /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required. */
@@ -80,6 +98,13 @@ export interface FluidConfig<Deps = unknown> {
   concurrency?: number;
   /** Child processes of cpu-bound tasks; see `PoolConfig` for each option's default. */
   pool?: PoolConfig;
+  /**
+   * Command tasks defined here, without a task module: name -> `{ command, schedule, timeout, ... }`
+   * (see `CommandConfig`). A name a task module also uses is a config error.
+   * @default {}
+   * @example commands: { backup: { command: "pg_dump mydb > /backups/db.sql", schedule: "0 3 * * *", timeout: "2h" } }
+   */
+  commands?: Record<string, CommandConfig>;
 }
 
 /**

@@ -205,7 +205,8 @@ export interface Task<P extends ParamsSchema = ParamsSchema, R = unknown> {
 }
 
 const NAME = /^[A-Za-z_][\w.:-]{0,99}$/;
-const KNOWN = new Set([
+/** The option names `task()` knows. */
+export const TASK_OPTION_NAMES: ReadonlySet<string> = new Set([
   "name", "description", "params", "timeout", "retry", "tags", "priority", "cpuBound",
   "maxConcurrency", "schedule", "env", "overlap", "catchUp", "onLimit", "maxMemory", "isolate",
 ]);
@@ -248,9 +249,9 @@ export function task(a: unknown, b?: unknown): Task {
   }
   const o = options as TaskOptions;
   for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) {
-      const close = suggest(key, [...KNOWN]);
-      throw fail(`unknown option "${key}"`, close ? `did you mean "${close}"?` : `known options: ${[...KNOWN].join(", ")}`);
+    if (!TASK_OPTION_NAMES.has(key)) {
+      const close = suggest(key, [...TASK_OPTION_NAMES]);
+      throw fail(`unknown option "${key}"`, close ? `did you mean "${close}"?` : `known options: ${[...TASK_OPTION_NAMES].join(", ")}`);
     }
   }
   const fnName = fn.name && fn.name !== "anonymous" && fn.name !== "default" ? fn.name : "";
