@@ -141,7 +141,7 @@ export function command<P extends ParamsSchema = NoParams>(
     root: undefined,
   };
   const names = paramVariables(taskOptions.params, fail);
-  const t = task<P, CommandResult>(
+  const t = asCommand(label, () => task<P, CommandResult>(
     {
       ...(taskOptions as TaskOptions<P>),
       name,
@@ -168,9 +168,19 @@ export function command<P extends ParamsSchema = NoParams>(
         throw error;
       }
     },
-  );
+  ));
   (t as unknown as Record<symbol, CommandSpec>)[COMMAND_BRAND] = spec;
   return t;
+}
+
+/** Runs `define`, saying `command "x"` where the errors of task() say `task "x"`. */
+function asCommand<T>(label: string, define: () => T): T {
+  try {
+    return define();
+  } catch (error) {
+    if (!(error instanceof TaskDefinitionError)) throw error;
+    throw new TaskDefinitionError(error.message.replace(/^task (?:"[^"]*"|\(unnamed\)): /, `${label}: `), { hint: error.hint, cause: error.cause });
+  }
 }
 
 /** The command of a task made by `command()`, or undefined for any other task. */
