@@ -19,6 +19,7 @@ export { secret } from "./task/params.js";
 export type { ExecOptions, ExecResult } from "./task/exec.js";
 export { ExecError } from "./task/exec.js";
 export type { CommandOptions, CommandResult } from "./task/command.js";
+export type { CommandConfig } from "./config/define.js";
 export { every } from "./schedule/every.js";
 export { crontab } from "./schedule/crontab.js";
 export { cron } from "./schedule/cron.js";

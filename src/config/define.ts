@@ -72,8 +72,8 @@ export interface CommandConfig extends Omit<CommandOptions<ParamsSchema>, "sched
 
 /** The contents of `fluid.config.ts`. */
 export interface FluidConfig<Deps = unknown> {
-  /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required. */
-  tasks: string[];
+  /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required, unless `commands` is given. */
+  tasks?: string[];
   /**
    * User dependencies given to every task as `ctx.deps`: a value, or a (async) function called
    * once per process.
@@ -112,8 +112,8 @@ export interface FluidConfig<Deps = unknown> {
  * unchanged. `fluid` finds the file from the current directory upwards (or `--config`,
  * `FLUID_CONFIG`); every task exported by a module the `tasks` globs match is registered.
  *
- * @param config `tasks` (required) and the optional `deps`, `store`, `timezone` ("UTC"),
- *   `concurrency` (10) and `pool`.
+ * @param config `tasks` (required, unless `commands` is given) and the optional `deps`, `store`,
+ *   `timezone` ("UTC"), `concurrency` (10) and `pool`, and `commands` (command tasks as plain data, docs/commands.md).
  * @example
  * import { defineConfig } from "fluid-tasks";
  *

@@ -164,7 +164,7 @@ export function command<P extends ParamsSchema = NoParams>(
         return { exitCode };
       } catch (error) {
         // The command failed, not code: fluid's own frames would only be noise in the record.
-        if (error instanceof ExecError) error.stack = `${error.name}: ${error.message}`;
+        if (error instanceof ExecError) error.stack = "";
         throw error;
       }
     },
