@@ -14,8 +14,8 @@ import { killMarked, markedProcesses, uniqueMark } from "../helpers/marked-proce
 
 const lines = (logs: RunLogLine[]): string[] => logs.map((l) => `${l.level}: ${l.message}`);
 
-let dirs: string[] = [];
-let marks: string[] = [];
+const dirs: string[] = [];
+const marks: string[] = [];
 afterEach(() => {
   for (const m of marks.splice(0)) killMarked("FLUID_TEST_MARK", m);
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -48,6 +48,15 @@ describe("command(): the definition", () => {
     expect(command("b", "true", { timeout: "2h", description: "Nightly backup" })).toMatchObject({ timeoutMs: 7_200_000, description: "Nightly backup" });
     expect(commandOf(t)).toMatchObject({ command: "pg_dump mydb > /backups/db.sql", shell: "/bin/sh" });
     expect(commandOf(task({ name: "x" }, () => {}))).toBeUndefined();
+  });
+
+  it("from the public API, is a task handle (`.queue`, `.queueAndWait`) typed from its params", async () => {
+    const { command: publicCommand } = await import("../../src/index.js");
+    const t = publicCommand("typed", "true", { params: z.object({ db: z.string() }) });
+    expect(typeof t.queue).toBe("function");
+    expect(typeof t.queueAndWait).toBe("function");
+    const typed = (): Promise<string> => t.queue({ db: "x" }); // type-checked, never called: { db: string } is required
+    expect(typeof typed).toBe("function");
   });
 
   it("shows an argv array quoted as a shell would read it back", () => {
