@@ -205,11 +205,12 @@ export interface Task<P extends ParamsSchema = ParamsSchema, R = unknown> {
 }
 
 const NAME = /^[A-Za-z_][\w.:-]{0,99}$/;
-/** The option names `task()` knows. */
-export const TASK_OPTION_NAMES: ReadonlySet<string> = new Set([
+const KNOWN = new Set([
   "name", "description", "params", "timeout", "retry", "tags", "priority", "cpuBound",
   "maxConcurrency", "schedule", "env", "overlap", "catchUp", "onLimit", "maxMemory", "isolate",
 ]);
+/** The option names `task()` knows (`command()` takes these too). */
+export const TASK_OPTION_NAMES: ReadonlySet<string> = KNOWN;
 
 /** Params schema of a task without params. */
 export type NoParams = z.ZodObject<Record<never, never>>;
@@ -249,9 +250,9 @@ export function task(a: unknown, b?: unknown): Task {
   }
   const o = options as TaskOptions;
   for (const key of Object.keys(o)) {
-    if (!TASK_OPTION_NAMES.has(key)) {
-      const close = suggest(key, [...TASK_OPTION_NAMES]);
-      throw fail(`unknown option "${key}"`, close ? `did you mean "${close}"?` : `known options: ${[...TASK_OPTION_NAMES].join(", ")}`);
+    if (!KNOWN.has(key)) {
+      const close = suggest(key, [...KNOWN]);
+      throw fail(`unknown option "${key}"`, close ? `did you mean "${close}"?` : `known options: ${[...KNOWN].join(", ")}`);
     }
   }
   const fnName = fn.name && fn.name !== "anonymous" && fn.name !== "default" ? fn.name : "";
