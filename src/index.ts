@@ -11,12 +11,15 @@ import type { z } from "zod";
 import type { Task } from "./task/task.js";
 import type { RunResult, RunTaskOptions } from "./consumer/run-task.js";
 import type { ParamsSchema } from "./core/types.js";
+import { command as defineCommand, type CommandOptions, type CommandResult } from "./task/command.js";
 
 export type { Task, TaskOptions, TaskFn, RunContext, QueueOptions, OverlapPolicy, CatchUpPolicy, NoParams, ParamsArgs } from "./task/task.js";
 export type { TaskHandle } from "./daemon/handle.js";
 export { secret } from "./task/params.js";
 export type { ExecOptions, ExecResult } from "./task/exec.js";
 export { ExecError } from "./task/exec.js";
+export type { CommandOptions, CommandResult } from "./task/command.js";
+export type { CommandConfig } from "./config/define.js";
 export { every } from "./schedule/every.js";
 export { crontab } from "./schedule/crontab.js";
 export { cron } from "./schedule/cron.js";
@@ -25,7 +28,7 @@ export type { CrontabFields, CrontabFieldName, CrontabOptions, CrontabValue } fr
 export type { CronOptions } from "./schedule/cron.js";
 export { defineConfig } from "./config/define.js";
 export type { FluidConfig, StoreConfig, PoolConfig } from "./config/define.js";
-export type { NotifyOptions, WebhookOptions, CommandOptions, HealthchecksOptions } from "./task/notify-options.js";
+export type { NotifyOptions, WebhookOptions, CommandNotifierOptions, HealthchecksOptions } from "./task/notify-options.js";
 export type { Notifier, NotifierStats, NotifyFailure } from "./notify/notifier.js";
 export type { Project, ResolvedConfig, LoadOptions } from "./config/load.js";
 export type { Registry } from "./config/registry.js";
@@ -108,6 +111,36 @@ export function task<R>(fn: TaskFn<NoParams, R>): TaskHandle<NoParams, R>;
 export function task<P extends ParamsSchema = NoParams, R = unknown>(options: TaskOptions<P>, fn: TaskFn<P, R>): TaskHandle<P, R>;
 export function task(a: TaskOptions | TaskFn<ParamsSchema, unknown>, b?: TaskFn<ParamsSchema, unknown>): TaskHandle {
   return withHandle(defineTask(a as TaskOptions, b as TaskFn<ParamsSchema, unknown>));
+}
+
+/**
+ * Defines a command task: a task that runs a shell command line (`cmd` a string, run by
+ * `options.shell`, default "/bin/sh", with -c) or a program with its arguments (`cmd` an argv
+ * array, no shell). Its output goes to the run's log line by line (levels stdout and stderr),
+ * an exit code other than 0 fails the run (the message quotes the last stderr lines), and a
+ * timeout, cancel or shutdown kills its whole process tree. Params reach it only as
+ * environment variables (FLUID_PARAM_<NAME>, FLUID_PARAMS), never in the command line.
+ * Every task option applies; the timeout defaults to none, as in cron. See docs/commands.md.
+ *
+ * @param name The task's name (`fluid run <name>`).
+ * @param cmd A command line, or an argv array (the program first).
+ * @param options Task options (schedule, timeout: none, retry, overlap, catchUp, maxConcurrency,
+ *   tags, description: the command line, params, ...) and `env` ({}), `cwd` (the project root),
+ *   `shell` ("/bin/sh"), `input` (none), `killGrace` ("5s"); see `CommandOptions`.
+ * @example
+ * import { command, cron } from "fluid-tasks";
+ *
+ * export const backup = command("backup", "pg_dump mydb > /backups/db.sql", {
+ *   schedule: cron("0 3 * * *"),
+ *   retry: { attempts: 3, delay: "5m" },
+ * });
+ */
+export function command<P extends ParamsSchema = NoParams>(
+  name: string,
+  cmd: string | readonly string[],
+  options?: CommandOptions<P>,
+): TaskHandle<P, CommandResult> {
+  return withHandle(defineCommand(name, cmd, options));
 }
 
 type Load = typeof import("./config/load.js");

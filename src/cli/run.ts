@@ -196,7 +196,8 @@ function printOutcome({ out, err }: Output, r: RunResult): void {
   }
   const mark = r.state === "aborted" ? c.yellow("■") : c.red("✖");
   err.write(`${mark} ${head}${r.error ? `: ${r.error.message}` : ""}\n`);
-  if (r.state === "failure" && r.error?.stack) err.write(c.dim(userStack(r.error.stack)) + "\n");
+  const frames = r.state === "failure" && r.error?.stack ? userStack(r.error.stack) : "";
+  if (frames) err.write(c.dim(frames) + "\n");
   const hint = (r.error as { hint?: string } | undefined)?.hint;
   if (r.state === "timeout") err.write(`${c.dim("hint:")} raise the task's \`timeout\` option, or pass --timeout\n`);
   else if (hint) err.write(`${c.dim("hint:")} ${hint}\n`);
@@ -205,7 +206,8 @@ function printOutcome({ out, err }: Output, r: RunResult): void {
 /** The stack of a task's error without Node's and fluid's own frames. */
 function userStack(stack: string): string {
   const lines = stack.split("\n");
-  const frames = lines.slice(1).filter((l) => !/node:internal|node_modules|\/dist\/(executor|consumer|cli)\/|\/bin\/fluid\.js/.test(l));
+  // Frames only: the lines of a message that spans several (an ExecError's stderr) are not frames.
+  const frames = lines.slice(1).filter((l) => /^\s+at /.test(l) && !/node:internal|node_modules|\/dist\/(executor|consumer|cli)\/|\/bin\/fluid\.js/.test(l));
   return frames.join("\n");
 }
 

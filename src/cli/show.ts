@@ -49,7 +49,7 @@ export async function showCommand(id: string, o: ShowOptions, io: Output): Promi
   if (d.attempts.length > 1) {
     text += `\n${c.bold("attempts")}\n`;
     for (const a of d.attempts) {
-      text += `  ${a.attempt}. ${stateText(c, a.state)} ${localTime(a.startedAt)} ${a.durationMs === undefined ? "" : formatDuration(a.durationMs)}${a.error ? ` ${c.dim(a.error.message)}` : ""}\n`;
+      text += `  ${a.attempt}. ${stateText(c, a.state)} ${localTime(a.startedAt)} ${a.durationMs === undefined ? "" : formatDuration(a.durationMs)}${a.error ? ` ${c.dim(a.error.message.split("\n")[0]!)}` : ""}\n`;
     }
   }
   if (d.parent || d.children.length > 0 || d.root) {
@@ -75,8 +75,10 @@ export async function logsCommand(id: string, o: ShowOptions, io: Output): Promi
 
 function errorText(c: ChalkInstance, e: ErrorInfo): string {
   const pad = " ".repeat(11);
-  let text = `${c.red(`${e.name}${e.code ? ` [${e.code}]` : ""}: ${e.message}`)}`;
-  if (e.stack) text += "\n" + e.stack.split("\n").slice(1).map((l) => pad + c.dim(l.trim())).join("\n");
+  // A message may span lines (an ExecError quotes the program's stderr): indent them; frames are the stack's "at" lines.
+  let text = `${c.red(`${e.name}${e.code ? ` [${e.code}]` : ""}: ${e.message.split("\n").join(`\n${pad}`)}`)}`;
+  const frames = (e.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
+  if (frames.length > 0) text += "\n" + frames.map((l) => pad + c.dim(l.trim())).join("\n");
   if (e.cause) text += `\n${pad}caused by: ${errorText(c, e.cause)}`;
   return text;
 }

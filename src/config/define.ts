@@ -1,4 +1,6 @@
 import type { NotifyOptions } from "../task/notify-options.js";
+import type { CommandOptions } from "../task/command.js";
+import type { ParamsSchema, Schedule } from "../core/types.js";
 
 /** Where the embedded store lives and how much it keeps. */
 export interface StoreConfig {
@@ -54,10 +56,25 @@ export interface PoolConfig {
   prefetch?: number;
 }
 
+/**
+ * A command task written as plain data in the config (`commands: { backup: { ... } }`): the
+ * options of `command()`, plus `command` itself and `schedule` as text.
+ */
+export interface CommandConfig extends Omit<CommandOptions<ParamsSchema>, "schedule"> {
+  /** The command line (run by `shell`, default /bin/sh, with -c), or an argv array (no shell). Required. */
+  command: string | string[];
+  /**
+   * When the daemon runs it: a cron pattern ("0 3 * * *", "@daily"; in the config's `timezone`),
+   * an interval ("every 5m", or just "5m"), or a schedule made by `cron()`, `crontab()` or `every()`.
+   * @default undefined (never scheduled)
+   */
+  schedule?: string | Schedule;
+}
+
 /** The contents of `fluid.config.ts`. */
 export interface FluidConfig<Deps = unknown> {
-  /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required. */
-  tasks: string[];
+  /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required, unless `commands` is given. */
+  tasks?: string[];
   /**
    * User dependencies given to every task as `ctx.deps`: a value, or a (async) function called
    * once per process.
@@ -98,6 +115,13 @@ export interface FluidConfig<Deps = unknown> {
    * @example notify: { webhook: "https://hooks.example/fluid", mailto: "ops@example.com" }
    */
   notify?: Omit<NotifyOptions, "healthchecks"> | false;
+  /**
+   * Command tasks defined here, without a task module: name -> `{ command, schedule, timeout, ... }`
+   * (see `CommandConfig`). A name a task module also uses is a config error.
+   * @default {}
+   * @example commands: { backup: { command: "pg_dump mydb > /backups/db.sql", schedule: "0 3 * * *", timeout: "2h" } }
+   */
+  commands?: Record<string, CommandConfig>;
 }
 
 /**
@@ -105,8 +129,9 @@ export interface FluidConfig<Deps = unknown> {
  * unchanged. `fluid` finds the file from the current directory upwards (or `--config`,
  * `FLUID_CONFIG`); every task exported by a module the `tasks` globs match is registered.
  *
- * @param config `tasks` (required) and the optional `deps`, `store`, `timezone` ("UTC"),
- *   `concurrency` (10), `pool` and `notify` (none).
+ * @param config `tasks` (required, unless `commands` is given) and the optional `deps`, `store`,
+ *   `timezone` ("UTC"), `concurrency` (10), `pool`, `envFile`, `notify` (none) and `commands`
+ *   (command tasks as plain data, docs/commands.md).
  * @example
  * import { defineConfig } from "fluid-tasks";
  *

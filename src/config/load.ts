@@ -23,6 +23,8 @@ import { Registry } from "./registry.js";
 import { suggest } from "../suggest.js";
 import { megabytes } from "../core/size.js";
 import { resolveNotify, type NotifySpec } from "../task/notify-options.js";
+import { addCommandTasks, resolveCommands } from "./commands.js";
+import { bindCommandRoot } from "../task/command.js";
 
 /** The config with every default filled in. */
 export interface ResolvedConfig {
@@ -38,6 +40,8 @@ export interface ResolvedConfig {
   envFiles: EnvFileRef[];
   /** Validated `notify` (docs/notify.md); undefined when the config has none. */
   notify?: NotifySpec;
+  /** The command tasks of the config's `commands` (made by `command()`), registered beside the modules' tasks. */
+  commands: readonly Task[];
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -87,7 +91,7 @@ export interface LoadOptions {
   envFiles?: string[];
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile", "notify"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile", "notify", "commands"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -112,11 +116,33 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
   if (config.envFiles.length > 0 && mode !== "none") applyEnvFiles([...config.envFiles, ...cliEnvFiles]);
   if (mode === "none") return { configFile, root, config, registry: new Registry(), broken: [] };
   const files = await expandGlobs(config.tasks, root, configFile, cacheDir);
+  const commands = { configFile, root, timezone: config.timezone };
   if (mode === "all") {
-    const one = options.task === undefined ? undefined : await loadTaskModule(options.task, files, cacheDir, root, config.timezone);
-    return { configFile, root, config, registry: one ?? (await loadTasks(files, cacheDir, root, config.timezone, true)), broken: [] };
+    // A command of the config needs no module, only the task index to know no module has its name.
+    const index = options.task !== undefined && config.commands.some((t) => t.name === options.task) && !allJs(files) ? readTaskIndex(files, cacheDir) : undefined;
+    const registry = index ? partRegistry(index, cacheDir, root, config.timezone)
+      : (options.task === undefined ? undefined : await loadTaskModule(options.task, files, cacheDir, root, config.timezone))
+        ?? (await loadTasks(files, cacheDir, root, config.timezone, true));
+    addCommandTasks(registry, config.commands, { ...commands, moduleTasks: registry.partIndex });
+    return { configFile, root, config, registry, broken: [] };
   }
-  return { configFile, root, config, ...(await loadTasksTolerant(files, cacheDir, root, config.timezone)) };
+  const tolerant = await loadTasksTolerant(files, cacheDir, root, config.timezone);
+  for (const t of config.commands) {
+    try {
+      addCommandTasks(tolerant.registry, [t], commands);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      tolerant.broken.push({ file: configFile, error });
+    }
+  }
+  return { configFile, root, config, ...tolerant };
+}
+
+/** An empty registry that holds part of the project: it loads a module when one of its tasks is asked for. */
+function partRegistry(index: Readonly<Record<string, string>>, cacheDir: string, root: string, timezone: string): Registry {
+  const registry = new Registry();
+  registry.holdPart(index, (file) => loadTasks([file], cacheDir, root, timezone));
+  return registry;
 }
 
 /** Loads the task modules, leaving out (and listing) the ones that fail. */
@@ -170,8 +196,9 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   const c = raw as Record<string, unknown>;
   checkKeys(c, KEYS, "", fail);
 
-  const tasks = c.tasks;
-  if (!Array.isArray(tasks) || tasks.length === 0 || !tasks.every((t) => typeof t === "string" && t !== "")) {
+  // A project whose tasks are all commands of the config needs no task module.
+  const tasks = c.tasks === undefined && c.commands !== undefined ? [] : c.tasks;
+  if (!Array.isArray(tasks) || (tasks.length === 0 && c.commands === undefined) || !tasks.every((t) => typeof t === "string" && t !== "")) {
     throw fail("`tasks` must be a non-empty array of globs", 'e.g. tasks: ["./tasks/*.ts"]');
   }
   let timezone: string;
@@ -189,6 +216,7 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
     tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number,
     pool: resolvePool(c.pool, fail), envFiles: resolveEnvFiles(c.envFile, dirname(configFile), fail),
     ...(notify ? { notify } : {}),
+    commands: resolveCommands(c.commands, fail),
   };
 }
 
@@ -426,6 +454,7 @@ async function loadTasks(files: string[], cacheDir: string, root: string, timezo
         );
       }
       checkSchedule(value, file, root);
+      bindCommandRoot(value, root); // a command task's relative cwd is the project root
       // Calendar schedules without their own tz read their fields in the config's zone.
       if (value.schedule) (value as { schedule: Schedule }).schedule = withDefaultTimezone(value.schedule, timezone);
       registry.add(value, { file, exportName });

@@ -35,6 +35,11 @@ export class Registry {
     this.part = { index, load };
   }
 
+  /** The task index (task name -> module) when the registry holds only some modules; undefined when it holds all. */
+  get partIndex(): Readonly<Record<string, string>> | undefined {
+    return this.part?.index;
+  }
+
   /** False when the registry holds only some modules of the project (see `ensure`). */
   get complete(): boolean {
     return this.part === undefined;

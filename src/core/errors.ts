@@ -211,6 +211,10 @@ export interface ErrorInfo {
   code?: string;
   stack?: string;
   cause?: ErrorInfo;
+  /** FLUID_EXEC (a program or command task failed): the program's exit code, when it exited. */
+  childExitCode?: number;
+  /** FLUID_EXEC: the signal that ended the program, when one did. */
+  childSignal?: string;
 }
 
 /** Converts any thrown value to an `ErrorInfo` (follows `cause` a few levels deep). */
@@ -220,6 +224,9 @@ export function toErrorInfo(error: unknown, depth = 0): ErrorInfo {
     const info: ErrorInfo = { name: error.name, message: error.message };
     if (typeof code === "string" || typeof code === "number") info.code = String(code);
     if (error.stack) info.stack = error.stack;
+    const { childExitCode, childSignal } = error as { childExitCode?: unknown; childSignal?: unknown };
+    if (typeof childExitCode === "number") info.childExitCode = childExitCode;
+    if (typeof childSignal === "string") info.childSignal = childSignal;
     if (error.cause !== undefined && depth < 4) info.cause = toErrorInfo(error.cause, depth + 1);
     return info;
   }

@@ -29,10 +29,18 @@ export interface ExecOptions {
    * `timedOut` is true. Default: none; the run's own timeout still applies.
    */
   timeout?: Duration;
-  /** Run `file` as a command line of the system shell (`/bin/sh -c`), `args` appended. Default false. */
-  shell?: boolean;
+  /**
+   * Run `file` as a command line of a shell, `args` appended: true for `/bin/sh -c`, or the
+   * shell's path (e.g. "/bin/bash", run as `<shell> -c <line>`). Default false.
+   */
+  shell?: boolean | string;
   /** After SIGTERM (abort or timeout), SIGKILL what is left of the tree this long later. Default "5s". */
   killGrace?: Duration;
+  /**
+   * Keep the output for the result's `stdout` and `stderr`; false leaves them "" (the lines
+   * still go to the run's log), for programs whose output is only logged. Default true.
+   */
+  buffer?: boolean;
 }
 
 /** What `ctx.exec` resolves with when the program exits with code 0. */
@@ -127,7 +135,7 @@ export function createExec(line: (level: "stdout" | "stderr", message: string) =
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once("exit", (code, sig) => resolve({ code, signal: sig }));
     });
-    const kept = { stdout: new Kept(), stderr: new Kept() };
+    const kept = { stdout: new Kept(options.buffer !== false), stderr: new Kept(options.buffer !== false) };
     const tail: string[] = [];
     const heard = { at: Date.now() };
     const read = (stream: Readable | null, level: "stdout" | "stderr"): Promise<void> =>
@@ -163,6 +171,7 @@ export function createExec(line: (level: "stdout" | "stderr", message: string) =
           command, how: `could not be started: ${why}`, stderr: [], cause: result.cause,
           hint: /"cwd" option/.test(why)
             ? "the cwd option must name an existing directory"
+            : typeof options.shell === "string" && options.shell !== "" ? `check the command line, and that the shell ${options.shell} exists`
             : options.shell ? "check the command line" : "check the program's name and that it is on PATH (or give its path); for a shell command line pass shell: true",
         });
       }
@@ -207,12 +216,13 @@ function track(pid: number): void {
   process.on("exit", exitHook);
 }
 
-/** Collects lines up to MAX_KEPT_BYTES. */
+/** Collects lines up to MAX_KEPT_BYTES (none when `keep` is false). */
 class Kept {
   private readonly lines: string[] = [];
   private bytes = 0;
+  constructor(private readonly keep: boolean) {}
   add(line: string): void {
-    if (this.bytes >= MAX_KEPT_BYTES) return;
+    if (!this.keep || this.bytes >= MAX_KEPT_BYTES) return;
     this.lines.push(line);
     this.bytes += line.length + 1;
   }

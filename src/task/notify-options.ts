@@ -28,7 +28,7 @@ export interface NotifyOptions {
    * variables and the webhook's JSON body on its stdin. A command, or `{ run, timeout }`.
    * @default undefined (none)
    */
-  command?: string | CommandOptions | false;
+  command?: string | CommandNotifierOptions | false;
   /**
    * Mail through the local `sendmail` (cron's MAILTO): an address, several separated by
    * commas, or an array; "" = none (as cron's `MAILTO=""`).
@@ -81,7 +81,7 @@ export interface WebhookOptions {
 }
 
 /** A command notifier with its options. */
-export interface CommandOptions {
+export interface CommandNotifierOptions {
   /** The shell command. Required. */
   run: string;
   /**
@@ -161,11 +161,11 @@ export function resolveNotify(
   if (o.command === false) spec.command = false;
   else if (o.command !== undefined) {
     const c = typeof o.command === "string" ? { run: o.command } : o.command;
-    if (typeof c !== "object" || c === null || typeof (c as CommandOptions).run !== "string" || (c as CommandOptions).run.trim() === "") {
+    if (typeof c !== "object" || c === null || typeof (c as CommandNotifierOptions).run !== "string" || (c as CommandNotifierOptions).run.trim() === "") {
       throw fail("notify.command must be a shell command or { run, timeout }", 'e.g. command: "logger -t fluid \\"$FLUID_TASK $FLUID_STATE\\""');
     }
     for (const key of Object.keys(c)) if (!["run", "timeout"].includes(key)) throw fail(`unknown notify.command option "${key}"`, "known: run, timeout");
-    spec.command = { run: (c as CommandOptions).run, timeoutMs: ms((c as CommandOptions).timeout, "notify.command.timeout", 30_000) };
+    spec.command = { run: (c as CommandNotifierOptions).run, timeoutMs: ms((c as CommandNotifierOptions).timeout, "notify.command.timeout", 30_000) };
   }
   if (o.mailto === false || o.mailto === "") spec.mailto = false;
   else if (o.mailto !== undefined) spec.mailto = addresses(o.mailto, fail);

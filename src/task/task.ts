@@ -219,6 +219,8 @@ const KNOWN = new Set([
   "maxConcurrency", "schedule", "env", "overlap", "catchUp", "onLimit", "maxMemory", "isolate",
   "notify",
 ]);
+/** The option names `task()` knows (`command()` takes these too). */
+export const TASK_OPTION_NAMES: ReadonlySet<string> = KNOWN;
 
 /** Params schema of a task without params. */
 export type NoParams = z.ZodObject<Record<never, never>>;
