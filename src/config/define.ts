@@ -54,8 +54,8 @@ export interface PoolConfig {
 
 /** The contents of `fluid.config.ts`. */
 export interface FluidConfig<Deps = unknown> {
-  /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required. */
-  tasks: string[];
+  /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required, unless `crontabs` is given. */
+  tasks?: string[];
   /**
    * User dependencies given to every task as `ctx.deps`: a value, or a (async) function called
    * once per process.
@@ -80,6 +80,15 @@ export interface FluidConfig<Deps = unknown> {
   concurrency?: number;
   /** Child processes of cpu-bound tasks; see `PoolConfig` for each option's default. */
   pool?: PoolConfig;
+  /**
+   * Crontab files (relative to the config file) whose lines become command tasks, read at
+   * every load (so at `fluid serve` start and on reload, SIGHUP). A user crontab or one with a
+   * user field (detected). Times without CRON_TZ are read in `timezone`. A line cron would
+   * reject is a config error naming file:line. See docs/crontab.md.
+   * @default [] (with `crontabs`, `tasks` may be left out)
+   * @example crontabs: ["./jobs.cron"]
+   */
+  crontabs?: string[];
 }
 
 /**

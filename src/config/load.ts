@@ -21,6 +21,7 @@ import { findConfig } from "./find.js";
 import { Registry } from "./registry.js";
 import { suggest } from "../suggest.js";
 import { megabytes } from "../core/size.js";
+import { addCrontabTasks } from "./crontabs.js";
 
 /** The config with every default filled in. */
 export interface ResolvedConfig {
@@ -30,6 +31,8 @@ export interface ResolvedConfig {
   store: (Required<Pick<StoreConfig, "path" | "logCap">> & { retention: { days: number; perTask: number } }) | false;
   timezone: string;
   concurrency: number;
+  /** Absolute paths of the crontab files whose lines are command tasks. */
+  crontabs: string[];
   /** Pool options resolved to numbers (undefined fields take the pool's defaults). */
   pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number; prefetch?: number };
 }
@@ -75,7 +78,7 @@ export interface LoadOptions {
   task?: string;
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "crontabs"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -95,9 +98,13 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
   const files = await expandGlobs(config.tasks, root, configFile, cacheDir);
   if (mode === "all") {
     const one = options.task === undefined ? undefined : await loadTaskModule(options.task, files, cacheDir, root, config.timezone);
-    return { configFile, root, config, registry: one ?? (await loadTasks(files, cacheDir, root, config.timezone, true)), broken: [] };
+    const registry = one ?? (await loadTasks(files, cacheDir, root, config.timezone, true));
+    addCrontabTasks(registry, config.crontabs, config.timezone);
+    return { configFile, root, config, registry, broken: [] };
   }
-  return { configFile, root, config, ...(await loadTasksTolerant(files, cacheDir, root, config.timezone)) };
+  const loaded = await loadTasksTolerant(files, cacheDir, root, config.timezone);
+  addCrontabTasks(loaded.registry, config.crontabs, config.timezone);
+  return { configFile, root, config, ...loaded };
 }
 
 /** Loads the task modules, leaving out (and listing) the ones that fail. */
@@ -151,8 +158,13 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   const c = raw as Record<string, unknown>;
   checkKeys(c, KEYS, "", fail);
 
-  const tasks = c.tasks;
-  if (!Array.isArray(tasks) || tasks.length === 0 || !tasks.every((t) => typeof t === "string" && t !== "")) {
+  const crontabs = c.crontabs ?? [];
+  if (!Array.isArray(crontabs) || !crontabs.every((t) => typeof t === "string" && t !== "")) {
+    throw fail("`crontabs` must be an array of crontab file paths", 'e.g. crontabs: ["./jobs.cron"]');
+  }
+  // A config may name crontabs alone: no task modules then.
+  const tasks = c.tasks ?? (crontabs.length > 0 ? [] : undefined);
+  if (!Array.isArray(tasks) || (tasks.length === 0 && crontabs.length === 0) || !tasks.every((t) => typeof t === "string" && t !== "")) {
     throw fail("`tasks` must be a non-empty array of globs", 'e.g. tasks: ["./tasks/*.ts"]');
   }
   let timezone: string;
@@ -168,6 +180,7 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   return {
     tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number,
     pool: resolvePool(c.pool, fail),
+    crontabs: crontabs.map((file) => resolve(dirname(configFile), file)),
   };
 }
 
