@@ -26,10 +26,11 @@ export function crontabModule(parsed: ParsedCrontab, specs: readonly CommandSpec
   const out: string[] = [];
   const body: string[] = [];
   // The module's own names: its imports, the zone and the env constants.
-  const used = new Set<string>(["command", "cron", "atStart", "tz", "env", ...Array.from({ length: 50 }, (_, i) => `env${i + 2}`)]);
-  let envText = "{}";
-  let envConst = "";
-  let envCount = 0;
+  const used = new Set<string>(["command", "cron", "atStart", "tz", "settings", ...Array.from({ length: 50 }, (_, i) => `settings${i + 2}`)]);
+  // The crontab's SHELL, MAILTO and other settings as task options, shared by the entries below them.
+  let settings = "{}";
+  let settingsConst = "";
+  let settingsCount = 0;
   let previous: CrontabItem["type"] | undefined;
   let usesZone = false;
 
@@ -42,14 +43,15 @@ export function crontabModule(parsed: ParsedCrontab, specs: readonly CommandSpec
     } else if (item.type === "env") {
       body.push(`// ${item.raw.trim()}${mappingOf(item.name)}`);
       if (next?.type !== "env") {
+        // The settings of the entries below, once, at the end of a run of settings.
         const spec = specs.find((s) => s.source.line > item.line);
-        const text = spec?.env ? objectText(spec.env) : "{}";
-        if (text !== "{}" && text !== envText) {
-          envConst = envCount === 0 ? "env" : `env${envCount + 1}`;
-          envCount++;
-          body.push(`const ${envConst} = ${text};`);
+        const text = spec ? settingsText(spec) : "{}";
+        if (text !== "{}" && text !== settings) {
+          settingsConst = settingsCount === 0 ? "settings" : `settings${settingsCount + 1}`;
+          settingsCount++;
+          body.push(`const ${settingsConst} = ${text};`);
         }
-        envText = text;
+        settings = text;
       }
     } else if (item.type === "problem") {
       body.push(`// fluid import: line ${item.line} is not carried over: ${item.message}`);
@@ -57,7 +59,8 @@ export function crontabModule(parsed: ParsedCrontab, specs: readonly CommandSpec
     } else {
       const spec = byLine.get(item.line)!;
       if (spec.schedule.kind === "cron" && spec.schedule.tz === undefined) usesZone = true;
-      body.push(...taskText(spec, envConst && spec.env && objectText(spec.env) === envText ? envConst : undefined, used));
+      const text = settingsText(spec);
+      body.push(...taskText(spec, text === "{}" ? undefined : text === settings && settingsConst ? settingsConst : text, used));
     }
     previous = item.type;
   });
@@ -79,28 +82,34 @@ export function crontabModule(parsed: ParsedCrontab, specs: readonly CommandSpec
   return out.join("\n");
 }
 
-/** One `export const x = command(...)`, with the notes a reader needs above it. */
-function taskText(spec: CommandSpec, envConst: string | undefined, used: Set<string>): string[] {
+/** One `export const x = command(...)`, with the notes a reader needs above it; `settings` a const name or an object's text. */
+function taskText(spec: CommandSpec, settings: string | undefined, used: Set<string>): string[] {
   const lines: string[] = [];
   if (spec.source.user !== undefined) lines.push(`// cron ran this as user ${JSON.stringify(spec.source.user)}.`);
-  if (spec.schedule.kind === "cron" && spec.schedule.note) lines.push(`// ${spec.schedule.source}: ${spec.schedule.note}.`);
+  if (spec.schedule.kind === "cron" && spec.schedule.note) lines.push(`// cron: "${spec.schedule.source}": ${spec.schedule.note}.`);
   const options: string[] = [];
   if (spec.schedule.kind === "start") options.push("schedule: atStart(), // @reboot: once when fluid serve starts");
   else {
     const tz = spec.schedule.tz === undefined ? "{ tz }" : `{ tz: ${JSON.stringify(spec.schedule.tz)} }`;
-    const nickname = spec.schedule.source.startsWith("@") ? "" : spec.schedule.pattern === spec.schedule.source ? "" : ` // cron: "${spec.schedule.source}"`;
-    options.push(`schedule: cron(${JSON.stringify(spec.schedule.pattern)}, ${tz}),${nickname}`);
+    options.push(`schedule: cron(${JSON.stringify(spec.schedule.pattern)}, ${tz}),`);
   }
   if (spec.description) options.push(`description: ${JSON.stringify(spec.description)},`);
-  if (spec.shell) options.push(`shell: ${JSON.stringify(spec.shell)},`);
-  if (spec.env) options.push(envConst ? (envConst === "env" ? "env," : `env: ${envConst},`) : `env: ${objectText(spec.env)},`);
   if (spec.input !== undefined) options.push(`input: ${JSON.stringify(spec.input)}, // the text after % in the cron line`);
-  if (spec.mailto) options.push(`notify: { mailto: ${JSON.stringify(spec.mailto)} }, // MAILTO`);
+  if (settings !== undefined) options.push(settings.startsWith("{") ? `${settings.slice(2, -2)},` : `...${settings},`);
   const id = identifier(spec.name, used);
   lines.push(`export const ${id} = command(${JSON.stringify(spec.name)}, ${JSON.stringify(spec.command)}, {`);
   lines.push(...options.map((o) => `  ${o}`));
   lines.push("});");
   return lines;
+}
+
+/** The crontab settings of an entry as task options: `{ shell, env, notify: { mailto } }` ("{}" when none). */
+function settingsText(spec: CommandSpec): string {
+  const parts: string[] = [];
+  if (spec.shell) parts.push(`shell: ${JSON.stringify(spec.shell)}`);
+  if (spec.env) parts.push(`env: ${objectText(spec.env)}`);
+  if (spec.mailto) parts.push(`notify: { mailto: ${JSON.stringify(spec.mailto)} }`);
+  return parts.length === 0 ? "{}" : `{ ${parts.join(", ")} }`;
 }
 
 /** What a setting becomes, as a note on its comment. */

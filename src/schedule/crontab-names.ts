@@ -154,7 +154,8 @@ function stem(word: string): string {
 function argStem(arg: string): string {
   const url = /^[a-z]+:\/\/([^/:?#]+)/i.exec(arg);
   if (url) return url[1]!.replace(/^www\./, "");
-  return stem(arg.replace(/\/+$/, ""));
+  // A quoted sentence ("echo 'run at 5'") gives its first word.
+  return stem(arg.trim().split(/\s+/)[0]!.replace(/\/+$/, "")).slice(0, 24);
 }
 
 /** Lower case, runs of other characters made one "_". */

@@ -135,10 +135,12 @@ function readPiece(name: VixieField, spec: Spec, piece: string, whole: string, i
   const bad = (why: string): never => {
     throw new CrontabFieldError(name, `bad ${LABEL[name]} ${where}: ${why}`);
   };
+  if (/^(L|LW|\d+[LW]|[a-z0-9]+L|[a-z0-9]+#\d+|\?)$/i.test(piece) && (name === "dayOfMonth" || name === "dayOfWeek")) {
+    bad("L, W, # and ? are not Vixie cron syntax (cron rejects the line); write the schedule with cron() by hand");
+  }
   const m = PIECE.exec(piece);
   if (!m) {
     if (/^[0-9a-z]+\/[0-9]+$/i.test(piece)) bad(`cron takes a step only after "*" or a range; write "${piece.split("/")[0]}-${spec.high}/${piece.split("/")[1]}"`);
-    if (/[LW#?]/i.test(piece)) bad(`L, W, # and ? are not Vixie cron syntax; write the line with cron() by hand`);
     bad(`write "*", "n", "a-b", "*/n" or "a-b/n"${spec.names ? ` (names: ${spec.names[0]}-${spec.names.at(-1)})` : ""}`);
   }
   const [, star, fromText, toText, stepText] = m!;
