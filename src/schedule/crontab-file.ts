@@ -219,10 +219,10 @@ function readEntry(raw: string, line: number, system: boolean, env: Record<strin
   let when: CrontabWhen;
   const tz = env.CRON_TZ;
   if (first.startsWith("@")) {
-    const nick = first.toLowerCase();
+    const nick = first; // cron compares nicknames case-sensitively: "@DAILY" is rejected
     if (nick === "@reboot") when = { kind: "reboot", source: first };
     else if (NICKNAMES[nick] === undefined) return problem(`unknown nickname "${first}"; cron knows @reboot, @yearly, @annually, @monthly, @weekly, @daily, @midnight and @hourly`);
-    else when = { kind: "cron", source: first, pattern: first.toLowerCase(), ...(tz ? { tz } : {}), vixie: readVixieFields(NICKNAMES[nick]!.split(" ")) };
+    else when = { kind: "cron", source: first, pattern: first, ...(tz ? { tz } : {}), vixie: readVixieFields(NICKNAMES[nick]!.split(" ")) };
   } else {
     const fields = [first];
     for (let i = 0; i < 4; i++) {

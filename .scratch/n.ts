@@ -1,0 +1,20 @@
+import { nameForCommand } from "../src/schedule/crontab-names.js";
+for (const c of [
+ "pg_dump mydb > /backups/db.sql",
+ "test -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )",
+ "[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then /usr/lib/php/sessionclean; fi",
+ "command -v debian-sa1 > /dev/null && debian-sa1 1 1",
+ "/usr/local/bin/backup.sh",
+ "test -x /usr/bin/certbot -a \\! -d /run/systemd/system && perl -e 'sleep int(rand(43200))' && certbot -q renew --no-random-sleep-on-renew",
+ "curl -fsS -m 10 --retry 5 -o /dev/null https://hc-ping.com/abc",
+ "/usr/bin/php /var/www/app/artisan schedule:run >> /dev/null 2>&1",
+ "cd /srv/app && nice -n 19 ionice -c3 flock -n /tmp/app.lock python3 manage.py clearsessions",
+ "su - postgres -c 'vacuumdb --all --analyze'",
+ "bash -c 'echo hi'",
+ "FOO=1 /opt/x/run.sh --fast",
+ "timeout 1h rsync -a /src/ backup@host:/dst/",
+ "echo hello",
+ "if [ -x /usr/share/popularity-contest/popcon-upload ]; then /usr/sbin/popularity-contest --crond; fi",
+ "/sbin/e2scrub_all -A -r",
+ "ls -la ~/ 2>&1 >/tmp/out",
+]) console.log(nameForCommand(c).padEnd(30), c);

@@ -1,0 +1,2 @@
+import { defineConfig } from "fluid-tasks";
+export default defineConfig({ crontabs: ["./jobs.cron"], timezone: "Europe/London" });
