@@ -80,7 +80,14 @@ function segments(command: string): string[][] {
       else word += ch;
       continue;
     }
-    if (ch === "'" || ch === '"') {
+    if ((ch === "$" && command[i + 1] === "(") || ch === "`") {
+      // A command substitution is a value here (`[ $(date +%d) -le 7 ]`): kept whole in the word.
+      const end = ch === "`" ? command.indexOf("`", i + 1) : closing(command, i + 1);
+      const stop = end < 0 ? command.length - 1 : end;
+      word += command.slice(i, stop + 1);
+      inWord = true;
+      i = stop;
+    } else if (ch === "'" || ch === '"') {
       quote = ch;
       inWord = true;
     } else if (ch === "\\" && i + 1 < command.length) {
@@ -104,6 +111,16 @@ function segments(command: string): string[][] {
   endSegment();
   // "2>&1" leaves a trailing fd number on the word before: drop bare digits that end a segment.
   return out;
+}
+
+/** The index of the ")" closing the "(" at `open`, or -1. */
+function closing(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === "(") depth++;
+    else if (text[i] === ")" && --depth === 0) return i;
+  }
+  return -1;
 }
 
 /** Drops keywords, variable assignments and wrappers (with their options) from the front; [] for a guard. */
