@@ -16,6 +16,8 @@
  * - One timer for all schedules. Every schedule has an entry in a min-heap keyed by its next
  *   fire time; the timer sleeps until the earliest, at most `maxSleepMs` at a time, and on
  *   each wake everything is recomputed from the wall clock.
+ * - atStart() schedules (cron's @reboot) have no calendar time: each fires once, on time, in
+ *   the turn after start(); never after replace() (a reload), never caught up.
  * - Never early: a fire goes out only when the wall clock has reached its time. A timer that
  *   wakes too soon just sleeps again. To be on time despite Node's millisecond timers, the
  *   timer wakes `spinMs` before the earliest fire and then polls with setImmediate (the event
