@@ -72,7 +72,7 @@ export function crontabModule(parsed: ParsedCrontab, specs: readonly CommandSpec
   out.push(`import { ${imports.join(", ")} } from "fluid-tasks";`);
   out.push("");
   if (usesZone) {
-    out.push(`/** The zone cron read these times in (this machine's); lines after CRON_TZ name their own. */`);
+    out.push(`/** The zone of the times below: the one cron used (this machine's, or --tz); lines after CRON_TZ name their own. */`);
     out.push(`const tz = ${JSON.stringify(options.timezone)};`);
     out.push("");
   }
