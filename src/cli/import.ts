@@ -4,6 +4,7 @@ import { UsageError } from "../core/errors.js";
 import { parseCrontab, type ParsedCrontab } from "../schedule/crontab-file.js";
 import { crontabToCommandSpecs } from "../schedule/crontab-commands.js";
 import { resolveTimezone } from "../schedule/validate.js";
+import { localUserNames } from "../config/crontabs.js";
 import { crontabModule } from "./crontab-module.js";
 import type { Output } from "./output.js";
 
@@ -36,7 +37,7 @@ export async function importCrontabCommand(file: string | undefined, o: ImportCr
   const cwd = o.cwd ?? process.cwd();
   const { text, source, path } = await readInput(file, cwd, o.stdin);
   const system = o.system ?? (path !== undefined && isSystemPath(path) ? true : undefined);
-  const parsed = parseCrontab(text, { system: system ?? "detect", users: knownUsers() });
+  const parsed = parseCrontab(text, { system: system ?? "detect", users: localUserNames() });
   const timezone = o.tz === undefined ? localZone() : resolveTimezone("--tz", o.tz);
   const specs = crontabToCommandSpecs(parsed);
   const where = path === undefined ? source : relative(cwd, path) || path;
@@ -99,15 +100,6 @@ function isSystemPath(path: string): boolean {
 
 function basenameOf(path: string): string {
   return path.startsWith("/etc/") ? path : path.split("/").pop()!;
-}
-
-/** The user names of /etc/passwd (for telling a system crontab's user field), plus root. */
-function knownUsers(): string[] {
-  try {
-    return ["root", ...readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":")[0]!).filter(Boolean)];
-  } catch {
-    return ["root"];
-  }
 }
 
 /** The zone cron reads a crontab in: TZ, else the system's. */

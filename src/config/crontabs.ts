@@ -28,8 +28,14 @@ export function specSchedule(spec: CommandSpec, timezone: string): Schedule {
 
 /**
  * Makes the task of one crontab line. MERGE SEAM: once `command()` exists (the command-task
- * work of the same issue), this is
- * `command(spec.name, spec.command, { schedule, description, shell, env, input, notify: mailto ? { mailto } : undefined })`.
+ * work of the same issue), the body is
+ * ```
+ * return command(spec.name, spec.command, {
+ *   schedule, description, tags: ["crontab"],
+ *   ...(spec.shell ? { shell: spec.shell } : {}), ...(spec.env ? { env: spec.env } : {}),
+ *   ...(spec.input !== undefined ? { input: spec.input } : {}), ...(spec.mailto ? { notify: { mailto: spec.mailto } } : {}),
+ * });
+ * ```
  * Until then the task carries the schedule and description (so `fluid ls` and `fluid next`
  * show it) and its run fails saying command tasks are not available.
  */
@@ -38,6 +44,15 @@ export function crontabTask(spec: CommandSpec, schedule: Schedule): Task {
   return task({ name: spec.name, description, schedule, tags: ["crontab"], timeout: 0 }, () => {
     throw new ConfigError(`task "${spec.name}" comes from a crontab line, and command tasks are not available in this build`);
   });
+}
+
+/** The user names of this machine (/etc/passwd) and root: what a system crontab's user field holds. */
+export function localUserNames(): string[] {
+  try {
+    return ["root", ...readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":")[0]!).filter(Boolean)];
+  } catch {
+    return ["root"];
+  }
 }
 
 /**
@@ -65,7 +80,7 @@ export function addCrontabTasks(
         hint: "crontabs lists crontab files, relative to the config file",
       });
     }
-    const parsed = parseCrontab(text, { system: "detect" });
+    const parsed = parseCrontab(text, { system: "detect", users: localUserNames() });
     if (parsed.problems.length > 0) {
       const lines = parsed.problems.map((p) => `${where}:${p.line}: ${p.message}`);
       throw new ConfigError(lines.length === 1 ? lines[0]! : `${lines.length} lines of ${where} cannot be carried over:\n  ${lines.join("\n  ")}`, {

@@ -34,6 +34,12 @@ describe("crontabs: [...] in the config", () => {
     expect(registry.origin("pg_dump_mydb")).toEqual({ file: join(dir, "jobs.cron"), exportName: "line 4" });
   });
 
+  it("reads a system crontab (/etc/cron.d style, a user field) when every line names a user of this machine", async () => {
+    const dir = project({ "fluid.config.ts": config(), "jobs.cron": "*/10 * * * * root [ -x /usr/bin/x ] && /usr/bin/x\n" });
+    const { registry } = await loadProject({ cwd: dir, env: {} });
+    expect(registry.list().map((t) => t.name)).toEqual(["x"]);
+  });
+
   it("reads the files again at every load (what a daemon reload does)", async () => {
     const dir = project({ "fluid.config.ts": config(), "jobs.cron": JOBS });
     expect((await loadProject({ cwd: dir, env: {} })).registry.has("rotate")).toBe(false);
