@@ -6,6 +6,7 @@
  * nothing is ever dropped without a word.
  */
 import { CrontabFieldError, cronerPattern, readVixieFields, type VixieSchedule } from "./crontab-pattern.js";
+import { cron } from "./cron.js";
 
 /** Options of `parseCrontab`. */
 export interface ParseCrontabOptions {
@@ -237,6 +238,15 @@ function readEntry(raw: string, line: number, system: boolean, env: Record<strin
     } catch (error) {
       if (error instanceof CrontabFieldError) return problem(error.message);
       throw error;
+    }
+  }
+  if (when.kind === "cron") {
+    // What fluid will fire must exist: a CRON_TZ that is no zone, a date that never comes ("0 0 30 2 *").
+    try {
+      cron(when.pattern, tz ? { tz } : {});
+    } catch (error) {
+      const message = (error as Error).message.replace(/^cron\([^)]*\)(: | )/, "");
+      return problem(tz && /time zone/.test(message) ? `CRON_TZ=${tz} is not a time zone fluid knows (an IANA name such as "Europe/London")` : `"${when.source}" ${message}`);
     }
   }
   let user: string | undefined;

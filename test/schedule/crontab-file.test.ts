@@ -79,6 +79,14 @@ describe("parseCrontab", () => {
       '4 time fields and no command; an entry is "minute hour day month weekday command"',
     ]);
   });
+  it("reports a CRON_TZ that is no zone, and a date that never comes", () => {
+    const p = user("0 0 30 2 * never\nCRON_TZ=Mars/Olympus\n0 3 * * * x\n");
+    expect(p.entries).toEqual([]);
+    expect(p.problems).toEqual([
+      { line: 1, message: '"0 0 30 2 *" never fires: no date matches its day and month fields' },
+      { line: 3, message: 'CRON_TZ=Mars/Olympus is not a time zone fluid knows (an IANA name such as "Europe/London")' },
+    ]);
+  });
   it("reads a user field in a system crontab, detected or told, and says the run's user changes", () => {
     const text = "SHELL=/bin/sh\n17 * * * * root cd / && run-parts /etc/cron.hourly\n@reboot www-data /srv/start\n";
     const p = parseCrontab(text, { users: ["root", "www-data"] });
