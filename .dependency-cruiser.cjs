@@ -14,7 +14,7 @@ const LAYERS = [
   { name: "core", rank: 0, path: "^src/(core/|package-root\\.ts$|process-tree\\.ts$|suggest\\.ts$)" },
   // rank 1: definitions (schedule definitions: what every(), crontab() and cron() make)
   { name: "task", rank: 1, path: "^src/task/" },
-  { name: "schedule", rank: 1, path: "^src/schedule/(brand|calendar|cron|crontab[^/]*|every|fire-times|index|next-runs|validate|wall-clock)\\.ts$" },
+  { name: "schedule", rank: 1, path: "^src/schedule/(at-start|brand|calendar|cron|crontab[^/]*|every|fire-times|index|next-runs|validate|wall-clock)\\.ts$" },
   // rank 2: loading a project; the SQLite layer under the store and the broker
   { name: "config", rank: 2, path: "^src/config/" },
   { name: "persistence", rank: 2, path: "^src/persistence/" },
@@ -26,7 +26,7 @@ const LAYERS = [
   { name: "consumer", rank: 4, path: "^src/consumer/" },
   // notify: alerts of finished runs; watches the consumer's events from above (daemon, cli), reads the store
   { name: "notify", rank: 4, path: "^src/notify/" },
-  { name: "scheduler", rank: 4, path: "^src/schedule/(?!(brand|calendar|cron|crontab[^/]*|every|fire-times|index|next-runs|validate|wall-clock)\\.ts$)" },
+  { name: "scheduler", rank: 4, path: "^src/schedule/(?!(at-start|brand|calendar|cron|crontab[^/]*|every|fire-times|index|next-runs|validate|wall-clock)\\.ts$)" },
   // rank 5
   { name: "daemon", rank: 5, path: "^src/daemon/" },
   { name: "http", rank: 5, path: "^src/http/" },

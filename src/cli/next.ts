@@ -20,6 +20,12 @@ export async function nextCommand(name: string, o: NextOptions, io: Output): Pro
   if (!task.schedule) {
     throw new UsageError(`task "${task.name}" has no schedule`, { hint: 'give it one: task({ schedule: every("5m") }, ...); `fluid ls` shows which tasks have one' });
   }
+  if (task.schedule.kind === "start") {
+    // atStart() (cron's @reboot) has no calendar time: say when it fires instead of an empty table.
+    if (o.json) io.out.write("[]\n");
+    else io.err.write(`${task.name}: ${task.schedule.describe()} (no calendar times)\n`);
+    return 0;
+  }
   const fires = fireTimes(task.schedule, n, new Date(), o.tz);
   if (o.json) {
     io.out.write(JSON.stringify(fires.map((f) => f.iso)) + "\n");

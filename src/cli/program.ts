@@ -16,6 +16,7 @@ const nextCommand: typeof import("./next.js").nextCommand = async (...a) => (awa
 const statusCommand: typeof import("./status.js").statusCommand = async (...a) => (await import("./status.js")).statusCommand(...a);
 const initSystemdCommand: typeof import("./init.js").initSystemdCommand = async (...a) => (await import("./init.js")).initSystemdCommand(...a);
 const enableCommand: typeof import("./enable.js").enableCommand = async (...a) => (await import("./enable.js")).enableCommand(...a);
+const importCrontabCommand: typeof import("./import.js").importCrontabCommand = async (...a) => (await import("./import.js")).importCrontabCommand(...a);
 
 /**
  * Builds the `fluid` commander program. Each command maps argv to options and calls a library
@@ -193,6 +194,22 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("-c, --config <path>", "config file")
     .action(async (name: string, opts: { count?: string; tz?: string; json?: boolean; config?: string }) => {
       setExit(await nextCommand(name, { ...opts, ...configOf(opts) }, io));
+    });
+
+  program
+    .command("import")
+    .description("turn other schedulers' jobs into fluid tasks")
+    .command("crontab")
+    .description("write a task module with one command task per crontab line (schedule, environment, MAILTO, comments kept)")
+    .argument("[file]", "crontab file, - for standard input (default: your own crontab, crontab -l)")
+    .option("-o, --out <file>", "the task module to write", "tasks/crontab.ts")
+    .option("-f, --force", "overwrite the module when it exists")
+    .option("--check", "only report which lines can be carried over; write nothing (exit 1 when a line cannot)")
+    .option("--system", "lines have a user field (/etc/crontab, /etc/cron.d/*); default: detected")
+    .option("--no-system", "lines have no user field (a user's crontab)")
+    .option("--tz <zone>", "IANA zone of the lines without CRON_TZ (default: this machine's, as cron)")
+    .action(async (file: string | undefined, opts: { out?: string; force?: boolean; check?: boolean; system?: boolean; tz?: string }) => {
+      setExit(await importCrontabCommand(file, opts, io));
     });
 
   return program;

@@ -73,7 +73,7 @@ export interface CommandConfig extends Omit<CommandOptions<ParamsSchema>, "sched
 
 /** The contents of `fluid.config.ts`. */
 export interface FluidConfig<Deps = unknown> {
-  /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required, unless `commands` is given. */
+  /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required, unless `commands` or `crontabs` is given. */
   tasks?: string[];
   /**
    * User dependencies given to every task as `ctx.deps`: a value, or a (async) function called
@@ -122,6 +122,15 @@ export interface FluidConfig<Deps = unknown> {
    * @example commands: { backup: { command: "pg_dump mydb > /backups/db.sql", schedule: "0 3 * * *", timeout: "2h" } }
    */
   commands?: Record<string, CommandConfig>;
+  /**
+   * Crontab files (relative to the config file) whose lines become command tasks, read at
+   * every load (so at `fluid serve` start and on reload, SIGHUP). A user crontab or one with a
+   * user field (detected). Times without CRON_TZ are read in `timezone`. A line cron would
+   * reject is a config error naming file:line. See docs/crontab.md.
+   * @default [] (with `crontabs`, `tasks` may be left out)
+   * @example crontabs: ["./jobs.cron"]
+   */
+  crontabs?: string[];
 }
 
 /**

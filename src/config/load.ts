@@ -25,6 +25,7 @@ import { megabytes } from "../core/size.js";
 import { resolveNotify, type NotifySpec } from "../task/notify-options.js";
 import { addCommandTasks, resolveCommands } from "./commands.js";
 import { bindCommandRoot } from "../task/command.js";
+import { addCrontabTasks, crontabTask } from "./crontabs.js";
 
 /** The config with every default filled in. */
 export interface ResolvedConfig {
@@ -34,6 +35,8 @@ export interface ResolvedConfig {
   store: (Required<Pick<StoreConfig, "path" | "logCap">> & { retention: { days: number; perTask: number } }) | false;
   timezone: string;
   concurrency: number;
+  /** Absolute paths of the crontab files whose lines are command tasks. */
+  crontabs: string[];
   /** Pool options resolved to numbers (undefined fields take the pool's defaults). */
   pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number; prefetch?: number };
   /** The config's environment files, absolute, in order (empty when none). */
@@ -91,7 +94,7 @@ export interface LoadOptions {
   envFiles?: string[];
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile", "notify", "commands"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile", "notify", "commands", "crontabs"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -124,6 +127,7 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
       : (options.task === undefined ? undefined : await loadTaskModule(options.task, files, cacheDir, root, config.timezone))
         ?? (await loadTasks(files, cacheDir, root, config.timezone, true));
     addCommandTasks(registry, config.commands, { ...commands, moduleTasks: registry.partIndex });
+    addCrontabTasks(registry, config.crontabs, config.timezone, crontabMaker(root));
     return { configFile, root, config, registry, broken: [] };
   }
   const tolerant = await loadTasksTolerant(files, cacheDir, root, config.timezone);
@@ -135,7 +139,17 @@ export async function loadProject(options: LoadOptions = {}): Promise<Project> {
       tolerant.broken.push({ file: configFile, error });
     }
   }
+  addCrontabTasks(tolerant.registry, config.crontabs, config.timezone, crontabMaker(root));
   return { configFile, root, config, ...tolerant };
+}
+
+/** Makes crontab lines' command tasks with the project root as their working directory, as the config's `commands`. */
+function crontabMaker(root: string): Parameters<typeof addCrontabTasks>[3] {
+  return (spec, schedule) => {
+    const t = crontabTask(spec, schedule);
+    bindCommandRoot(t, root);
+    return t;
+  };
 }
 
 /** An empty registry that holds part of the project: it loads a module when one of its tasks is asked for. */
@@ -196,9 +210,13 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   const c = raw as Record<string, unknown>;
   checkKeys(c, KEYS, "", fail);
 
-  // A project whose tasks are all commands of the config needs no task module.
-  const tasks = c.tasks === undefined && c.commands !== undefined ? [] : c.tasks;
-  if (!Array.isArray(tasks) || (tasks.length === 0 && c.commands === undefined) || !tasks.every((t) => typeof t === "string" && t !== "")) {
+  const crontabs = c.crontabs ?? [];
+  if (!Array.isArray(crontabs) || !crontabs.every((t) => typeof t === "string" && t !== "")) {
+    throw fail("`crontabs` must be an array of crontab file paths", 'e.g. crontabs: ["./jobs.cron"]');
+  }
+  // A project whose tasks are all commands of the config or crontab lines needs no task module.
+  const tasks = c.tasks === undefined && (c.commands !== undefined || crontabs.length > 0) ? [] : c.tasks;
+  if (!Array.isArray(tasks) || (tasks.length === 0 && c.commands === undefined && crontabs.length === 0) || !tasks.every((t) => typeof t === "string" && t !== "")) {
     throw fail("`tasks` must be a non-empty array of globs", 'e.g. tasks: ["./tasks/*.ts"]');
   }
   let timezone: string;
@@ -217,6 +235,7 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
     pool: resolvePool(c.pool, fail), envFiles: resolveEnvFiles(c.envFile, dirname(configFile), fail),
     ...(notify ? { notify } : {}),
     commands: resolveCommands(c.commands, fail),
+    crontabs: crontabs.map((file) => resolve(dirname(configFile), file)),
   };
 }
 

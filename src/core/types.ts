@@ -86,7 +86,7 @@ export interface RetryPolicy {
 
 /** A schedule made by `every`, `crontab` or `cron`. */
 export interface Schedule {
-  readonly kind: "every" | "crontab" | "cron";
+  readonly kind: "every" | "crontab" | "cron" | "start";
   /** Human text, e.g. "every 1s", "at minute 0 past every 2nd hour (UTC)". */
   describe(): string;
   /** The source form, e.g. `every("1s")`, `cron("0 3 * * *")`. */

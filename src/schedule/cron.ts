@@ -57,6 +57,9 @@ export function cron(pattern: string, options: CronOptions = {}): CronSchedule {
     throw new ScheduleError(`cron: the pattern must be a string, got ${describeValue(pattern)}`, { hint: HINT });
   }
   const where = `cron(${JSON.stringify(pattern)})`;
+  if (pattern.trim().toLowerCase() === "@reboot") {
+    throw new ScheduleError(`${where}: @reboot is not a time of the calendar`, { hint: "write schedule: atStart() (fires once when fluid serve starts)" });
+  }
   checkKeys(where, "options", options, ["tz", "params"]);
   const zone = chooseZone(where, options.tz);
   return build(pattern.trim(), zone, checkParams(where, options.params));

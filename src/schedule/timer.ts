@@ -16,6 +16,8 @@
  * - One timer for all schedules. Every schedule has an entry in a min-heap keyed by its next
  *   fire time; the timer sleeps until the earliest, at most `maxSleepMs` at a time, and on
  *   each wake everything is recomputed from the wall clock.
+ * - atStart() schedules (cron's @reboot) have no calendar time: each fires once, on time, in
+ *   the turn after start(); never after replace() (a reload), never caught up.
  * - Never early: a fire goes out only when the wall clock has reached its time. A timer that
  *   wakes too soon just sleeps again. To be on time despite Node's millisecond timers, the
  *   timer wakes `spinMs` before the earliest fire and then polls with setImmediate (the event
@@ -51,6 +53,7 @@ import { type MissedFires, missedFires, nextFireAfter } from "./catch-up.js";
 import { CatchUpLane, CatchUpPlan } from "./catch-up-lane.js";
 import { type ClockWatch, type LateCause, noteArmed, noteReading, readClock, startWatch } from "./clock-watch.js";
 import { upcomingFires } from "./preview.js";
+import { firesAtStart } from "./at-start.js";
 import { byTask, carryOver } from "./reload.js";
 import { isMissed, missedPolicy, nextStep, type Phase, planWake, rewindsTo, startCursor, wakeTarget } from "./timer-core.js";
 import { type Entry, entryBefore, makeEntries } from "./timer-entry.js";
@@ -97,6 +100,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let generation = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let immediate: ReturnType<typeof setImmediate> | undefined;
+  // The one fire of each atStart() schedule, right after start() (never after a replace()).
+  let startFires: ReturnType<typeof setImmediate> | undefined;
   // Calendar entries fired in the current pass, whose following instant is computed after it.
   const refill: Entry[] = [];
   // The entries due at the next fire time, taken off the heap while the timer sleeps, so the
@@ -398,13 +403,26 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const event = plan.event("start", wall);
     if (event) emit(event);
     if (gen === generation) arm();
+    if (entries.some((e) => firesAtStart(e.schedule))) startFires = setImmediate(() => fireAtStart(wall));
     return planned;
+  };
+
+  /** atStart() schedules (cron's @reboot): one on-time fire each, due at the start time `at`. */
+  const fireAtStart = (at: number): void => {
+    startFires = undefined;
+    const gen = generation;
+    for (const e of entries) {
+      if (phase !== "running" || gen !== generation) return;
+      if (firesAtStart(e.schedule)) deliver(e, at, "on-time");
+    }
   };
 
   const stop = (): void => {
     if (phase === "running") phase = "stopped";
     generation++;
     clearTimers();
+    if (startFires !== undefined) clearImmediate(startFires);
+    startFires = undefined;
     lane.clear();
     refill.length = 0;
     ready.length = 0;

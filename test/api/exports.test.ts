@@ -7,7 +7,7 @@ import * as api from "../../src/index.js";
  */
 const PUBLIC_EXPORTS = [
   // tasks, schedules, config
-  "task", "command", "secret", "every", "crontab", "cron", "defineConfig",
+  "task", "command", "secret", "every", "crontab", "cron", "atStart", "defineConfig",
   // the library: load, run, serve, and the daemon's client
   "loadProject", "runTask", "serve", "queueAndWait", "connect", "enqueue", "waitForRun", "cancel",
   // errors, recognised by code
