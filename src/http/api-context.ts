@@ -3,10 +3,10 @@ import type { HttpBindings } from "@hono/node-server";
 import type { Metrics } from "./metrics.js";
 import type { SseHub } from "./sse.js";
 import type { DaemonView } from "./view.js";
-import { HttpError, toIssues } from "./http-error.js";
+import { HttpError, toIssues, tooLarge } from "./http-error.js";
 
 /** Hono's environment of the API: the Node request and response are reachable (for streams). */
-export type ApiEnv = { Bindings: HttpBindings };
+export type ApiEnv = { Bindings: HttpBindings; Variables: { maxBody: number } };
 
 /** What every route handler may use. */
 export interface ApiParts {
@@ -49,7 +49,7 @@ export function queryOf(c: Context<ApiEnv>): Record<string, string> {
 
 /** The JSON body of a request (`{}` when empty); a 400 for malformed JSON or another content type. */
 export async function jsonBody(c: Context<ApiEnv>): Promise<unknown> {
-  const text = await c.req.text();
+  const text = await readText(c);
   if (text.trim() === "") return {};
   const type = c.req.header("content-type");
   if (type && !/^application\/(?:[\w.+-]*\+)?json\b/i.test(type)) {
@@ -60,4 +60,25 @@ export async function jsonBody(c: Context<ApiEnv>): Promise<unknown> {
   } catch (error) {
     throw new HttpError(400, "bad_request", `malformed JSON body: ${(error as Error).message}`);
   }
+}
+
+/** The body as text, read up to the body limit (a 413 beyond it, however the body is sent). */
+async function readText(c: Context<ApiEnv>): Promise<string> {
+  const body = c.req.raw.body;
+  if (!body) return "";
+  const max = c.get("maxBody") ?? 1 << 20;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      void reader.cancel().catch(() => {});
+      throw tooLarge(max);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

@@ -1,10 +1,9 @@
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { isFluidError } from "../core/errors.js";
 import { type ApiEnv, type ApiParts } from "./api-context.js";
 import { bearerToken, tokenChecker } from "./auth.js";
-import { HttpError } from "./http-error.js";
+import { HttpError, tooLarge } from "./http-error.js";
 import { runRoutes } from "./routes-runs.js";
 import { statusRoutes } from "./routes-status.js";
 import { taskRoutes } from "./routes-tasks.js";
@@ -71,12 +70,14 @@ export function createApp(parts: ApiParts, options: AppOptions = {}): Hono<ApiEn
     return next();
   });
 
-  app.use("*", bodyLimit({
-    maxSize: options.bodyLimit ?? 1 << 20,
-    onError: () => {
-      throw new HttpError(413, "payload_too_large", `the body is larger than ${options.bodyLimit ?? 1 << 20} bytes`);
-    },
-  }));
+  const maxBody = options.bodyLimit ?? 1 << 20;
+  app.use("*", async (c, next) => {
+    // A declared length is refused before reading; a chunked body is counted as it is read (jsonBody).
+    const length = Number(c.req.header("content-length") ?? 0);
+    if (length > maxBody) throw tooLarge(maxBody);
+    c.set("maxBody", maxBody);
+    return next();
+  });
 
   app.use("*", methodNotAllowed({
     app,

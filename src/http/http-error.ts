@@ -50,3 +50,8 @@ export function toIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey
     ...(i.code ? { code: i.code } : {}),
   }));
 }
+
+/** The 413 of a body over `max` bytes. */
+export function tooLarge(max: number): HttpError {
+  return new HttpError(413, "payload_too_large", `the body is larger than ${max} bytes`);
+}
