@@ -1,7 +1,7 @@
 /**
  * The HTTP API of `fluid serve` against a big history, and what it costs the daemon.
  *
- *   npx tsx bench/http.ts [rounds=5] [runs=1000000]
+ *   npx tsx bench/http.ts [rounds=5] [runs=1000000] [--throughput-only]
  *
  * 1. Latency. A project whose store holds `runs` recorded runs (1,000,000 by default, 50 tasks,
  *    one per 2 s over ~23 days, 2% failures; written in one transaction straight into the
@@ -38,12 +38,14 @@ import { openStore } from "../src/store/index.js";
 import { median, percentile, printTable } from "./stats.js";
 
 
-const ROUNDS = Number(process.argv[2]?.startsWith("--") ? 5 : (process.argv[2] ?? 5));
-const RUNS = Number(process.argv[3] ?? 1_000_000);
+const ARGS = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const ROUNDS = Number(ARGS[0] ?? 5);
+const RUNS = Number(ARGS[1] ?? 1_000_000);
 const TASKS = 50;
 const REQUESTS = 400;
 const THROUGHPUT_RUNS = Number(process.env.BENCH_HTTP_RUNS ?? 5000);
 const SSE_CLIENTS = 20;
+const THROUGHPUT_ONLY = process.argv.includes("--throughput-only");
 
 function project(tasks: string): string {
   const dir = mkdtempSync(join(tmpdir(), "fluid-bench-http-"));
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
   const big = project(Array.from({ length: TASKS }, (_, i) => `import { task } from "fluid-tasks";\nexport const task${i} = task({ name: "task${i}" }, async () => 1);`).join("\n").replace(/\nimport \{ task \} from "fluid-tasks";/g, ""));
   const small = project(`import { task } from "fluid-tasks";\nexport const noop = task({}, async () => {});\n`);
   try {
+    if (THROUGHPUT_ONLY) return await throughput(small);
     const seconds = fill(join(big, ".fluid", "fluid.db"), RUNS);
     console.log(`filled the store: ${RUNS.toLocaleString("en")} runs in ${seconds.toFixed(1)} s`);
     const t0 = performance.now();
@@ -174,7 +177,16 @@ async function main(): Promise<void> {
     }));
     await server.close();
     await daemon.stop("bench done");
+    await throughput(small);
+  } finally {
+    rmSync(big, { recursive: true, force: true });
+    rmSync(small, { recursive: true, force: true });
+  }
+}
 
+/** Part 2: the daemon's cost per run with and without the API and idle event streams. */
+async function throughput(small: string): Promise<void> {
+  {
     console.log(`\nthroughput: ${THROUGHPUT_RUNS.toLocaleString("en")} no-op runs queued at once (median of ${ROUNDS} rounds)\n`);
     let ended = 0;
     const d2 = await startDaemon(small, () => ended++);
@@ -219,9 +231,6 @@ async function main(): Promise<void> {
       return [c, r.toFixed(0), (r / baseRate).toFixed(3), cpu.toFixed(0), (cpu / baseCpu).toFixed(3), c.includes("SSE") ? (cpu / baseCpu <= 1.05 ? "<= 1.05 yes" : "<= 1.05 NO") : ""];
     }));
     await d2.stop("bench done");
-  } finally {
-    rmSync(big, { recursive: true, force: true });
-    rmSync(small, { recursive: true, force: true });
   }
 }
 

@@ -60,8 +60,8 @@ export class Metrics {
     if (!store) return;
     for (const task of this.view.tasks()) {
       try {
-        const [run] = store.listRuns({ task: task.name, state: "success", limit: 1 });
-        if (run?.endedAt !== undefined) this.lastSuccess.set(task.name, run.endedAt);
+        const at = store.lastSuccessAt(task.name);
+        if (at !== undefined) this.lastSuccess.set(task.name, at);
       } catch {
         return; // an unreadable store: readiness says so; metrics start empty
       }

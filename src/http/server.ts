@@ -35,7 +35,7 @@ export interface HttpServerOptions extends ListenAddress {
   dashboardDir?: string;
   /**
    * How long live events are gathered before they are written to the event streams, ms.
-   * @default 100
+   * @default 200
    */
   sseBatchMs?: number;
   /** Receives errors the API answered with a 500 (for the daemon's log). */
@@ -69,7 +69,7 @@ export async function startHttpServer(view: DaemonView, options: HttpServerOptio
   }
   const now = options.now ?? Date.now;
   const metrics = new Metrics(view, { now });
-  const hub = new SseHub({ batchMs: options.sseBatchMs ?? 100 });
+  const hub = new SseHub({ batchMs: options.sseBatchMs ?? 200 });
   const parts: ApiParts = {
     view, metrics, hub, now, logListeners: new Map(), overdueToleranceMs: options.overdueToleranceMs ?? 60_000,
     version: safeVersion(), host: options.host,

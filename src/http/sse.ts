@@ -18,7 +18,7 @@ export interface SseHubOptions {
   /**
    * Messages are gathered for this long and written to every client as one chunk, so a burst
    * of runs costs one write per client, not one per message, ms.
-   * @default 100
+   * @default 200
    */
   batchMs?: number;
   /**
@@ -27,9 +27,9 @@ export interface SseHubOptions {
    */
   keepAliveMs?: number;
   /**
-   * Most messages written per batch; beyond it the rest of the batch is replaced by one
-   * `overflow` message (`{ dropped }`: re-fetch what you show), so a flood of runs costs the
-   * daemon a bounded amount per client.
+   * Most messages written per batch; a batch with more is replaced by one `overflow` message
+   * (`{ dropped }`: re-fetch what you show), so a flood of runs costs the daemon one small
+   * write per client per batch.
    * @default 50
    */
   maxPerBatch?: number;
@@ -51,7 +51,7 @@ export class SseHub {
   private readonly maxPerBatch: number;
 
   constructor(options: SseHubOptions = {}) {
-    this.batchMs = options.batchMs ?? 100;
+    this.batchMs = options.batchMs ?? 200;
     this.keepAliveMs = options.keepAliveMs ?? 15_000;
     this.maxPerBatch = options.maxPerBatch ?? 50;
   }
@@ -76,8 +76,13 @@ export class SseHub {
   /** Sends a message to every open stream (within `batchMs`). */
   publish(type: string, data: unknown): void {
     if (this.clients.size === 0) return;
-    if (this.pending.length < this.maxPerBatch) this.pending.push(sseMessage(type, data));
-    else this.dropped++;
+    if (this.dropped > 0) this.dropped++;
+    else if (this.pending.length < this.maxPerBatch) this.pending.push(sseMessage(type, data));
+    else {
+      // Too many for one batch: none of them is sent, one summary is.
+      this.dropped = this.pending.length + 1;
+      this.pending = [];
+    }
     this.timer ??= setTimeout(() => this.flush(), this.batchMs).unref();
   }
 

@@ -245,6 +245,11 @@ class SqliteStore implements Store {
     });
   }
 
+  lastSuccessAt(task: string): number | undefined {
+    this.beforeRead();
+    return this.guard("reading the last success", () => (this.s.lastSuccess.get(task) as number | null | undefined) ?? undefined);
+  }
+
   lastRuns(): Map<string, RunRecord> {
     this.beforeRead();
     return this.guard("reading the last runs", () => this.snapshot(() => {
@@ -511,6 +516,8 @@ function prepareStatements(db: Database.Database) {
     children: db.prepare(`SELECT * FROM runs r WHERE r.from_run_id = ? AND ${LATEST} ORDER BY r.at, r.id`),
     tasks: db.prepare("SELECT DISTINCT task FROM runs").pluck(),
     lastRun: db.prepare("SELECT * FROM runs WHERE task = ? AND state <> 'queued' ORDER BY at DESC, attempt DESC LIMIT 1"),
+    // `+state`: walk the task's own index (bounded by its retention), never every success of every task.
+    lastSuccess: db.prepare("SELECT ended_at FROM runs WHERE task = ? AND +state = 'success' ORDER BY at DESC LIMIT 1").pluck(),
     setTask: db.prepare(
       `INSERT INTO task_state (task, enabled, reason, changed_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (task) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, changed_at = excluded.changed_at`,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { makeRecord, useTempStores } from "./temp-store.js";
 
-describe("Store.listRuns after (keyset pagination) and lastRun", () => {
+describe("Store.listRuns after (keyset pagination), lastRun, lastSuccessAt", () => {
   const { open } = useTempStores();
 
   it("walks every run once, newest first, through runs that share a time", () => {
@@ -24,12 +24,14 @@ describe("Store.listRuns after (keyset pagination) and lastRun", () => {
     expect(store.listRuns({ limit: 2, after: { at: 1010, id: "run04" } }).map((r) => r.id)).toEqual(["run03", "run02"]);
   });
 
-  it("lastRun is the latest running or finished attempt of one task", () => {
+  it("lastRun is the latest running or finished attempt of one task; lastSuccessAt when its last success ended", () => {
     const store = open();
-    store.writeAttempt(makeRecord({ id: "a", task: "t", queuedAt: 1, state: "success" }));
+    store.writeAttempt(makeRecord({ id: "a", task: "t", queuedAt: 1, endedAt: 5, state: "success" }));
     store.writeAttempt(makeRecord({ id: "b", task: "t", queuedAt: 2, state: "failure" }));
     store.writeAttempt(makeRecord({ id: "c", task: "t", queuedAt: 3, state: "queued" }));
     expect(store.lastRun("t")).toMatchObject({ id: "b", state: "failure" });
     expect(store.lastRun("other")).toBeUndefined();
+    expect(store.lastSuccessAt("t")).toBe(5);
+    expect(store.lastSuccessAt("other")).toBeUndefined();
   });
 });
