@@ -19,7 +19,8 @@ execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconf
 const common = { bundle: true, platform: "node", target: "node20", logLevel: "warning" };
 await build({
   ...common,
-  entryPoints: ["src/index.ts", "src/executor/child.ts", "src/executor/watchdog.ts"],
+  // http/server.js: the HTTP API (with hono), loaded by `fluid serve --http` only, out of the CLI bundle.
+  entryPoints: ["src/index.ts", "src/executor/child.ts", "src/executor/watchdog.ts", "src/http/server.ts"],
   outdir: out,
   outbase: "src",
   splitting: true,

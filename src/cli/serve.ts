@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { ChalkInstance } from "chalk";
 import { parseDuration, formatDuration } from "../core/duration.js";
 import { ExitCode, UsageError } from "../core/errors.js";
@@ -6,6 +7,10 @@ import { formatLogLine, printError, stateText, type Output } from "./output.js";
 import type { RunState } from "../core/types.js";
 import { flushCodeCache } from "../startup/code-cache.js";
 import { DEFAULT_HOST, isLoopback, parseListen } from "../http/address.js";
+import type { HttpServer } from "../http/server.js";
+import { importModule } from "../core/dynamic-import.js";
+import { ownZod } from "../task/own-zod.js";
+import { daemonView } from "./http-view.js";
 import type { SchedulerEvent } from "../schedule/timer.js";
 import type { PoolEvent } from "../executor/pool.js";
 
@@ -47,11 +52,12 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
     validate: (config) => void (http = httpSettings(flag, config.http, process.env)),
   };
   const daemon = await serve(options).finally(flushHeld);
-  let server: import("../http/server.js").HttpServer | undefined;
+  let server: HttpServer | undefined;
   if (http) {
     try {
-      const [{ startHttpServer }, { daemonView }] = await Promise.all([import("../http/server.js"), import("./http-view.js")]);
-      server = await startHttpServer(daemonView(daemon), { ...http, onError: (error) => write({ type: "error", message: `HTTP API: ${(error as Error).message}`, error }) });
+      const { startHttpServer } = await loadHttpServer();
+      const zod = ownZod(); // the zod the config layer gave the tasks
+      server = await startHttpServer(daemonView(daemon), { ...http, zod, onError: (error) => write({ type: "error", message: `HTTP API: ${(error as Error).message}`, error }) });
     } catch (error) {
       await daemon.stop("the HTTP API could not start");
       throw error;
@@ -85,6 +91,17 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
   return ExitCode.success;
 }
 
+/**
+ * The HTTP server's module. Built as its own ES module (dist/http/server.js, with hono), out of
+ * the CLI bundle, so no other command pays for loading it; imported through the boot's real
+ * `import()` (the CLI runs from the code cache). From src/ (tests), the .ts beside it.
+ */
+async function loadHttpServer(): Promise<typeof import("../http/server.js")> {
+  const url = new URL("../http/server.js", import.meta.url);
+  const href = existsSync(url) ? url.href : url.href.replace(/\.js$/, ".ts");
+  return (await importModule(href)) as typeof import("../http/server.js");
+}
+
 /** Where and how the HTTP API listens. */
 interface HttpSettings {
   host: string;
@@ -111,7 +128,7 @@ function httpSettings(flag: { host: string | undefined; port: number } | undefin
 }
 
 /** The start-up line that says where the HTTP API listens (tests and users read the port from it). */
-function printHttp(io: Output, format: string, server: import("../http/server.js").HttpServer): void {
+function printHttp(io: Output, format: string, server: HttpServer): void {
   const auth = server.tokenForAll ? "token required" : server.hasToken ? "token required for changes" : "read-only: no token set";
   if (format === "json") {
     io.err.write(JSON.stringify({ ts: new Date().toISOString(), event: "http", url: server.url, host: server.host, port: server.port, auth }) + "\n");

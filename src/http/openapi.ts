@@ -1,4 +1,4 @@
-import { ownZod } from "../task/own-zod.js";
+import { httpZod } from "./zod.js";
 import type { Task } from "../task/task.js";
 import { paramsJsonSchema } from "./routes-tasks.js";
 import { apiSchemas } from "./schemas.js";
@@ -18,7 +18,7 @@ const sse = (description: string): Json => ({ description, content: { "text/even
 
 /** Query parameters of an operation, from a zod object schema. */
 function queryParams(schema: unknown): Json[] {
-  const js = ownZod().toJSONSchema(schema as never, { io: "input" }) as { properties?: Record<string, Json>; required?: string[] };
+  const js = httpZod().toJSONSchema(schema as never, { io: "input" }) as { properties?: Record<string, Json>; required?: string[] };
   return Object.entries(js.properties ?? {}).map(([name, s]) => {
     const { description, ...rest } = s;
     return { name, in: "query", required: js.required?.includes(name) ?? false, schema: rest, ...(description ? { description } : {}) };
@@ -37,7 +37,7 @@ function strip(schema: Json): Json {
  */
 export function buildOpenApi(version: string, tasks: readonly Task[] = []): Json {
   const s = apiSchemas();
-  const z = ownZod();
+  const z = httpZod();
   const components = z.toJSONSchema(s.registry, { uri: (id) => `#/components/schemas/${id}` }) as { schemas: Record<string, Json> };
   const schemas = Object.fromEntries(Object.entries(components.schemas).map(([id, schema]) => [id, strip(schema)]));
   const nameParam = { name: "name", in: "path", required: true, schema: { type: "string" }, description: "task name" };

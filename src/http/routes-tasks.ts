@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import { parseDuration } from "../core/duration.js";
 import { isFluidError, type ParamsError } from "../core/errors.js";
 import type { RunRecord } from "../core/run-record.js";
-import { ownZod } from "../task/own-zod.js";
+import { httpZod } from "./zod.js";
 import type { Task } from "../task/task.js";
 import { jsonBody, parseWith, queryOf, type ApiEnv, type ApiParts } from "./api-context.js";
 import { HttpError } from "./http-error.js";
@@ -19,7 +19,7 @@ export function paramsJsonSchema(task: Task): Record<string, unknown> {
   let schema = paramsSchemas.get(task.params);
   if (!schema) {
     try {
-      schema = ownZod().toJSONSchema(task.params, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+      schema = httpZod().toJSONSchema(task.params, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
     } catch {
       schema = { type: "object" }; // a schema JSON Schema cannot express (a custom refinement); the run is still validated
     }

@@ -1,5 +1,5 @@
 import type { z as Z } from "zod";
-import { ownZod } from "../task/own-zod.js";
+import { httpZod } from "./zod.js";
 
 const STATES = ["queued", "running", "success", "failure", "aborted", "timeout", "cancelled", "rate_limited", "interrupted"] as const;
 
@@ -106,11 +106,13 @@ function build(z: typeof Z) {
 /** The API's schemas (see `build`). */
 export type ApiSchemas = ReturnType<typeof build>;
 
-let built: ApiSchemas | undefined;
+let built: { z: unknown; schemas: ApiSchemas } | undefined;
 
-/** The API's schemas, built on first use. */
+/** The API's schemas, built on first use (again if another zod was handed over since). */
 export function apiSchemas(): ApiSchemas {
-  return (built ??= build(ownZod()));
+  const z = httpZod();
+  if (built?.z !== z) built = { z, schemas: build(z) };
+  return built.schemas;
 }
 
 /** A run as the API serves it. */

@@ -10,6 +10,7 @@ import { Metrics } from "./metrics.js";
 import { SseHub } from "./sse.js";
 import { dashboardDir } from "./static-assets.js";
 import type { DaemonView, ViewEvent } from "./view.js";
+import { useZod } from "./zod.js";
 
 /** Options of `startHttpServer`. */
 export interface HttpServerOptions extends ListenAddress {
@@ -40,6 +41,8 @@ export interface HttpServerOptions extends ListenAddress {
   sseBatchMs?: number;
   /** Receives errors the API answered with a 500 (for the daemon's log). */
   onError?: (error: unknown) => void;
+  /** The zod the project's tasks were built with (see `useZod`). Default: the task layer's. */
+  zod?: typeof import("zod");
 }
 
 /** A listening HTTP server. */
@@ -67,6 +70,7 @@ export async function startHttpServer(view: DaemonView, options: HttpServerOptio
       hint: "set FLUID_TOKEN (or http.token in fluid.config.ts), or listen on 127.0.0.1",
     });
   }
+  if (options.zod) useZod(options.zod);
   const now = options.now ?? Date.now;
   const metrics = new Metrics(view, { now });
   const hub = new SseHub({ batchMs: options.sseBatchMs ?? 200 });

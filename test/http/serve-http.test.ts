@@ -7,7 +7,7 @@ import { CONFIG, fluid, tempProject } from "../helpers/cli.js";
 const TASKS = `
 import { task } from "fluid-tasks";
 import { z } from "zod";
-export const echo = task({ params: z.object({ v: z.number() }) }, async (ctx) => ctx.params.v * 2);
+export const echo = task({ params: z.object({ v: z.number().describe("the value") }) }, async (ctx) => ctx.params.v * 2);
 `;
 
 const cleanups: Array<() => void> = [];
@@ -31,6 +31,8 @@ describe("fluid serve --http", () => {
     expect(line.port).toBeGreaterThan(0);
     const url = line.url as string;
     expect(await (await fetch(`${url}healthz`)).json()).toMatchObject({ status: "ok" });
+    // The params schema comes from the tasks' own zod (descriptions live in its registry).
+    expect(await (await fetch(`${url}api/tasks/echo`)).json()).toMatchObject({ paramsSchema: { properties: { v: { type: "number", description: "the value" } } } });
     const res = await fetch(`${url}api/tasks/echo/runs?wait=10s`, {
       method: "POST", headers: { authorization: "Bearer cli-test-token", "content-type": "application/json" }, body: JSON.stringify({ params: { v: 21 } }),
     });
