@@ -89,7 +89,8 @@ export class Metrics {
 
   /** Event-loop delay p99 of the last window, ms. */
   lagP99Ms(): number {
-    return this.lagWindow.p99 * 1000;
+    const h = this.lag;
+    return (this.lagTotal.count === 0 && h.count > 0 ? h.percentile(99) / 1e9 : this.lagWindow.p99) * 1000;
   }
 
   private rollLag(): void {
@@ -174,7 +175,9 @@ export class Metrics {
     for (const reason of ["recycled", "reaped", "crashed", "killed"] as const) out.push(`fluid_pool_worker_exits_total{reason="${reason}"} ${pool?.[reason] ?? 0}`);
 
     family("fluid_event_loop_lag_seconds", "summary", "Event-loop delay of the daemon (perf_hooks), percentiles of the last 10 s window.");
-    const w = this.lagWindow;
+    // Before the first window is complete, what the monitor has seen so far.
+    const h = this.lag;
+    const w = this.lagTotal.count === 0 && h.count > 0 ? { p50: h.percentile(50) / 1e9, p90: h.percentile(90) / 1e9, p99: h.percentile(99) / 1e9, max: h.max / 1e9 } : this.lagWindow;
     out.push(
       `fluid_event_loop_lag_seconds{quantile="0.5"} ${w.p50}`, `fluid_event_loop_lag_seconds{quantile="0.9"} ${w.p90}`,
       `fluid_event_loop_lag_seconds{quantile="0.99"} ${w.p99}`, `fluid_event_loop_lag_seconds_sum ${this.lagTotal.sum}`,
