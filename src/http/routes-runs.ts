@@ -89,6 +89,7 @@ export function runRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
   app.get("/api/runs/:id/logs/stream", (c) => {
     parseWith(s.NoQuery, queryOf(c), "query");
     const d = details(parts, c.req.param("id"));
+    if (c.req.method === "HEAD") return c.body(null, 200, SSE_HEADERS); // no stream to hold open
     const res = c.env.outgoing;
     const id = d.run.id;
     res.writeHead(200, SSE_HEADERS);

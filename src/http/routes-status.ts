@@ -6,7 +6,7 @@ import { HttpError } from "./http-error.js";
 import { buildOpenApi } from "./openapi.js";
 import { checkReadiness } from "./readiness.js";
 import { apiSchemas, type StatusJson } from "./schemas.js";
-import { sseMessage } from "./sse.js";
+import { SSE_HEADERS, sseMessage } from "./sse.js";
 
 /** GET /healthz, /readyz, /metrics, /api/status, /api/events, /api/openapi.json. */
 export function statusRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
@@ -51,6 +51,7 @@ export function statusRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
 
   app.get("/api/events", (c) => {
     parseWith(s.NoQuery, queryOf(c), "query");
+    if (c.req.method === "HEAD") return c.body(null, 200, SSE_HEADERS); // no stream to hold open
     parts.hub.add(c.env.outgoing, sseMessage("hello", { at: parts.now() }));
     return RESPONSE_ALREADY_SENT;
   });

@@ -183,5 +183,8 @@ describe("HTTP API contract", () => {
     expect(logEvents[1]!.data).toMatchObject({ id: slow, state: "success" });
     const unknown = await api.call("/api/runs/ffffffffffff/logs/stream");
     expect(unknown.status).toBe(404);
+    const head = await api.call("/api/events", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toMatch(/^text\/event-stream/);
   });
 });
