@@ -130,8 +130,9 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("--environment-file <path>", "load KEY=VALUE lines into the environment before the tasks load (repeatable; \"-path\" if it may be missing; the environment wins)", addEnvFile)
     // Also as --env-file, but Node reads that flag itself, even after the script, and exits 9 when the file is missing (docs/service.md).
     .addOption(new Option("--env-file <path>").hideHelp().argParser(addEnvFile))
+    .option("--http <[host:]port>", "serve the HTTP API, metrics and dashboard there (host default 127.0.0.1; port 0 takes a free one)")
     .option("-c, --config <path>", "config file")
-    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string }) => {
+    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string; http?: string }) => {
       setExit(await serveCommand({ ...opts, ...configOf(opts), envFile: envFiles }, io));
     });
 

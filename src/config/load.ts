@@ -45,6 +45,8 @@ export interface ResolvedConfig {
   notify?: NotifySpec;
   /** The command tasks of the config's `commands` (made by `command()`), registered beside the modules' tasks. */
   commands: readonly Task[];
+  /** The HTTP server of `fluid serve` as configured (undefined fields: unset). */
+  http: { port?: number; host?: string; token?: string };
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -94,7 +96,7 @@ export interface LoadOptions {
   envFiles?: string[];
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile", "notify", "commands", "crontabs"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile", "notify", "commands", "crontabs", "http"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -236,6 +238,7 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
     ...(notify ? { notify } : {}),
     commands: resolveCommands(c.commands, fail),
     crontabs: crontabs.map((file) => resolve(dirname(configFile), file)),
+    http: resolveHttp(c.http, fail),
   };
 }
 
@@ -247,6 +250,28 @@ function resolveEnvFiles(value: unknown, root: string, fail: (m: string, h?: str
     throw fail("`envFile` must be a path or a list of paths", 'e.g. envFile: "./.env", or "-./.env" when it may be missing');
   }
   return list.map((f: string) => envFileRef(f, root));
+}
+
+/** `http`: port, host and token of the HTTP API, checked. */
+function resolveHttp(value: unknown, fail: (m: string, h?: string) => ConfigError): ResolvedConfig["http"] {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw fail("`http` must be an object ({ port, host, token })");
+  const h = value as Record<string, unknown>;
+  checkKeys(h, ["port", "host", "token"], "http.", fail);
+  const out: ResolvedConfig["http"] = {};
+  if (h.port !== undefined) {
+    if (!Number.isInteger(h.port) || (h.port as number) < 0 || (h.port as number) > 65535) throw fail(`http.port must be a whole number from 0 to 65535, got ${JSON.stringify(h.port)}`);
+    out.port = h.port as number;
+  }
+  if (h.host !== undefined) {
+    if (typeof h.host !== "string" || h.host === "") throw fail(`http.host must be a host name or address, got ${JSON.stringify(h.host)}`);
+    out.host = h.host;
+  }
+  if (h.token !== undefined) {
+    if (typeof h.token !== "string" || h.token.length < 8) throw fail("http.token must be a string of at least 8 characters", "e.g. token: process.env.FLUID_API_TOKEN");
+    out.token = h.token;
+  }
+  return out;
 }
 
 /** Refuses a key the config does not know, naming its full path ("store.retention.dayz") and the closest known key. */

@@ -198,6 +198,11 @@ class SqliteStore implements Store {
       filter("r.state = ?", query.state);
       filter("r.at >= ?", query.since);
       filter("r.at < ?", query.until);
+      if (query.after) {
+        // Spelled out (not a row value) so SQLite ranges over the index on `at`.
+        where.push("r.at <= ? AND (r.at < ? OR r.id < ?)");
+        args.push(query.after.at, query.after.at, query.after.id);
+      }
       const limit = query.limit ?? DEFAULTS.listLimit;
       args.push(Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1);
       const sql = `SELECT * FROM runs r WHERE ${where.join(" AND ")} ORDER BY r.at DESC, r.id DESC LIMIT ?`;
@@ -230,6 +235,19 @@ class SqliteStore implements Store {
       }
       return states;
     });
+  }
+
+  lastRun(task: string): RunRecord | undefined {
+    this.beforeRead();
+    return this.guard("reading the last run", () => {
+      const row = this.s.lastRun.get(task) as RunRowObject | undefined;
+      return row ? fromRow(row) : undefined;
+    });
+  }
+
+  lastSuccessAt(task: string): number | undefined {
+    this.beforeRead();
+    return this.guard("reading the last success", () => (this.s.lastSuccess.get(task) as number | null | undefined) ?? undefined);
   }
 
   lastRuns(): Map<string, RunRecord> {
@@ -498,6 +516,8 @@ function prepareStatements(db: Database.Database) {
     children: db.prepare(`SELECT * FROM runs r WHERE r.from_run_id = ? AND ${LATEST} ORDER BY r.at, r.id`),
     tasks: db.prepare("SELECT DISTINCT task FROM runs").pluck(),
     lastRun: db.prepare("SELECT * FROM runs WHERE task = ? AND state <> 'queued' ORDER BY at DESC, attempt DESC LIMIT 1"),
+    // `+state`: walk the task's own index (bounded by its retention), never every success of every task.
+    lastSuccess: db.prepare("SELECT ended_at FROM runs WHERE task = ? AND +state = 'success' ORDER BY at DESC LIMIT 1").pluck(),
     setTask: db.prepare(
       `INSERT INTO task_state (task, enabled, reason, changed_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (task) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, changed_at = excluded.changed_at`,

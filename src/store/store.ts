@@ -82,6 +82,10 @@ export interface Store {
   taskStates(): Map<string, TaskState>;
   /** Latest attempt that is running or finished (not queued) of each task, for `fluid ls`. */
   lastRuns(): Map<string, RunRecord>;
+  /** Latest attempt that is running or finished (not queued) of one task (one indexed read, whatever the size of the history). */
+  lastRun(task: string): RunRecord | undefined;
+  /** When the latest successful attempt of a task ended (epoch ms), or undefined; reads that task's runs only (its index), newest first. */
+  lastSuccessAt(task: string): number | undefined;
   /** Records when a task's schedule last fired (epoch ms). Buffered. */
   setLastFire(task: string, at: number): void;
   /** When each task's schedule last fired (epoch ms). */
