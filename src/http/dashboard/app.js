@@ -2,7 +2,7 @@
 // one live event stream shared by the views, the daemon line in the header, the token panel
 // and the toasts. Plain ES modules, no build step; served by `fluid serve --http`.
 import { api, ApiError, getToken, liveEvents, onAuthError, setToken } from "./api.js";
-import { fmtDuration, h, refreshTimes, replace, shortId } from "./dom.js";
+import { fmtDuration, fmtUptime, h, refreshTimes, replace, shortId } from "./dom.js";
 import { runView } from "./view-run.js";
 import { runsView } from "./view-runs.js";
 import { statusView } from "./view-status.js";
@@ -102,14 +102,24 @@ globalSubs.add({
 });
 
 const daemonLine = document.getElementById("daemon-line");
+let lastStatus;
+const drawDaemonLine = () => {
+  const s = lastStatus;
+  if (!s) return;
+  // The uptime counts on from the daemon's start; everything else is as of the last status.
+  const up = s.daemon.uptimeMs + (Date.now() - s.fetchedAt);
+  daemonLine.textContent = `pid ${s.daemon.pid} on ${s.daemon.host} · up ${fmtUptime(up)} · queue ${s.queue.ready + s.queue.delayed} · running ${s.running.length}/${s.daemon.concurrency}`;
+};
 const refreshDaemonLine = async () => {
-  const s = await api("/api/status");
-  const depth = s.queue.ready + s.queue.delayed;
-  daemonLine.textContent = `pid ${s.daemon.pid} on ${s.daemon.host} · up ${fmtDuration(s.daemon.uptimeMs)} · queue ${depth} · running ${s.running.length}/${s.daemon.concurrency}`;
+  lastStatus = { ...(await api("/api/status")), fetchedAt: Date.now() };
+  drawDaemonLine();
 };
 globalSubs.add({ types: ["run-queued", "run-start", "run-end"], fn: debounced(refreshDaemonLine, 1000, () => {}) });
-setInterval(() => void refreshDaemonLine().catch(() => {}), 15_000);
-setInterval(() => refreshTimes(), 10_000);
+setInterval(() => void refreshDaemonLine().catch(() => {}), 30_000);
+setInterval(() => {
+  refreshTimes();
+  drawDaemonLine();
+}, 10_000);
 
 // ---- token ----
 const tokenPanel = document.getElementById("token-panel");

@@ -29,7 +29,7 @@ export function durationStats(runs) {
  * The chart of `runs` (run records, any order; those without `durationMs` are left out).
  * `title` names it for screen readers. `compact` draws a sparkline without axis labels.
  */
-export function durationChart(runs, { title = "Run durations", width = 640, height = 180, compact = false } = {}) {
+export function durationChart(runs, { title = "Run durations", width = 900, height = 200, compact = false } = {}) {
   const time = (r) => r.startedAt ?? r.queuedAt ?? r.endedAt ?? 0;
   const done = runs.filter((r) => Number.isFinite(r.durationMs)).sort((a, b) => time(a) - time(b));
   const stats = durationStats(done);
@@ -42,7 +42,7 @@ export function durationChart(runs, { title = "Run durations", width = 640, heig
   const slot = plotW / done.length;
   const barW = Math.max(1, Math.min(24, slot * 0.7));
   const label = `${title}: ${stats.count} run(s), median ${fmtDuration(stats.median)}, p95 ${fmtDuration(stats.p95)}, max ${fmtDuration(stats.max)}`;
-  const svg = h("svg:svg", { viewBox: `0 0 ${width} ${height}`, class: `chart${compact ? " compact" : ""}`, role: "img", "aria-label": label, preserveAspectRatio: "none" },
+  const svg = h("svg:svg", { viewBox: `0 0 ${width} ${height}`, class: `chart${compact ? " compact" : ""}`, role: "img", "aria-label": label, preserveAspectRatio: compact ? "none" : null },
     h("svg:title", {}, label));
   if (!compact) {
     for (const frac of [0, 0.5, 1]) {

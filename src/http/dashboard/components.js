@@ -1,6 +1,6 @@
 // Pieces several views share: the runs table, the enable switch, links to tasks and runs.
 import { api } from "./api.js";
-import { fmtDuration, h, replace, shortId, stateBadge, timeEl } from "./dom.js";
+import { fmtDuration, h, replace, shortId, stateBadge, swap, timeEl } from "./dom.js";
 
 /** A link to a run, showing its short id. */
 export function runLink(run) {
@@ -59,7 +59,7 @@ export function mergeRuns(table, runs, { showTask = true } = {}) {
     const row = runRow(run, { showTask });
     if (old) {
       if (old.dataset.state !== run.state) row.classList.add("flash");
-      old.replaceWith(row);
+      swap(old, row);
     } else {
       row.classList.add("flash");
       fresh.push(row);

@@ -46,6 +46,33 @@ export function fmtDuration(ms) {
   return `${Math.floor(ms / 86_400_000)} d ${Math.round((ms % 86_400_000) / 3_600_000)} h`;
 }
 
+/**
+ * Replaces `oldEl` with `newEl`; when the focus was inside `oldEl`, it moves to the matching
+ * control of `newEl` (same id, same switch, or same link), so a live refresh never drops the
+ * keyboard focus.
+ */
+export function swap(oldEl, newEl) {
+  const active = document.activeElement;
+  let selector;
+  if (active && active !== document.body && oldEl.contains(active)) {
+    if (active.id) selector = `#${CSS.escape(active.id)}`;
+    else if (active.dataset.toggle) selector = `[data-toggle="${CSS.escape(active.dataset.toggle)}"]`;
+    else if (active.getAttribute("href")) selector = `[href="${CSS.escape(active.getAttribute("href"))}"]`;
+  }
+  oldEl.replaceWith(newEl);
+  if (selector) newEl.querySelector(selector)?.focus();
+}
+
+/** A long duration coarsely, for uptimes: "40 s", "12 min", "3 h 05 min", "2 d 4 h". */
+export function fmtUptime(ms) {
+  if (!Number.isFinite(ms)) return "-";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
+}
+
 /** Epoch ms or ISO text to a Date, or null. */
 export function toDate(value) {
   if (value === null || value === undefined || value === "") return null;

@@ -10,6 +10,7 @@ export async function runView(main, ctx, id) {
   const runId = detail.run.id;
   const head = h("div", {});
   const facts = h("div", {});
+  const more = h("div", {});
   const logBox = h("pre", { class: "logs", id: "logs", tabindex: "0", "aria-label": "Log lines", "aria-live": "off" });
   const logNote = h("p", { class: "muted log-note" });
   const actions = h("div", { class: "actions" });
@@ -63,7 +64,8 @@ export async function runView(main, ctx, id) {
         h("section", { class: "panel", "aria-labelledby": "io" }, h("h2", { id: "io" }, "Params and result"),
           h("h3", { class: "muted" }, "Params"), h("pre", { class: "json" }, pretty(r.params ?? {})),
           r.result !== undefined ? [h("h3", { class: "muted" }, "Result"), h("pre", { class: "json result" }, pretty(r.result))] : null)),
-      r.error ? h("section", { "aria-labelledby": "error" }, h("h2", { id: "error" }, "Error"), errorBox(r.error)) : null,
+      r.error ? h("section", { "aria-labelledby": "error" }, h("h2", { id: "error" }, "Error"), errorBox(r.error)) : null);
+    replace(more,
       h("section", { "aria-labelledby": "attempts" }, h("h2", { id: "attempts" }, `Attempts (${d.attempts.length})`), attemptsTable(d.attempts)),
       h("section", { "aria-labelledby": "chain" }, h("h2", { id: "chain" }, "Chain"), chain(d)));
   };
@@ -123,7 +125,8 @@ export async function runView(main, ctx, id) {
   renderFacts(detail);
   renderLogs(detail);
   replace(main, head, actions, facts,
-    h("section", { "aria-labelledby": "logs-title" }, h("h2", { id: "logs-title" }, "Logs"), logNote, logBox));
+    h("section", { "aria-labelledby": "logs-title" }, h("h2", { id: "logs-title" }, "Logs"), logNote, logBox),
+    more);
   if (!isFinal(detail.run.state)) stream = openStream();
   ctx.live.onAny(["run-start", "run-end"], () => reload().catch((e) => (e instanceof ApiError ? ctx.error(e) : undefined)), (e) => e.id === runId);
   return () => stream?.close();

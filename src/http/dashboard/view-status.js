@@ -1,7 +1,7 @@
 // The daemon (#/status): process, queue, running runs, the cpu-bound pool and upcoming fires.
 import { api } from "./api.js";
 import { runLink, taskLink } from "./components.js";
-import { fmtDuration, h, replace, timeEl } from "./dom.js";
+import { fmtUptime, h, replace, timeEl } from "./dom.js";
 
 /** Renders the daemon's status into `main`, refreshed every 5 s and on run events; returns its cleanup. */
 export async function statusView(main, ctx) {
@@ -15,7 +15,7 @@ export async function statusView(main, ctx) {
             h("dt", {}, "pid"), h("dd", {}, String(d.pid)),
             h("dt", {}, "Host"), h("dd", {}, d.host),
             h("dt", {}, "Version"), h("dd", {}, d.version),
-            h("dt", {}, "Up"), h("dd", {}, fmtDuration(d.uptimeMs), " (since ", timeEl(d.startedAt), ")"),
+            h("dt", {}, "Up"), h("dd", {}, fmtUptime(d.uptimeMs), " (since ", timeEl(d.startedAt), ")"),
             h("dt", {}, "Config"), h("dd", { class: "mono" }, d.configFile),
             h("dt", {}, "Store"), h("dd", { class: "mono" }, d.store),
             h("dt", {}, "Broker"), h("dd", {}, d.broker),

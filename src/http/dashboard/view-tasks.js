@@ -1,7 +1,7 @@
 // The tasks view (#/tasks): every task with its schedule, next fire, last run and enable switch.
 import { api } from "./api.js";
 import { enableSwitch, runLink, taskLink } from "./components.js";
-import { h, replace, stateBadge, timeEl } from "./dom.js";
+import { h, replace, stateBadge, swap, timeEl } from "./dom.js";
 
 /** Renders the tasks view into `main`; `ctx` is the app's (live events, toasts). */
 export async function tasksView(main, ctx) {
@@ -39,7 +39,7 @@ export async function tasksView(main, ctx) {
       const old = rows.get(t.name);
       if (old?.querySelector("[data-editing]")) continue;
       const tr = row(t);
-      if (old) old.replaceWith(tr);
+      if (old) swap(old, tr);
       else body.append(tr);
       rows.set(t.name, tr);
     }
