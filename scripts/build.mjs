@@ -5,7 +5,7 @@
 //   by dist/cli/boot.js through V8's code cache: Node 20 has no compile cache for ES modules,
 //   and parsing the CLI anew was a large part of every `fluid` start (src/startup/code-cache.ts).
 import { execFileSync } from "node:child_process";
-import { renameSync, rmSync } from "node:fs";
+import { cpSync, existsSync, renameSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 const WRAPPER = ["(function (exports, require, module, __filename, __dirname) {", "\n})"]; // src/startup/code-cache.ts
@@ -60,5 +60,7 @@ await build({
   banner: { js: `${WRAPPER[0]}var __fluidImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
   footer: { js: WRAPPER[1] },
 });
+// The dashboard's static files (src/http/dashboard/), served by `fluid serve --http` as they are.
+if (existsSync("src/http/dashboard")) cpSync("src/http/dashboard", `${out}/http/dashboard`, { recursive: true });
 rmSync("dist", { recursive: true, force: true });
 renameSync(out, "dist");

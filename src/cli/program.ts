@@ -121,8 +121,9 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("--grace <duration>", "on shutdown, how long running runs may finish before they are interrupted and re-queued", "30s")
     .option("--broker <kind>", "where queued runs wait: sqlite (durable, in the store file) or memory", undefined)
     .option("--log-format <format>", "pretty or json (default: pretty on a terminal, else json)")
+    .option("--http <[host:]port>", "serve the HTTP API, metrics and dashboard there (host default 127.0.0.1; port 0 takes a free one)")
     .option("-c, --config <path>", "config file")
-    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string }) => {
+    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string; http?: string }) => {
       setExit(await serveCommand({ ...opts, ...configOf(opts) }, io));
     });
 

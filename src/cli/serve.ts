@@ -5,6 +5,7 @@ import type { DaemonEvent, ServeOptions } from "../daemon/serve.js";
 import { formatLogLine, printError, stateText, type Output } from "./output.js";
 import type { RunState } from "../core/types.js";
 import { flushCodeCache } from "../startup/code-cache.js";
+import { DEFAULT_HOST, isLoopback, parseListen } from "../http/address.js";
 import type { SchedulerEvent } from "../schedule/timer.js";
 import type { PoolEvent } from "../executor/pool.js";
 
@@ -15,6 +16,8 @@ export interface ServeCliOptions {
   grace?: string;
   broker?: string;
   logFormat?: string;
+  /** `--http [host:]port`: serve the HTTP API there (docs/http.md). */
+  http?: string;
 }
 
 /** `fluid serve`: runs the daemon in the foreground until SIGTERM/SIGINT; resolves with the exit code. */
@@ -32,14 +35,29 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
   const write = format === "json" ? jsonWriter(io) : prettyWriter(io);
   const flushHeld = (): void => (format === "json" ? undefined : (write as ReturnType<typeof prettyWriter>).flush());
   const { serve } = await import("../daemon/serve.js");
+  const flag = o.http === undefined ? undefined : parseListen(o.http);
+  let http: HttpSettings | undefined;
   const options: ServeOptions = {
     ...(o.config ? { config: o.config } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(graceMs !== undefined ? { graceMs } : {}),
     ...(o.broker ? { broker: o.broker as "sqlite" | "memory" } : {}),
     onEvent: write,
+    // Before the daemon starts: a bad HTTP setting (a public address without a token) stops it here.
+    validate: (config) => void (http = httpSettings(flag, config.http, process.env)),
   };
   const daemon = await serve(options).finally(flushHeld);
+  let server: import("../http/server.js").HttpServer | undefined;
+  if (http) {
+    try {
+      const [{ startHttpServer }, { daemonView }] = await Promise.all([import("../http/server.js"), import("./http-view.js")]);
+      server = await startHttpServer(daemonView(daemon), { ...http, onError: (error) => write({ type: "error", message: `HTTP API: ${(error as Error).message}`, error }) });
+    } catch (error) {
+      await daemon.stop("the HTTP API could not start");
+      throw error;
+    }
+    printHttp(io, format, server);
+  }
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
     signals++;
@@ -59,11 +77,47 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
     (await import("../config/compile.js")).stopEsbuild(); // start-up is over: no esbuild child for months
     await daemon.done;
   } finally {
+    await server?.close();
     process.off("SIGTERM", onStop);
     process.off("SIGINT", onStop);
     process.off("SIGHUP", onHup);
   }
   return ExitCode.success;
+}
+
+/** Where and how the HTTP API listens. */
+interface HttpSettings {
+  host: string;
+  port: number;
+  token: string | undefined;
+}
+
+/**
+ * The HTTP settings from `--http` and the config (the flag wins; FLUID_TOKEN wins over
+ * http.token), or undefined when neither asks for a server. Throws a UsageError for an address
+ * beyond this machine without a token: the daemon does not start.
+ */
+function httpSettings(flag: { host: string | undefined; port: number } | undefined, config: { port?: number; host?: string; token?: string }, env: NodeJS.ProcessEnv): HttpSettings | undefined {
+  const port = flag?.port ?? config.port;
+  if (port === undefined) return undefined;
+  const host = flag?.host ?? config.host ?? DEFAULT_HOST;
+  const token = env.FLUID_TOKEN || config.token || undefined;
+  if (!isLoopback(host) && !token) {
+    throw new UsageError(`fluid serve --http ${host}:${port} would open the API beyond this machine without a token`, {
+      hint: "set FLUID_TOKEN=<secret> (or http.token in fluid.config.ts), or listen on 127.0.0.1",
+    });
+  }
+  return { host, port, token };
+}
+
+/** The start-up line that says where the HTTP API listens (tests and users read the port from it). */
+function printHttp(io: Output, format: string, server: import("../http/server.js").HttpServer): void {
+  const auth = server.tokenForAll ? "token required" : server.hasToken ? "token required for changes" : "read-only: no token set";
+  if (format === "json") {
+    io.err.write(JSON.stringify({ ts: new Date().toISOString(), event: "http", url: server.url, host: server.host, port: server.port, auth }) + "\n");
+  } else {
+    io.err.write(`  http         ${server.url} ${io.err.c.dim(`(${auth}; dashboard at /, metrics at /metrics)`)}\n`);
+  }
 }
 
 /** One JSON object per line on stderr, for log collectors. */

@@ -52,6 +52,28 @@ export interface PoolConfig {
   prefetch?: number;
 }
 
+/** The HTTP API, metrics, health and dashboard of `fluid serve` (docs/http.md). */
+export interface HttpConfig {
+  /**
+   * Port to listen on; setting it turns the HTTP server on (`fluid serve --http [host:]port`
+   * overrides it). 0 takes a free port (printed at start).
+   * @default undefined (no HTTP server)
+   */
+  port?: number;
+  /**
+   * Address to listen on. Anything but a loopback address needs `token`.
+   * @default "127.0.0.1"
+   */
+  host?: string;
+  /**
+   * Bearer token of the API: mutating requests need it (without one the API is read-only), and
+   * every request does when `host` is not loopback. `FLUID_TOKEN` overrides it. Keep it out of
+   * the repository: e.g. `token: process.env.MY_TOKEN`.
+   * @default undefined
+   */
+  token?: string;
+}
+
 /** The contents of `fluid.config.ts`. */
 export interface FluidConfig<Deps = unknown> {
   /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required. */
@@ -80,6 +102,8 @@ export interface FluidConfig<Deps = unknown> {
   concurrency?: number;
   /** Child processes of cpu-bound tasks; see `PoolConfig` for each option's default. */
   pool?: PoolConfig;
+  /** The HTTP API of `fluid serve`; see `HttpConfig` for each option's default. Off unless a port is set. */
+  http?: HttpConfig;
 }
 
 /**

@@ -32,6 +32,8 @@ export interface ResolvedConfig {
   concurrency: number;
   /** Pool options resolved to numbers (undefined fields take the pool's defaults). */
   pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number; prefetch?: number };
+  /** The HTTP server of `fluid serve` as configured (undefined fields: unset). */
+  http: { port?: number; host?: string; token?: string };
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -75,7 +77,7 @@ export interface LoadOptions {
   task?: string;
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "http"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -168,7 +170,29 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   return {
     tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number,
     pool: resolvePool(c.pool, fail),
+    http: resolveHttp(c.http, fail),
   };
+}
+
+function resolveHttp(value: unknown, fail: (m: string, h?: string) => ConfigError): ResolvedConfig["http"] {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw fail("`http` must be an object ({ port, host, token })");
+  const h = value as Record<string, unknown>;
+  checkKeys(h, ["port", "host", "token"], "http.", fail);
+  const out: ResolvedConfig["http"] = {};
+  if (h.port !== undefined) {
+    if (!Number.isInteger(h.port) || (h.port as number) < 0 || (h.port as number) > 65535) throw fail(`http.port must be a whole number from 0 to 65535, got ${JSON.stringify(h.port)}`);
+    out.port = h.port as number;
+  }
+  if (h.host !== undefined) {
+    if (typeof h.host !== "string" || h.host === "") throw fail(`http.host must be a host name or address, got ${JSON.stringify(h.host)}`);
+    out.host = h.host;
+  }
+  if (h.token !== undefined) {
+    if (typeof h.token !== "string" || h.token.length < 8) throw fail("http.token must be a string of at least 8 characters", "e.g. token: process.env.FLUID_API_TOKEN");
+    out.token = h.token;
+  }
+  return out;
 }
 
 /** Refuses a key the config does not know, naming its full path ("store.retention.dayz") and the closest known key. */

@@ -45,6 +45,11 @@ export interface RunQuery {
   until?: number;
   /** Most runs returned. Default 100; `Infinity` for all. */
   limit?: number;
+  /**
+   * Keyset pagination: only runs listed after this one (its time and id: the order is time
+   * newest first, then id descending), e.g. the last run of the previous page.
+   */
+  after?: { at: number; id: string };
 }
 
 /** Everything the store knows about one run, for `fluid show` and `fluid logs`. */

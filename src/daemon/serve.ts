@@ -6,12 +6,15 @@ import { loadProject, type LoadOptions, type Project } from "../config/load.js";
 import { createConsumer, enqueueRecorded, type Consumer, type ConsumerEvent } from "../consumer/consumer.js";
 import { newQueuedRun } from "../core/queued-run.js";
 import { newRunId } from "../core/run-id.js";
-import { ConfigError, isFluidError, type FluidError } from "../core/errors.js";
-import { createScheduler, type Fire, type SchedulerEvent } from "../schedule/timer.js";
+import { ConfigError, StoreError, isFluidError, type FluidError } from "../core/errors.js";
+import { createScheduler, type Fire, type SchedulerEvent, type UpcomingFire } from "../schedule/timer.js";
 import { isStarterAlive } from "../persistence/pid-alive.js";
 import { startPruning } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
+import type { TaskState } from "../core/run-record.js";
+import type { Registry } from "../config/registry.js";
+import { cancel as cancelRun, type CancelResult } from "./client.js";
 import type { RunLogLine } from "../task/context.js";
 import { redactParams, validateParams } from "../task/params.js";
 import type { Task } from "../task/task.js";
@@ -39,6 +42,8 @@ export interface ServeOptions extends LoadOptions {
    * `staleMs` (default 20000, or FLUID_LEASE_STALE_MS of `env`).
    */
   lease?: Partial<LeaseTiming>;
+  /** Called with the loaded config before anything starts (no lease, no store yet); what it throws stops the start. */
+  validate?: (config: Project["config"]) => void;
 }
 
 /** What the daemon reports. */
@@ -83,6 +88,26 @@ export interface Daemon {
   consumer: Consumer;
   broker: Broker;
   store: Store | undefined;
+  /** When `serve` was called (epoch ms). */
+  readonly startedAt: number;
+  /** The tasks loaded now (the newest after a reload). */
+  registry(): Registry;
+  /** The project loaded now: config and tasks (the newest after a reload). */
+  project(): Project;
+  /** Receives every event, as `onEvent` does (a listener that throws is ignored); returns an unsubscribe. */
+  subscribe(listener: (event: DaemonEvent) => void): () => void;
+  /** Enabled state of every task ever enabled or disabled, as the scheduler and the consumer see it now. */
+  taskStates(): ReadonlyMap<string, TaskState>;
+  /** Enables or disables a task (recorded in the store); schedules and claims see it at once. Throws UnknownTaskError. */
+  setEnabled(task: string, enabled: boolean, reason?: string): void;
+  /** Cancels a run by id or unique prefix, as `fluid cancel` does. Throws a StoreError for an unknown run or without a store. */
+  cancel(idOrPrefix: string): Promise<CancelResult>;
+  /** The next `n` fires over all enabled tasks (see `Scheduler.upcoming`). */
+  upcoming(n?: number): UpcomingFire[];
+  /** When each task's schedule last fired (epoch ms). */
+  lastFires(): ReadonlyMap<string, number>;
+  /** The pool's counters now, or null without cpu-bound tasks. */
+  poolStats(): PoolStats | null;
   /**
    * Resolves when the daemon has stopped; rejects when it stopped on its own because it cannot
    * go on: its lease was taken by another daemon (FLUID_LEASE_LOST) or its store file was
@@ -97,12 +122,20 @@ export interface Daemon {
  * `stop()`, or until it loses the lease or its store file (then `done` rejects).
  */
 export async function serve(options: ServeOptions = {}): Promise<Daemon> {
+  const listeners = new Set<(event: DaemonEvent) => void>();
   const emit = (event: DaemonEvent): void => {
     try {
       options.onEvent?.(event);
     } catch {}
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch {}
+    }
   };
+  const startedAt = Date.now();
   let project: Project = await loadProject(options);
+  options.validate?.(project.config);
   const releasers: Array<() => void | Promise<void>> = [];
   const release = async (): Promise<void> => {
     // Reverse order of acquisition.
@@ -189,6 +222,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       const task = project.registry.has(f.task) ? project.registry.get(f.task) : undefined;
       if (!task) return;
       store?.setLastFire(task.name, f.scheduledAt);
+      lastFireAt.set(task.name, f.scheduledAt);
       if (task.overlap === "skip" && (consumer.runningCount(task.name) > 0 || (await broker.hasPending(task.name)))) {
         const skipped = (skippedFires.get(task.name) ?? 0) + 1;
         skippedFires.set(task.name, skipped);
@@ -214,9 +248,10 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
 
     const entries = (p: Project) =>
       p.registry.list().filter((t) => t.schedule).map((t) => ({ task: t.name, schedule: t.schedule!, catchUp: t.catchUp }));
+    const lastFireAt = new Map<string, number>(store?.lastFires() ?? []);
     const scheduler = createScheduler({
       entries: entries(project),
-      lastFires: store?.lastFires() ?? new Map(),
+      lastFires: new Map(lastFireAt),
       isEnabled,
       onFire: (f) => void fire(f).catch((error: unknown) => emit({ type: "error", message: `firing ${f.task} failed: ${(error as Error).message}`, error })),
       onEvent: (event) => emit({ type: "scheduler", event }),
@@ -286,6 +321,30 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
         const task = project.registry.get(taskName);
         return queueRun(task, validateParams(task.name, task.params, params), "queue");
       },
+      startedAt,
+      registry: () => project.registry,
+      project: () => project,
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => void listeners.delete(listener);
+      },
+      taskStates: () => states,
+      setEnabled(taskName, enabled, reason) {
+        const task = project.registry.get(taskName);
+        if (store) {
+          store.setTaskEnabled(task.name, enabled, reason);
+          states = store.taskStates();
+        } else {
+          states = new Map(states).set(task.name, { enabled, ...(reason ? { reason } : {}), changedAt: Date.now() });
+        }
+      },
+      async cancel(idOrPrefix) {
+        if (!store) throw new StoreError("this daemon records no runs (store: false), so it cannot look a run up to cancel it");
+        return cancelRun({ project, store, broker, close: async () => {} }, idOrPrefix);
+      },
+      upcoming: (n) => scheduler.upcoming(n),
+      lastFires: () => lastFireAt,
+      poolStats: () => (pool ? pool.stats() : null),
     };
     const fail = (error: FluidError): void => {
       if (failure || stopping) return;

@@ -198,6 +198,11 @@ class SqliteStore implements Store {
       filter("r.state = ?", query.state);
       filter("r.at >= ?", query.since);
       filter("r.at < ?", query.until);
+      if (query.after) {
+        // Spelled out (not a row value) so SQLite ranges over the index on `at`.
+        where.push("r.at <= ? AND (r.at < ? OR r.id < ?)");
+        args.push(query.after.at, query.after.at, query.after.id);
+      }
       const limit = query.limit ?? DEFAULTS.listLimit;
       args.push(Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1);
       const sql = `SELECT * FROM runs r WHERE ${where.join(" AND ")} ORDER BY r.at DESC, r.id DESC LIMIT ?`;
@@ -229,6 +234,14 @@ class SqliteStore implements Store {
         states.set(row.task, state);
       }
       return states;
+    });
+  }
+
+  lastRun(task: string): RunRecord | undefined {
+    this.beforeRead();
+    return this.guard("reading the last run", () => {
+      const row = this.s.lastRun.get(task) as RunRowObject | undefined;
+      return row ? fromRow(row) : undefined;
     });
   }
 

@@ -82,6 +82,8 @@ export interface Store {
   taskStates(): Map<string, TaskState>;
   /** Latest attempt that is running or finished (not queued) of each task, for `fluid ls`. */
   lastRuns(): Map<string, RunRecord>;
+  /** Latest attempt that is running or finished (not queued) of one task (one indexed read, whatever the size of the history). */
+  lastRun(task: string): RunRecord | undefined;
   /** Records when a task's schedule last fired (epoch ms). Buffered. */
   setLastFire(task: string, at: number): void;
   /** When each task's schedule last fired (epoch ms). */

@@ -1,0 +1,33 @@
+import type { Daemon, DaemonEvent } from "../daemon/serve.js";
+import { waitForRun } from "../daemon/client.js";
+import type { DaemonView, ViewEvent } from "../http/view.js";
+
+const VIEW_EVENTS = new Set<DaemonEvent["type"]>(["run-start", "run-end", "log", "fire", "fire-skipped"]);
+
+/** What the HTTP server sees of a running daemon (the http layer does not import the daemon). */
+export function daemonView(daemon: Daemon): DaemonView {
+  return {
+    facts: {
+      pid: daemon.summary.pid, startedAt: daemon.startedAt, configFile: daemon.summary.configFile, store: daemon.summary.store,
+      broker: daemon.summary.broker, concurrency: daemon.summary.concurrency,
+    },
+    tasks: () => daemon.registry().list(),
+    store: daemon.store,
+    taskStates: () => daemon.taskStates(),
+    setEnabled: (task, enabled, reason) => daemon.setEnabled(task, enabled, reason),
+    queue: (task, params) => daemon.queue(task, params),
+    cancel: (id) => daemon.cancel(id),
+    waitForRun: (id, timeoutMs, signal, pollMs) => {
+      if (!daemon.store) return Promise.reject(new Error("this daemon records no runs (store: false), so it cannot wait for one"));
+      return waitForRun({ store: daemon.store, broker: daemon.broker }, id, { timeoutMs, ...(signal ? { signal } : {}), ...(pollMs ? { pollMs } : {}) });
+    },
+    queueCounts: () => daemon.broker.counts(),
+    running: () => daemon.consumer.running().map((r) => ({ id: r.run.id, task: r.run.task, attempt: r.run.attempt, startedAt: r.startedAt })),
+    poolStats: () => daemon.poolStats(),
+    upcoming: (n) => daemon.upcoming(n).map((f) => ({ task: f.task, at: f.at })),
+    lastFires: () => daemon.lastFires(),
+    subscribe: (listener) => daemon.subscribe((event) => {
+      if (VIEW_EVENTS.has(event.type)) listener(event as ViewEvent);
+    }),
+  };
+}
