@@ -1,7 +1,7 @@
 // The dashboard end to end: a real `fluid serve --http` in a temp project, driven by headless
 // Chromium (Debian's `chromium`, through playwright-core). Screenshots go to
 // test-results/dashboard/ (gitignored); FLUID_DOCS_SCREENSHOT=1 also refreshes docs/dashboard.png.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -35,6 +35,23 @@ export const greet = task(
     return { greeted: ctx.params.name, times: ctx.params.times };
   },
 );
+export const report = task(
+  { description: "Builds the daily report", params: z.object({ fail: z.boolean().default(false) }) },
+  async (ctx) => {
+    ctx.log.info("building");
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 250));
+    if (ctx.params.fail) throw new Error("upstream API answered 503");
+  },
+);
+export const waiter = task(
+  { description: "Waits until a file exists", params: z.object({ file: z.string() }) },
+  async (ctx) => {
+    const { existsSync } = await import("node:fs");
+    ctx.log.info("waiting for the file");
+    while (!existsSync(ctx.params.file)) await new Promise((r) => setTimeout(r, 50));
+    ctx.log.info("released");
+  },
+);
 export const nightly = task(
   { description: "Nightly clean-up", schedule: cron("0 3 * * *") },
   async (ctx) => { ctx.log.info("cleaned"); },
@@ -61,11 +78,20 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
   });
 
   /** Starts the daemon with its HTTP API on an ephemeral loopback port; returns it and its URL. */
-  async function start(): Promise<{ daemon: Served; url: string }> {
+  async function start(): Promise<{ daemon: Served; url: string; dir: string }> {
     const dir = project({ "fluid.config.ts": CONFIG, "tasks/demo.ts": TASKS });
     const daemon = serve(dir, { args: ["--http", "127.0.0.1:0"], env: { FLUID_TOKEN: TOKEN } });
     const line = await daemon.waitFor((l) => l.event === "http", 30_000);
-    return { daemon, url: String(line.url) };
+    return { daemon, url: String(line.url), dir };
+  }
+
+  /** Queues a run through the API (as another client would); returns its id. */
+  async function post(url: string, task: string, params: Record<string, unknown>, query = ""): Promise<string> {
+    const response = await fetch(`${url}api/tasks/${task}/runs${query}`, {
+      method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ params }),
+    });
+    expect(response.status).toBeLessThan(300);
+    return ((await response.json()) as { run: { id: string } }).run.id;
   }
 
   /** A fresh page that fails the test on any script error or failed request to another host. */
@@ -80,16 +106,29 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     return { page, problems };
   }
 
+  /** docs/dashboard.png: the runs view after a few more runs, some failed. */
+  async function docsScreenshot(page: Page, url: string): Promise<void> {
+    const queue = (task: string, params: Record<string, unknown>) => post(url, task, params, "?wait=10s");
+    for (let i = 0; i < 8; i++) await queue(i % 2 ? "greet" : "report", i % 2 ? { name: "Ada", times: 1 + (i % 3) } : { fail: i === 4 });
+    await page.setViewportSize({ width: 1000, height: 820 });
+    await page.locator("nav a[data-nav=runs]").click();
+    await page.locator("table.runs").waitFor();
+    await page.waitForTimeout(500); // the last live refresh
+    await page.evaluate(() => document.getElementById("toasts")!.replaceChildren());
+    await page.screenshot({ path: join(ROOT, "docs", "dashboard.png") });
+    await page.locator("nav a[data-nav=tasks]").click();
+  }
+
   const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
   it("lists tasks, runs one from its form (token, 422 by the field, success seen live), shows its logs, disables a task", async () => {
-    const { daemon, url } = await start();
+    const { daemon, url, dir } = await start();
     const { page, problems } = await open(url);
 
     // The tasks view: the schedule and the next fire of the scheduled task.
     const nightly = page.locator("tr[data-task=nightly]");
     await nightly.waitFor();
-    await expect.poll(() => nightly.textContent()).toContain("03:00");
+    await expect.poll(() => nightly.textContent()).toContain("0 3 * * *");
     await expect.poll(() => page.locator("#live").getAttribute("data-state")).toBe("live");
     await shot(page, "1-tasks");
 
@@ -107,10 +146,10 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     expect(await page.locator("#token-why").textContent()).toMatch(/token/);
     await page.fill("#token-input", TOKEN);
     await page.locator("#token-form button[type=submit]").click();
-    await form.waitFor(); // the page was drawn again, with the token
+    await page.locator("#token-panel").waitFor({ state: "hidden" });
+    expect(await page.inputValue("#param-greet-name")).toBe("Ada"); // the form kept what was typed
 
     // Bad params: the daemon's zod issues appear next to the field.
-    await page.fill("#param-greet-name", "Ada");
     await page.fill("#param-greet-times", "9");
     await form.locator("button[type=submit]").click();
     const timesError = page.locator("#param-greet-times-error");
@@ -137,16 +176,22 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     expect(await page.locator(".run-state").textContent()).toBe("success");
     await shot(page, "4-run-logs");
 
+    // A running run's logs stream live, and its page follows it to the end.
+    const gate = join(dir, "release-waiter");
+    const waiting = await post(url, "waiter", { file: gate });
+    await page.evaluate((id) => (location.hash = `#/runs/${id}`), waiting);
+    await expect.poll(() => logs.textContent(), { timeout: 15_000 }).toContain("waiting for the file");
+    await expect.poll(() => page.locator(".run-state").textContent()).toBe("running");
+    expect(await page.locator(".log-note").textContent()).toBe("Streaming live…");
+    writeFileSync(gate, "");
+    await expect.poll(() => logs.textContent(), { timeout: 15_000 }).toContain("released");
+    await expect.poll(() => page.locator(".run-state").textContent()).toBe("success");
+
     // The runs list updates live: a run queued elsewhere appears and ends without a reload.
     await page.locator("nav a[data-nav=runs]").click();
     await page.locator("table.runs").waitFor();
-    const queued = await fetch(`${url}api/tasks/greet/runs`, {
-      method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ params: { name: "Grace", times: 1 } }),
-    });
-    expect(queued.status).toBe(201);
-    const { run } = (await queued.json()) as { run: { id: string } };
-    const row = page.locator(`tr[data-run="${run.id}"]`);
+    const grace = await post(url, "greet", { name: "Grace", times: 1 });
+    const row = page.locator(`tr[data-run="${grace}"]`);
     await expect.poll(() => row.getAttribute("data-state"), { timeout: 15_000 }).toBe("success");
     expect(await page.locator(".chart-rows svg[role=img]").first().getAttribute("aria-label")).toMatch(/Durations of greet: \d run/);
     await shot(page, "5-runs");
@@ -158,13 +203,11 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     await page.locator("tr[data-task=nightly] button", { hasText: "Disable" }).click();
     await expect.poll(() => page.locator("[data-toggle=nightly]").getAttribute("aria-checked")).toBe("false");
     expect(await nightly.textContent()).toContain("reason: maintenance window");
+    expect(await nightly.locator("td").nth(1).textContent()).toBe("paused"); // no next fire while disabled
     const after = (await (await fetch(`${url}api/tasks/nightly`)).json()) as { enabled: boolean; disabledReason: string | null };
     expect(after).toMatchObject({ enabled: false, disabledReason: "maintenance window" });
     await shot(page, "6-disabled");
-    if (process.env.FLUID_DOCS_SCREENSHOT === "1") {
-      await page.setViewportSize({ width: 1100, height: 520 });
-      await page.screenshot({ path: join(ROOT, "docs", "dashboard.png") });
-    }
+    if (process.env.FLUID_DOCS_SCREENSHOT === "1") await docsScreenshot(page, url);
 
     // The daemon's status is this daemon's.
     await page.locator("nav a[data-nav=status]").click();

@@ -145,7 +145,8 @@ document.getElementById("token-form").addEventListener("submit", (e) => {
   showTokenPanel(false);
   toast("Token saved for this tab");
   live.reopen();
-  void route();
+  // A view that could not load is loaded again; one that did stays as it is (with what was typed in its form).
+  if (viewFailed) void route();
   void refreshDaemonLine().catch(() => {});
 });
 document.getElementById("token-clear").addEventListener("click", () => {
@@ -161,6 +162,8 @@ updateTokenButton();
 // ---- router ----
 let generation = 0;
 let cleanup;
+/** The view on screen could not load (its error page is shown). */
+let viewFailed = false;
 
 /** Renders the view the address names. */
 async function route() {
@@ -185,10 +188,12 @@ async function route() {
   }
   main.setAttribute("aria-busy", "true");
   let done;
+  let failed = false;
   try {
     done = await view();
   } catch (error) {
     if (gen !== generation) return;
+    failed = true;
     replace(root, h("h1", {}, "Could not load this page"),
       h("p", { class: "form-error", role: "alert" }, error instanceof ApiError ? `${error.status}: ${error.message}` : String(error?.message ?? error)),
       error.hint ? h("p", { class: "muted" }, error.hint) : null,
@@ -200,6 +205,7 @@ async function route() {
   }
   if (typeof cleanup === "function") cleanup();
   cleanup = done;
+  viewFailed = failed;
   subscriptions = subs;
   document.title = `${title} · fluid`;
   main.replaceChildren(root);
@@ -212,7 +218,9 @@ window.addEventListener("hashchange", () => {
   const focusedId = document.activeElement?.id;
   void route().then(() => {
     const again = focusedId && main.querySelector(`#${CSS.escape(focusedId)}`);
-    (again || main).focus();
+    if (again) return again.focus();
+    window.scrollTo(0, 0);
+    main.focus({ preventScroll: true });
   });
 });
 void route();

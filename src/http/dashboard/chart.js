@@ -37,7 +37,7 @@ export function durationChart(runs, { title = "Run durations", width = 900, heig
   const pad = compact ? { top: 4, right: 4, bottom: 4, left: 4 } : { top: 12, right: 12, bottom: 24, left: 64 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
-  const top = niceCeil(stats.max);
+  const top = compact ? stats.max || 1 : niceCeil(stats.max); // a sparkline uses its whole height
   const y = (ms) => pad.top + plotH - (ms / top) * plotH;
   const slot = plotW / done.length;
   const barW = Math.max(1, Math.min(24, slot * 0.7));

@@ -116,7 +116,6 @@ export function enableSwitch(task, { onChanged = () => {}, onError = () => {} } 
       const reason = input.value.trim();
       void change(t, reason ? { enabled: false, reason } : { enabled: false }, sw);
     });
-    sw.setAttribute("aria-expanded", "true");
     box.append(form);
     input.focus();
   };

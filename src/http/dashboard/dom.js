@@ -41,7 +41,10 @@ export function fmtDuration(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "-";
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${String(Math.round((ms % 60_000) / 1000)).padStart(2, "0")} s`;
+  if (ms < 3_600_000) {
+    const s = Math.round((ms % 60_000) / 1000);
+    return `${Math.floor(ms / 60_000)} min${s ? ` ${String(s).padStart(2, "0")} s` : ""}`;
+  }
   if (ms < 86_400_000) return `${Math.floor(ms / 3_600_000)} h ${Math.round((ms % 3_600_000) / 60_000)} min`;
   return `${Math.floor(ms / 86_400_000)} d ${Math.round((ms % 86_400_000) / 3_600_000)} h`;
 }

@@ -43,7 +43,8 @@ export async function taskView(main, ctx, name) {
     h("dt", {}, "Timeout"), h("dd", {}, t.timeoutMs ? fmtDuration(t.timeoutMs) : "none"),
     h("dt", {}, "Retry"), h("dd", {}, t.retry ? `${t.retry.attempts} attempts` : "no retry"),
     h("dt", {}, "Executes"), h("dd", {}, t.cpuBound ? "in a child process (cpu-bound)" : "on the event loop"),
-    h("dt", {}, "Overlap"), h("dd", {}, `${t.overlap}${t.maxConcurrency ? `, at most ${t.maxConcurrency} at once` : ""}`),
+    t.schedule ? [h("dt", {}, "Overlap"), h("dd", {}, t.overlap === "allow" ? "fires may overlap" : t.overlap === "skip" ? "a fire is skipped while a run is going on" : "a fire waits for the run going on")] : null,
+    h("dt", {}, "At once"), h("dd", {}, t.maxConcurrency ? `at most ${t.maxConcurrency} run(s)` : "no limit of its own"),
     t.tags?.length ? [h("dt", {}, "Tags"), h("dd", {}, t.tags.join(", "))] : null);
   renderFacts(task);
   replace(main,

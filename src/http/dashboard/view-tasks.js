@@ -16,9 +16,21 @@ export async function tasksView(main, ctx) {
       h("td", {}, t.nextFire ? timeEl(t.nextFire) : h("span", { class: "muted" }, t.schedule && !t.enabled ? "paused" : "-")),
       h("td", { class: "last-run" }, t.lastRun ? [stateBadge(t.lastRun.state), " ", timeEl(t.lastRun.endedAt ?? t.lastRun.startedAt), " ", runLink(t.lastRun)] : stateBadge(null),
         t.running > 0 ? h("div", {}, h("span", { class: "badge state-running" }, `${t.running} running`)) : null),
-      h("td", { class: "enable-cell" }, enableSwitch(t, { onChanged: (u) => ctx.toast(`${u.name} ${u.enabled ? "enabled" : "disabled"}`), onError: ctx.error })),
+      h("td", { class: "enable-cell" }, enableSwitch(t, { onChanged: changed, onError: ctx.error })),
       h("td", {}, h("a", { href: `#/tasks/${encodeURIComponent(t.name)}`, "aria-label": `Run ${t.name}…` }, "Run…")));
     return tr;
+  };
+  /** Draws the row of `t` again (its next fire changes with the switch), keeping the focus on the switch. */
+  const redraw = (t) => {
+    const old = rows.get(t.name);
+    const tr = row(t);
+    if (old) swap(old, tr);
+    else body.append(tr);
+    rows.set(t.name, tr);
+  };
+  const changed = (t) => {
+    redraw(t);
+    ctx.toast(`${t.name} ${t.enabled ? "enabled" : "disabled"}`);
   };
   for (const t of tasks) {
     const tr = row(t);
@@ -35,14 +47,7 @@ export async function tasksView(main, ctx) {
   // Runs change the last run and the next fire; refresh the rows (not one whose reason form is open).
   const refresh = async () => {
     const { tasks: fresh } = await api("/api/tasks");
-    for (const t of fresh) {
-      const old = rows.get(t.name);
-      if (old?.querySelector("[data-editing]")) continue;
-      const tr = row(t);
-      if (old) swap(old, tr);
-      else body.append(tr);
-      rows.set(t.name, tr);
-    }
+    for (const t of fresh) if (!rows.get(t.name)?.querySelector("[data-editing]")) redraw(t);
   };
   ctx.live.onAny(["run-queued", "run-start", "run-end", "task", "fire-skipped"], refresh);
 }
