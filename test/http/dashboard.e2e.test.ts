@@ -114,7 +114,7 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     await page.locator("nav a[data-nav=runs]").click();
     await page.locator("table.runs").waitFor();
     await page.waitForTimeout(500); // the last live refresh
-    await page.evaluate(() => document.getElementById("toasts")!.replaceChildren());
+    await page.evaluate("document.getElementById('toasts').replaceChildren()");
     await page.screenshot({ path: join(ROOT, "docs", "dashboard.png") });
     await page.locator("nav a[data-nav=tasks]").click();
   }
@@ -179,7 +179,7 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     // A running run's logs stream live, and its page follows it to the end.
     const gate = join(dir, "release-waiter");
     const waiting = await post(url, "waiter", { file: gate });
-    await page.evaluate((id) => (location.hash = `#/runs/${id}`), waiting);
+    await page.evaluate(`location.hash = "#/runs/${waiting}"`);
     await expect.poll(() => logs.textContent(), { timeout: 15_000 }).toContain("waiting for the file");
     await expect.poll(() => page.locator(".run-state").textContent()).toBe("running");
     expect(await page.locator(".log-note").textContent()).toBe("Streaming live…");
