@@ -78,11 +78,11 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
   });
 
   /** Starts the daemon with its HTTP API on an ephemeral loopback port; returns it and its URL. */
-  async function start(): Promise<{ daemon: Served; url: string; dir: string }> {
+  async function start(host = "127.0.0.1"): Promise<{ daemon: Served; url: string; dir: string }> {
     const dir = project({ "fluid.config.ts": CONFIG, "tasks/demo.ts": TASKS });
-    const daemon = serve(dir, { args: ["--http", "127.0.0.1:0"], env: { FLUID_TOKEN: TOKEN } });
+    const daemon = serve(dir, { args: ["--http", `${host}:0`], env: { FLUID_TOKEN: TOKEN } });
     const line = await daemon.waitFor((l) => l.event === "http", 30_000);
-    return { daemon, url: String(line.url), dir };
+    return { daemon, url: `http://127.0.0.1:${Number(line.port)}/`, dir };
   }
 
   /** Queues a run through the API (as another client would); returns its id. */
@@ -216,5 +216,31 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     expect(await page.locator("#daemon-line").textContent()).toMatch(/pid \d+ on .* queue \d+ · running \d+\/\d+/);
 
     expect(problems).toEqual([]);
+
+    // The daemon stops gracefully while the page still holds its live streams open.
+    daemon.child.kill("SIGTERM");
+    expect((await daemon.child).exitCode).toBe(0);
+    await expect.poll(() => page.locator("#live").getAttribute("data-state")).not.toBe("live");
+  }, 60_000);
+
+  it("asks for the token when every route needs it (a daemon on all interfaces), and refuses a wrong one", async () => {
+    const { url } = await start("0.0.0.0");
+    const { page, problems } = await open(url);
+    await page.locator("#token-panel").waitFor({ state: "visible" });
+    expect(await page.locator("main h1").textContent()).toBe("Could not load this page");
+    expect(await page.locator("#token-why").textContent()).toMatch(/needs a token/);
+
+    await page.fill("#token-input", "not-the-token");
+    await page.locator("#token-form button[type=submit]").click();
+    await expect.poll(() => page.locator("#token-why").textContent()).toMatch(/refused the token/);
+    expect(await page.locator("#token-panel").isVisible()).toBe(true);
+
+    await page.fill("#token-input", TOKEN);
+    await page.locator("#token-form button[type=submit]").click();
+    await page.locator("tr[data-task=greet]").waitFor();
+    await expect.poll(() => page.locator("#live").getAttribute("data-state")).toBe("live");
+    expect(await page.locator("#token-button").textContent()).toBe("Token ✓");
+    expect(await page.evaluate("sessionStorage.getItem('fluid.token')")).toBe(TOKEN);
+    expect(problems.filter((p) => !/EventSource/.test(p))).toEqual([]);
   }, 60_000);
 });
