@@ -9,7 +9,7 @@ import { statusView } from "./view-status.js";
 import { taskView } from "./view-task.js";
 import { tasksView } from "./view-tasks.js";
 
-const EVENTS = ["hello", "run-queued", "run-start", "run-end", "fire-skipped", "task"];
+const EVENTS = ["hello", "run-queued", "run-start", "run-end", "fire-skipped", "task", "overflow"];
 const main = document.getElementById("main");
 const toasts = document.getElementById("toasts");
 
@@ -18,6 +18,11 @@ let subscriptions = new Set();
 const globalSubs = new Set();
 
 function dispatch(type, data) {
+  // "overflow": the daemon dropped events of a flood of runs; every view fetches what it shows again.
+  if (type === "overflow") {
+    for (const s of [...globalSubs, ...subscriptions]) if (s.refresh) s.fn();
+    return;
+  }
   for (const s of [...globalSubs, ...subscriptions]) if (s.types.includes(type) && (!s.filter || s.filter(data))) s.fn(data, type);
 }
 
@@ -76,7 +81,7 @@ function makeCtx(subs) {
       },
       /** `fn()` (debounced: a burst of events makes one call) after events of any of `types`. */
       onAny(types, fn, filter) {
-        subs.add({ types, fn: debounced(fn, 250, reportError), filter });
+        subs.add({ types, fn: debounced(fn, 250, reportError), filter, refresh: true });
       },
     },
   };
@@ -114,7 +119,7 @@ const refreshDaemonLine = async () => {
   lastStatus = { ...(await api("/api/status")), fetchedAt: Date.now() };
   drawDaemonLine();
 };
-globalSubs.add({ types: ["run-queued", "run-start", "run-end"], fn: debounced(refreshDaemonLine, 1000, () => {}) });
+globalSubs.add({ types: ["run-queued", "run-start", "run-end"], fn: debounced(refreshDaemonLine, 1000, () => {}), refresh: true });
 setInterval(() => void refreshDaemonLine().catch(() => {}), 30_000);
 setInterval(() => {
   refreshTimes();

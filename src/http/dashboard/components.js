@@ -48,9 +48,10 @@ export function runsTable(runs, { showTask = true, caption = "Runs" } = {}) {
 
 /**
  * Merges `runs` (newest first, as the API lists them) into a runs table: rows of known runs are
- * replaced (and flash when their state changed), new runs go on top. Returns how many were new.
+ * replaced (and flash when their state changed), new runs go on top, the oldest beyond `max`
+ * rows go. Returns how many were new.
  */
-export function mergeRuns(table, runs, { showTask = true } = {}) {
+export function mergeRuns(table, runs, { showTask = true, max = Infinity } = {}) {
   const body = table.querySelector("tbody");
   const rows = new Map([...body.rows].map((tr) => [tr.dataset.run, tr]));
   const fresh = [];
@@ -66,6 +67,7 @@ export function mergeRuns(table, runs, { showTask = true } = {}) {
     }
   }
   body.prepend(...fresh);
+  while (body.rows.length > max) body.rows[body.rows.length - 1].remove();
   return fresh.length;
 }
 

@@ -35,6 +35,8 @@ export async function taskView(main, ctx, name) {
   };
   drawChart();
   const table = runsTable(runs.slice(0, 20), { showTask: false, caption: `Recent runs of ${name}` });
+  table.hidden = runs.length === 0;
+  const noRuns = h("p", { class: "muted", hidden: runs.length > 0 }, "No runs yet.");
   const facts = h("dl", { class: "facts" });
   const renderFacts = (t) => replace(facts,
     h("dt", {}, "Schedule"), h("dd", {}, t.schedule ? [t.schedule.describe, " ", h("code", {}, t.schedule.source)] : "none (runs when queued)"),
@@ -56,14 +58,16 @@ export async function taskView(main, ctx, name) {
       h("section", { class: "panel", "aria-labelledby": "run-now" }, h("h2", { id: "run-now" }, "Run now"), form, lastQueued),
       h("section", { class: "panel", "aria-labelledby": "about" }, h("h2", { id: "about" }, "About"), facts)),
     h("section", { "aria-labelledby": "durations" }, h("h2", { id: "durations" }, "Run durations"), h("div", { class: "panel" }, chartBox, statsLine, legend())),
-    h("section", { "aria-labelledby": "recent" }, h("h2", { id: "recent" }, "Recent runs ", h("a", { href: `#/runs?task=${encodeURIComponent(name)}`, class: "muted" }, "(all)")), table));
+    h("section", { "aria-labelledby": "recent" }, h("h2", { id: "recent" }, "Recent runs ", h("a", { href: `#/runs?task=${encodeURIComponent(name)}`, class: "muted" }, "(all)")), table, noRuns));
 
   const refresh = async () => {
     const [t, fresh] = await Promise.all([api(path), api(`/api/runs${query({ task: name, limit: CHART_RUNS })}`)]);
     runs = fresh.runs;
     renderFacts(t);
     drawChart();
-    mergeRuns(table, fresh.runs.slice(0, 20), { showTask: false });
+    mergeRuns(table, fresh.runs.slice(0, 20), { showTask: false, max: 20 });
+    table.hidden = runs.length === 0;
+    noRuns.hidden = runs.length > 0;
     const mine = watched && fresh.runs.find((r) => r.id === watched);
     if (mine) {
       const badge = lastQueued.querySelector(".queued-state");
