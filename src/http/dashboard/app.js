@@ -93,6 +93,16 @@ const liveText = document.getElementById("live-text");
 const live = liveEvents(
   Object.fromEntries(EVENTS.map((type) => [type, (data) => dispatch(type, data)])),
   (state) => {
+    // A notice when the stream is lost and when it is back; not for each retry in between.
+    if (state !== "live" && liveEl.dataset.state === "live") {
+      toast("Lost the live connection to the daemon; retrying", "bad");
+      liveEl.dataset.lost = "true";
+    }
+    if (state === "live" && liveEl.dataset.lost === "true") {
+      toast("Live again");
+      delete liveEl.dataset.lost;
+      dispatch("overflow"); // fetch again what happened meanwhile
+    }
     liveEl.dataset.state = state;
     liveText.textContent = state === "live" ? "live" : state === "down" ? "disconnected, retrying" : "connecting…";
   });

@@ -61,7 +61,8 @@ export function durationChart(runs, { title = "Run durations", width = 900, heig
     const x = pad.left + i * slot + (slot - barW) / 2;
     const barTop = Math.min(y(r.durationMs), pad.top + plotH - 1);
     const when = new Date(time(r)).toISOString().replace("T", " ").slice(0, 19);
-    svg.append(h("svg:a", { href: `#/runs/${encodeURIComponent(r.id)}` },
+    // Out of the tab order: the same runs are links in the table beside every chart.
+    svg.append(h("svg:a", { href: `#/runs/${encodeURIComponent(r.id)}`, tabindex: "-1" },
       h("svg:rect", { x, y: barTop, width: barW, height: pad.top + plotH - barTop, class: `bar state-${r.state}` },
         h("svg:title", {}, `${r.task} ${String(r.id).slice(0, 8)}: ${r.state}, ${fmtDuration(r.durationMs)} (${when} UTC)`))));
   });

@@ -18,7 +18,8 @@ export async function runsView(main, ctx, params) {
     h("label", { for: id }, label),
     h("select", { id, name: id.replace("filter-", "") }, h("option", { value: "" }, "all"), options.map((o) => h("option", { value: o, selected: o === value }, o.replace("_", " ")))));
   const filterForm = h("form", { class: "filters", role: "search", "aria-label": "Filter runs" },
-    select("filter-task", "Task", tasks.map((t) => t.name), filters.task),
+    // A task named in the address that is no longer loaded still shows as the filter.
+    select("filter-task", "Task", [...new Set([...tasks.map((t) => t.name), ...(filters.task ? [filters.task] : [])])], filters.task),
     select("filter-state", "State", STATES, filters.state));
   // A filter is part of the address, so a filtered list can be bookmarked and the back button works.
   filterForm.addEventListener("change", () => {
