@@ -113,9 +113,9 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     await page.setViewportSize({ width: 1000, height: 820 });
     await page.locator("nav a[data-nav=runs]").click();
     await page.locator("table.runs").waitFor();
-    await page.waitForTimeout(500); // the last live refresh
+    await page.waitForTimeout(1500); // the last live refresh, and the header's (at most once a second)
     await page.evaluate("document.getElementById('toasts').replaceChildren()");
-    await page.screenshot({ path: join(ROOT, "docs", "dashboard.png") });
+    await page.screenshot({ path: join(ROOT, "docs", "dashboard.png"), fullPage: true });
     await page.locator("nav a[data-nav=tasks]").click();
   }
 
