@@ -80,7 +80,7 @@ function detail(parts: ApiParts, task: Task): TaskDetailJson {
   const retry = task.retry ? { attempts: task.retry.attempts, delayMs: task.retry.delayMs, backoff: task.retry.backoff, maxDelayMs: task.retry.maxDelayMs } : null;
   return {
     ...base, nextFires, paramsSchema: paramsJsonSchema(task), timeoutMs: task.timeoutMs, retry, overlap: task.overlap,
-    maxConcurrency: Number.isFinite(task.maxConcurrency) ? task.maxConcurrency : null, recentRuns: recentRuns.map(runJson),
+    maxConcurrency: task.maxConcurrency > 0 && Number.isFinite(task.maxConcurrency) ? task.maxConcurrency : null, recentRuns: recentRuns.map(runJson),
   };
 }
 

@@ -140,11 +140,12 @@ function dispatch(parts: ApiParts, event: ViewEvent): void {
       return;
     }
     case "run-start":
+      if (parts.hub.size === 0) return; // nothing to build: the common case costs a size check
       parts.hub.publish("run-start", { id: event.run.id, task: event.run.task, attempt: event.run.attempt, trigger: event.run.trigger, at: parts.now() });
       return;
     case "run-end": {
       parts.metrics.observe(event);
-      parts.hub.publish("run-end", {
+      if (parts.hub.size > 0) parts.hub.publish("run-end", {
         id: event.run.id, task: event.run.task, attempt: event.run.attempt, state: event.state, durationMs: event.durationMs, at: parts.now(),
         ...(event.error ? { error: { name: event.error.name, message: event.error.message } } : {}),
         ...(event.retryInMs !== undefined ? { retryInMs: event.retryInMs } : {}),
@@ -156,6 +157,7 @@ function dispatch(parts: ApiParts, event: ViewEvent): void {
       return;
     }
     case "fire":
+      if (parts.hub.size === 0) return;
       parts.hub.publish("run-queued", { id: event.runId, task: event.fire.task, trigger: "schedule", at: parts.now() });
       return;
     case "fire-skipped":

@@ -26,6 +26,13 @@ export interface SseHubOptions {
    * @default 15000
    */
   keepAliveMs?: number;
+  /**
+   * Most messages written per batch; beyond it the rest of the batch is replaced by one
+   * `overflow` message (`{ dropped }`: re-fetch what you show), so a flood of runs costs the
+   * daemon a bounded amount per client.
+   * @default 50
+   */
+  maxPerBatch?: number;
 }
 
 /**
@@ -38,12 +45,15 @@ export class SseHub {
   private pending: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
+  private dropped = 0;
   private readonly batchMs: number;
   private readonly keepAliveMs: number;
+  private readonly maxPerBatch: number;
 
   constructor(options: SseHubOptions = {}) {
     this.batchMs = options.batchMs ?? 100;
     this.keepAliveMs = options.keepAliveMs ?? 15_000;
+    this.maxPerBatch = options.maxPerBatch ?? 50;
   }
 
   /** Open streams. */
@@ -66,7 +76,8 @@ export class SseHub {
   /** Sends a message to every open stream (within `batchMs`). */
   publish(type: string, data: unknown): void {
     if (this.clients.size === 0) return;
-    this.pending.push(sseMessage(type, data));
+    if (this.pending.length < this.maxPerBatch) this.pending.push(sseMessage(type, data));
+    else this.dropped++;
     this.timer ??= setTimeout(() => this.flush(), this.batchMs).unref();
   }
 
@@ -74,8 +85,11 @@ export class SseHub {
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.dropped) this.pending.push(sseMessage("overflow", { dropped: this.dropped }));
+    this.dropped = 0;
     if (this.pending.length === 0) return;
-    const chunk = this.pending.join("");
+    // Encoded once, the same bytes for every client.
+    const chunk = Buffer.from(this.pending.join(""));
     this.pending = [];
     this.writeAll(chunk);
   }
@@ -88,7 +102,7 @@ export class SseHub {
     this.clients.clear();
   }
 
-  private writeAll(chunk: string): void {
+  private writeAll(chunk: string | Buffer): void {
     for (const res of this.clients) {
       // A client that does not read is dropped rather than buffered without end.
       if (res.writableLength > 1 << 20) res.destroy();
