@@ -196,12 +196,16 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     expect(await page.locator(".chart-rows svg[role=img]").first().getAttribute("aria-label")).toMatch(/Durations of greet: \d run/);
     await shot(page, "5-runs");
 
-    // Disable the scheduled task with a reason.
+    // Disable the scheduled task with a reason, from the keyboard: the reason field takes the
+    // focus, Enter disables, and the focus comes back to the switch.
     await page.locator("nav a[data-nav=tasks]").click();
-    await page.locator("[data-toggle=nightly]").click();
-    await page.fill("#reason-nightly", "maintenance window");
-    await page.locator("tr[data-task=nightly] button", { hasText: "Disable" }).click();
+    await page.locator("[data-toggle=nightly]").focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.evaluate("document.activeElement.id")).toBe("reason-nightly");
+    await page.keyboard.type("maintenance window");
+    await page.keyboard.press("Enter");
     await expect.poll(() => page.locator("[data-toggle=nightly]").getAttribute("aria-checked")).toBe("false");
+    await expect.poll(() => page.evaluate("document.activeElement.dataset.toggle")).toBe("nightly");
     expect(await nightly.textContent()).toContain("reason: maintenance window");
     expect(await nightly.locator("td").nth(1).textContent()).toBe("paused"); // no next fire while disabled
     const after = (await (await fetch(`${url}api/tasks/nightly`)).json()) as { enabled: boolean; disabledReason: string | null };
