@@ -14,4 +14,6 @@ export default tseslint.config(
       "no-empty": ["error", { allowEmptyCatch: true }],
     },
   },
+  // The dashboard's plain ES modules run in the browser.
+  { files: ["src/http/dashboard/**/*.js"], languageOptions: { globals: { ...globals.browser } } },
 );

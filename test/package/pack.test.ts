@@ -90,6 +90,8 @@ describe("the packed package", () => {
     for (const entry of entryPoints) expect(files, entry).toContain(entry.replace(/^\.\//, ""));
     expect(files).toContain("dist/cli/bundle.js");
     expect(files).toContain("dist/cli/boot.js");
+    // The dashboard's static files, served by `fluid serve --http` from the installed package.
+    for (const asset of ["index.html", "app.js", "style.css"]) expect(files).toContain(`dist/http/dashboard/${asset}`);
     expect([...files].filter((f) => /^(src|test|tasks|bench)\//.test(f))).toEqual([]);
     expect([...files].filter((f) => f.startsWith(".fluid/") || f.endsWith(".tgz"))).toEqual([]);
   });
