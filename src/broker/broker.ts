@@ -32,7 +32,7 @@ export interface ClaimOptions {
  * back by `recover`. After `close()` every other method rejects.
  */
 export interface Broker {
-  readonly kind: "memory" | "sqlite";
+  readonly kind: "memory" | "sqlite" | "bullmq";
   /**
    * True when `enqueue` writes the `record` it is given in the same transaction as the queue
    * row (SQLite: the store's `runs` table of the same file), so the queue row and the
