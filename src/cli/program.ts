@@ -120,9 +120,10 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("--concurrency <n>", "most runs at once (default: the config's concurrency, 10)")
     .option("--grace <duration>", "on shutdown, how long running runs may finish before they are interrupted and re-queued", "30s")
     .option("--broker <kind>", "where queued runs wait: sqlite (durable, in the store file) or memory", undefined)
+    .option("--backend <url>", "share queue and schedules with other daemons through BullMQ: redis://host:port/db or postgres://... (default: the config's backend, FLUID_BACKEND_URL)", undefined)
     .option("--log-format <format>", "pretty or json (default: pretty on a terminal, else json)")
     .option("-c, --config <path>", "config file")
-    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string }) => {
+    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; backend?: string; logFormat?: string; config?: string }) => {
       setExit(await serveCommand({ ...opts, ...configOf(opts) }, io));
     });
 

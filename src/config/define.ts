@@ -53,6 +53,14 @@ export interface PoolConfig {
 }
 
 /** The contents of `fluid.config.ts`. */
+/** The backend a fleet of daemons shares (docs/fleet.md). */
+export interface BackendConfig {
+  /** "redis://host:port/db" or "postgres://user@host:port/database". */
+  url: string;
+  /** Namespace of this project on the server: the Redis key prefix or the PostgreSQL schema. Default "fluid". */
+  prefix?: string;
+}
+
 export interface FluidConfig<Deps = unknown> {
   /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required. */
   tasks: string[];
@@ -80,6 +88,13 @@ export interface FluidConfig<Deps = unknown> {
   concurrency?: number;
   /** Child processes of cpu-bound tasks; see `PoolConfig` for each option's default. */
   pool?: PoolConfig;
+  /**
+   * The backend several `fluid serve` daemons share (Redis or PostgreSQL, through BullMQ 6):
+   * "redis://host:port/db", "postgres://user@host:port/database", or { url, prefix }. The
+   * environment variable FLUID_BACKEND_URL and `fluid serve --backend` override it.
+   * Default: none (the embedded SQLite store holds the queue).
+   */
+  backend?: string | BackendConfig;
 }
 
 /**

@@ -32,6 +32,8 @@ export interface ResolvedConfig {
   concurrency: number;
   /** Pool options resolved to numbers (undefined fields take the pool's defaults). */
   pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number; prefetch?: number };
+  /** The fleet backend (config `backend`, or FLUID_BACKEND_URL); undefined: embedded. The URL is parsed when a daemon opens it. */
+  backend?: { url: string; prefix?: string };
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -75,7 +77,7 @@ export interface LoadOptions {
   task?: string;
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "backend"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -168,7 +170,22 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
   return {
     tasks, deps: c.deps, store: resolveStore(c.store, dirname(configFile), env, fail), timezone, concurrency: concurrency as number,
     pool: resolvePool(c.pool, fail),
+    ...resolveBackend(c.backend, env, fail),
   };
+}
+
+/** The `backend` of the config, with FLUID_BACKEND_URL in place of its URL when set. */
+function resolveBackend(value: unknown, env: NodeJS.ProcessEnv, fail: (m: string, h?: string) => ConfigError): Pick<ResolvedConfig, "backend"> {
+  if (value !== undefined && typeof value !== "string" && (typeof value !== "object" || value === null || Array.isArray(value))) {
+    throw fail('`backend` must be a URL ("redis://host:port/db", "postgres://...") or { url, prefix }');
+  }
+  const b = (typeof value === "string" ? { url: value } : (value ?? {})) as Record<string, unknown>;
+  if (typeof value === "object") checkKeys(b, ["url", "prefix"], "backend.", fail);
+  const url = env.FLUID_BACKEND_URL || b.url;
+  if (url === undefined) return {};
+  if (typeof url !== "string" || url === "") throw fail("backend.url must be a non-empty string");
+  if (b.prefix !== undefined && typeof b.prefix !== "string") throw fail("backend.prefix must be a string");
+  return { backend: { url, ...(b.prefix !== undefined ? { prefix: b.prefix as string } : {}) } };
 }
 
 /** Refuses a key the config does not know, naming its full path ("store.retention.dayz") and the closest known key. */

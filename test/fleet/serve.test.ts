@@ -1,0 +1,54 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkBackend } from "../../src/fleet/check-backend.js";
+import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
+import { useServe } from "../helpers/serve.js";
+import { BACKENDS, ownTarget } from "./backends.js";
+
+const TASKS = `import { every, task } from "fluid-tasks";
+export const tick = task({ schedule: every("1s") }, async () => {});
+`;
+
+describe.each(BACKENDS)("fluid serve --backend on $name", ({ name, url, up }) => {
+  const project = useTempProjects();
+  const serve = useServe();
+  let namespace: ReturnType<typeof ownTarget> | undefined;
+  beforeAll(async () => {
+    if (!up) return;
+    namespace = ownTarget(url);
+    await checkBackend(namespace.target);
+  });
+  afterAll(async () => namespace?.drop());
+  const test = up ? it : it.skip;
+  if (!up) it.skip(`${name} is not reachable on 127.0.0.1: start it to run these tests`, () => {});
+
+  test("two daemons fire every slot of a schedule, and each slot runs once", async () => {
+    const dir = project({ "fluid.config.ts": CONFIG, "tasks/t.ts": TASKS });
+    const t = namespace!.target;
+    const backend = t.kind === "redis" ? `${url}?prefix=${t.prefix}` : `${url}?schema=${t.schema}`;
+    // Two daemons of one project on one machine: a store file each (each holds its store's lease).
+    const daemons = ["a", "b"].map((n) => serve(dir, { args: ["--backend", backend], env: { FLUID_STORE: join(dir, `${n}.db`) } }));
+    await Promise.all(daemons.map((d) => d.started()));
+    expect(daemons[0]!.lines[0]).toMatchObject({ event: "started", summary: { broker: "bullmq" } });
+    await new Promise((r) => setTimeout(r, 3500));
+    for (const d of daemons) d.child.kill("SIGTERM");
+    await Promise.all(daemons.map((d) => d.child));
+    const fires = daemons.map((d) => new Set(d.lines.filter((l) => l.event === "fire").map((l) => l.id as string)));
+    const ends = daemons.flatMap((d) => d.lines.filter((l) => l.event === "run-end" && l.task === "tick").map((l) => l.id as string));
+    // Both timers fired the same slots under the same run ids...
+    const both = [...fires[0]!].filter((id) => fires[1]!.has(id));
+    expect(both.length).toBeGreaterThanOrEqual(2);
+    // ...and every slot ran once, on one daemon or the other.
+    expect(new Set(ends).size).toBe(ends.length);
+    for (const id of both) expect(ends).toContain(id);
+  });
+
+  test("a backend that cannot be reached is a clear error, exit 2", async () => {
+    const dir = project({ "fluid.config.ts": CONFIG, "tasks/t.ts": TASKS });
+    const bad = url.startsWith("redis") ? "redis://127.0.0.1:1/0" : "postgres://postgres@127.0.0.1:1/test";
+    const r = await fluid(["serve", "--backend", bad], { cwd: dir, env: { FLUID_STORE: join(dir, "x.db") } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/cannot reach the (Redis|PostgreSQL) backend/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
