@@ -5,7 +5,7 @@
  *   npx tsx bench/throughput.ts [rounds=5] [--latency-only | --consumer]
  *
  * Throughput, two ways, for (a) the memory broker, (b) the SQLite broker (durable: every
- * enqueue and ack committed to a WAL file, synchronous = NORMAL), (c) a BullMQ 5 Worker
+ * enqueue and ack committed to a WAL file, synchronous = NORMAL), (c) a BullMQ 6 Worker
  * (concurrency 100, removeOnComplete) on a redis-server this script starts on a free port
  * (`--save "" --appendonly no`) and stops at the end:
  * - drain: the runs are enqueued first, in bulk and untimed (ours: one `enqueue` call per run,

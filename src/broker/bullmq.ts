@@ -30,6 +30,12 @@ export interface BullmqBrokerOptions {
   keepFinishedSeconds?: number;
   /** A claimed run of a task in `skipTasks` is put back delayed by this long, ms. Default 250. */
   skipDelayMs?: number;
+  /**
+   * An ack also fetches the next ready run in the same round trip (BullMQ's `fetchNext`, as its
+   * own Worker does), kept claimed for the consumer's next `claim`; `close` gives it back. Halves
+   * the round trips per run. Default true.
+   */
+  prefetch?: boolean;
 }
 
 /** Fluid's fields of a job, kept in the job's options (`opts.fluid`), beside its name (task) and data (params). */
@@ -86,15 +92,27 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
   /** Runs this broker claimed and has not finished: the job and its lock token. */
   const claimed = new Map<string, { job: FluidJob; token: string }>();
   const cancelled = new Set<string>();
+  /** Runs an ack fetched (see `prefetch`): claimed in BullMQ, handed out by the next `claim`. */
+  const prefetched: Array<{ job: FluidJob; token: string }> = [];
+  const prefetch = options.prefetch ?? true;
   const pendingAcks = new Set<NodeJS.Timeout>();
   let closed = false;
+  /**
+   * What the last claim learnt of when a run is due, so `nextDue` (asked after every claim) costs
+   * no round trip: "ready" (it took all it could: more may be ready), an epoch ms (the next delayed
+   * run, from BullMQ's fetch), none (nothing queued), or "unknown" since an enqueue, retry or
+   * cancel through this broker (then it asks the backend). Other daemons' enqueues are seen by the
+   * consumer's next claim.
+   */
+  let due: "ready" | "unknown" | number | undefined = "unknown";
+  const blockUntil = (): number => (worker as unknown as { blockUntil?: number }).blockUntil ?? 0;
   const open = (): void => {
     if (closed) throw new BrokerClosedError("bullmq");
   };
   const renew = setInterval(() => {
-    if (claimed.size === 0) return;
-    const entries = [...claimed.entries()];
-    worker.extendJobLocks(entries.map(([, c]) => c.job.id!), entries.map(([, c]) => c.token), lockDuration).catch(() => {});
+    const entries = [...claimed.values(), ...prefetched];
+    if (entries.length === 0) return;
+    worker.extendJobLocks(entries.map((c) => c.job.id!), entries.map((c) => c.token), lockDuration).catch(() => {});
   }, lockDuration / 2);
   renew.unref();
 
@@ -161,31 +179,66 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       // BullMQ returns the existing job for a taken id without saying so: ours carries our nonce.
       const stored = await queue.getJob(jobIdOf(run.id));
       const added = !stored || (stored.opts as { fluid?: FluidJobFields }).fluid?.nonce === nonce;
-      if (added) listeners.notify();
+      if (added) {
+        due = "unknown";
+        listeners.notify();
+      }
       return added;
     },
     async claim(o: ClaimOptions): Promise<QueuedRun[]> {
       open();
       const runs: QueuedRun[] = [];
       let skipped = 0;
-      while (runs.length < o.max && !closed) {
-        const token = `${o.owner}:${randomUUID()}`;
-        const job = (await worker.getNextJob(token, { block: false })) as FluidJob | undefined;
-        if (!job) break;
+      const take = ({ job, token }: { job: FluidJob; token: string }): void => {
         if (o.skipTasks?.has(job.name)) {
           // One queue for every task: a run of a disabled or full task goes back for a while.
-          await job.moveToDelayed(Date.now() + skipDelayMs, token).catch(() => {});
-          if (++skipped >= MAX_SKIPPED_PER_CLAIM) break;
-          continue;
+          skipped++;
+          void job.moveToDelayed(Date.now() + skipDelayMs, token).catch(() => {});
+          return;
         }
         claimed.set(runIdOf(job.id!), { job, token });
         runs.push(toRun(job));
+      };
+      while (runs.length < o.max && prefetched.length > 0) take(prefetched.shift()!);
+      while (runs.length < o.max && !closed) {
+        // The fetches of a wave run at once (one round trip each, pipelined), not one after another.
+        const wave = o.max - runs.length;
+        let next: number | undefined;
+        const fetched = await Promise.all(Array.from({ length: wave }, async () => {
+          const token = `${o.owner}:${randomUUID()}`;
+          const job = (await worker.getNextJob(token, { block: false })) as FluidJob | undefined;
+          // A fetch that found nothing ready says when the next delayed job is due (0: none).
+          if (!job) next = blockUntil() || undefined;
+          return job ? { job, token } : undefined;
+        }));
+        due = fetched.every(Boolean) ? "ready" : next;
+        let empty = false;
+        for (const entry of fetched) {
+          if (!entry) {
+            empty = true;
+            continue;
+          }
+          take(entry);
+        }
+        if (empty || skipped >= MAX_SKIPPED_PER_CLAIM) break;
       }
+      // Fetched at once, so not quite in queue order: put them back in it (priority, then due, then queued).
+      runs.sort((a, b) => PRIORITY[a.priority] - PRIORITY[b.priority] || a.runAfter - b.runAfter || a.queuedAt - b.queuedAt);
       return runs;
     },
     async ack(id: string): Promise<void> {
       open();
-      await settle(id, (job, token) => job.moveToCompleted(null, token, false));
+      await settle(id, async (job, token) => {
+        const next = (await job.moveToCompleted(null, token, prefetch && !closed)) as unknown[] | undefined;
+        if (Array.isArray(next) && next[0]) {
+          const fetched = (await (worker as unknown as { nextJobFromJobData(data: unknown, id: unknown, token: string): Promise<FluidJob | undefined> })
+            .nextJobFromJobData(next[0], next[1], token));
+          if (fetched) {
+            prefetched.push({ job: fetched, token });
+            due = "ready";
+          }
+        }
+      });
     },
     async retry(id: string, attempt: number, runAfter: number): Promise<boolean> {
       open();
@@ -206,6 +259,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         // The same attempt again (shutdown, a task at its limit): back to the queue, uncounted.
         await settle(id, (j, token) => j.moveToDelayed(Math.max(runAfter, Date.now()), token));
       }
+      due = "unknown";
       listeners.notify();
       return true;
     },
@@ -214,6 +268,14 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       if (claimed.has(id)) {
         cancelled.add(id);
         return "flagged";
+      }
+      const at = prefetched.findIndex((p) => runIdOf(p.job.id!) === id);
+      if (at >= 0) {
+        // Fetched by an ack but not started: finish it unrun and delete it.
+        const [{ job, token }] = prefetched.splice(at, 1) as [{ job: FluidJob; token: string }];
+        await job.moveToCompleted(null, token, false);
+        await job.remove();
+        return "removed";
       }
       const job = await queue.getJob(jobIdOf(id));
       if (!job) return "unknown";
@@ -242,13 +304,14 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     },
     async nextDue(): Promise<number | undefined> {
       open();
+      if (due === "ready") return Date.now();
+      if (due !== "unknown") return due;
       const counts = await queue.getJobCounts("wait", "prioritized", "delayed");
       if ((counts.wait ?? 0) + (counts.prioritized ?? 0) > 0) return Date.now();
       if ((counts.delayed ?? 0) === 0) return undefined;
       // The last fetch that found nothing ready learnt when the next delayed job is due (its score):
       // a retried job's own fields do not say it (its `delay` counts from when it failed).
-      const blockUntil = (worker as unknown as { blockUntil?: number }).blockUntil ?? 0;
-      if (blockUntil > 0) return blockUntil;
+      if (blockUntil() > 0) return blockUntil();
       const [first] = await queue.getDelayed(0, 0);
       return first ? first.timestamp + (first.delay ?? 0) : undefined;
     },
@@ -277,6 +340,8 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       listeners.clear();
       for (const timer of pendingAcks) clearTimeout(timer);
       pendingAcks.clear();
+      // Prefetched runs never started here: back to the queue for any daemon.
+      await Promise.allSettled(prefetched.splice(0).map(({ job, token }) => job.moveToWait(token)));
       await Promise.allSettled([worker.close(), queue.close()]);
       await connection.close();
     },

@@ -154,6 +154,19 @@ describe.each(BACKENDS)("BullMQ broker on $name", ({ name, url, up }) => {
     expect(new Set(seen)).toEqual(ids);
   });
 
+  test("an ack fetches the next run for the next claim; close gives a fetched run back", async () => {
+    const where = await fresh();
+    const b1 = await open(where);
+    const runs = [1, 2, 3].map((n) => newQueuedRun(task("t", "high"), { n }));
+    for (const run of runs) await b1.enqueue(run);
+    const [first] = await b1.claim({ max: 1, owner: "a" });
+    await b1.ack(first!.id);
+    expect(await b1.counts()).toMatchObject({ ready: 1, claimed: 1 }); // run 2, fetched by the ack
+    await b1.close();
+    const b2 = await open(where);
+    expect((await claimAll(b2)).map((r) => r.params.n)).toEqual([2, 3]);
+  });
+
   test("a run of a skipped task stays queued for later", async () => {
     const broker = await open(await fresh());
     const off = newQueuedRun(task("off"), {});
