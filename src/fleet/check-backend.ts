@@ -33,12 +33,14 @@ async function checkRedis(target: Extract<BackendTarget, { kind: "redis" }>): Pr
     ...(target.password ? { password: target.password } : {}),
     ...(target.tls ? { tls: {} } : {}),
   });
-  redis.on("error", () => {});
+  // The socket's error (ECONNREFUSED...) says more than the "Connection is closed." connect() rejects with.
+  let socketError: Error | undefined;
+  redis.on("error", (error: Error) => (socketError ??= error));
   try {
     try {
       await redis.connect();
     } catch (error) {
-      throw new BackendError(`cannot reach the Redis backend ${target.display}: ${(error as Error).message}`, {
+      throw new BackendError(`cannot reach the Redis backend ${target.display}: ${(socketError ?? (error as Error)).message}`, {
         cause: error, hint: "start Redis, or check the backend URL (config `backend`, FLUID_BACKEND_URL, --backend)",
       });
     }

@@ -7,6 +7,7 @@ import { BACKENDS, ownTarget } from "./backends.js";
 
 const TASKS = `import { every, task } from "fluid-tasks";
 export const tick = task({ schedule: every("1s") }, async () => {});
+export const hello = task({}, async () => {});
 `;
 
 describe.each(BACKENDS)("fluid serve --backend on $name", ({ name, url, up }) => {
@@ -22,7 +23,7 @@ describe.each(BACKENDS)("fluid serve --backend on $name", ({ name, url, up }) =>
   const test = up ? it : it.skip;
   if (!up) it.skip(`${name} is not reachable on 127.0.0.1: start it to run these tests`, () => {});
 
-  test("two daemons fire every slot of a schedule, and each slot runs once", async () => {
+  test("two daemons fire every slot of a schedule once; fluid queue and cancel from a third store reach the fleet", async () => {
     const dir = project({ "fluid.config.ts": CONFIG, "tasks/t.ts": TASKS });
     const t = namespace!.target;
     const backend = t.kind === "redis" ? `${url}?prefix=${t.prefix}` : `${url}?schema=${t.schema}`;
@@ -30,7 +31,17 @@ describe.each(BACKENDS)("fluid serve --backend on $name", ({ name, url, up }) =>
     const daemons = ["a", "b"].map((n) => serve(dir, { args: ["--backend", backend], env: { FLUID_STORE: join(dir, `${n}.db`) } }));
     await Promise.all(daemons.map((d) => d.started()));
     expect(daemons[0]!.lines[0]).toMatchObject({ event: "started", summary: { broker: "bullmq" } });
-    await new Promise((r) => setTimeout(r, 3500));
+    // `fluid queue` and `fluid cancel` from elsewhere (a store of their own): the backend's queue.
+    const env = { FLUID_STORE: join(dir, "client.db"), FLUID_BACKEND_URL: backend };
+    const queued = await fluid(["queue", "hello"], { cwd: dir, env });
+    expect(queued.exitCode).toBe(0);
+    expect(queued.stderr).not.toMatch(/no fluid serve is running/);
+    const later = await fluid(["queue", "hello", "--delay", "1h"], { cwd: dir, env });
+    const cancelled = await fluid(["cancel", later.stdout.trim()], { cwd: dir, env });
+    expect(cancelled.exitCode).toBe(0);
+    const id = queued.stdout.trim();
+    await Promise.any(daemons.map((d) => d.waitFor((l) => l.event === "run-end" && l.id === id)));
+    await new Promise((r) => setTimeout(r, 2500));
     for (const d of daemons) d.child.kill("SIGTERM");
     await Promise.all(daemons.map((d) => d.child));
     const fires = daemons.map((d) => new Set(d.lines.filter((l) => l.event === "fire").map((l) => l.id as string)));
@@ -41,6 +52,8 @@ describe.each(BACKENDS)("fluid serve --backend on $name", ({ name, url, up }) =>
     // ...and every slot ran once, on one daemon or the other.
     expect(new Set(ends).size).toBe(ends.length);
     for (const id of both) expect(ends).toContain(id);
+    const hello = daemons.flatMap((d) => d.lines.filter((l) => l.event === "run-end" && l.task === "hello").map((l) => l.id));
+    expect(hello).toEqual([id]); // ran once, and the cancelled one never
   });
 
   test("a backend that cannot be reached is a clear error, exit 2", async () => {
