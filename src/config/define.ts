@@ -59,6 +59,12 @@ export interface BackendConfig {
   url: string;
   /** Namespace of this project on the server: the Redis key prefix or the PostgreSQL schema. Default "fluid". */
   prefix?: string;
+  /**
+   * The stall window, ms: a daemon renews its claims every half of it; the runs of a daemon that
+   * died (SIGKILL, power loss) go back to the queue for another daemon within one to two
+   * windows. At least 1000. Default 30000.
+   */
+  stallMs?: number;
 }
 
 export interface FluidConfig<Deps = unknown> {

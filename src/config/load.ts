@@ -33,7 +33,7 @@ export interface ResolvedConfig {
   /** Pool options resolved to numbers (undefined fields take the pool's defaults). */
   pool: { size?: number; maxRunsPerWorker?: number; maxWorkerMemoryMb?: number; idleTimeoutMs?: number; killGraceMs?: number; prefetch?: number };
   /** The fleet backend (config `backend`, or FLUID_BACKEND_URL); undefined: embedded. The URL is parsed when a daemon opens it. */
-  backend?: { url: string; prefix?: string };
+  backend?: { url: string; prefix?: string; stallMs?: number };
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -180,12 +180,13 @@ function resolveBackend(value: unknown, env: NodeJS.ProcessEnv, fail: (m: string
     throw fail('`backend` must be a URL ("redis://host:port/db", "postgres://...") or { url, prefix }');
   }
   const b = (typeof value === "string" ? { url: value } : (value ?? {})) as Record<string, unknown>;
-  if (typeof value === "object") checkKeys(b, ["url", "prefix"], "backend.", fail);
+  if (typeof value === "object") checkKeys(b, ["url", "prefix", "stallMs"], "backend.", fail);
   const url = env.FLUID_BACKEND_URL || b.url;
   if (url === undefined) return {};
   if (typeof url !== "string" || url === "") throw fail("backend.url must be a non-empty string");
   if (b.prefix !== undefined && typeof b.prefix !== "string") throw fail("backend.prefix must be a string");
-  return { backend: { url, ...(b.prefix !== undefined ? { prefix: b.prefix as string } : {}) } };
+  if (b.stallMs !== undefined && !(Number.isInteger(b.stallMs) && (b.stallMs as number) >= 1000)) throw fail(`backend.stallMs must be a whole number of ms >= 1000, got ${JSON.stringify(b.stallMs)}`);
+  return { backend: { url, ...(b.prefix !== undefined ? { prefix: b.prefix as string } : {}), ...(b.stallMs !== undefined ? { stallMs: b.stallMs as number } : {}) } };
 }
 
 /** Refuses a key the config does not know, naming its full path ("store.retention.dayz") and the closest known key. */

@@ -5,6 +5,8 @@ export interface BrokerBackend {
   url: string;
   /** Redis key prefix or PostgreSQL schema. Default "fluid". */
   prefix?: string;
+  /** The stall window, ms (BullMQ's lockDuration and stalledInterval). Default 30000. */
+  stallMs?: number;
   /** Most attempts of a task's runs (its `retry.attempts`), stored with each BullMQ job. */
   maxAttempts?: (task: string) => number;
 }
@@ -21,7 +23,10 @@ export async function openBroker(kind: "memory" | "sqlite" | "bullmq", storePath
     const { checkBackend } = await import("../fleet/check-backend.js");
     const target = parseBackendUrl(backend!.url, backend!.prefix !== undefined ? { prefix: backend!.prefix } : {});
     await checkBackend(target);
-    return (await import("../broker/bullmq.js")).openBullmqBroker({ target, ...(backend!.maxAttempts ? { maxAttempts: backend!.maxAttempts } : {}) });
+    return (await import("../broker/bullmq.js")).openBullmqBroker({
+      target, ...(backend!.maxAttempts ? { maxAttempts: backend!.maxAttempts } : {}),
+      ...(backend!.stallMs ? { lockDurationMs: backend!.stallMs, stalledIntervalMs: backend!.stallMs } : {}),
+    });
   }
   return (await import("../broker/sqlite.js")).openSqliteBroker({ path: storePath!, ...(owner !== undefined ? { owner } : {}) });
 }

@@ -56,6 +56,29 @@ describe.each(BACKENDS)("fluid serve --backend on $name", ({ name, url, up }) =>
     expect(hello).toEqual([id]); // ran once, and the cancelled one never
   });
 
+  test("a daemon killed with SIGKILL mid-run: another daemon runs the run after the stall window", async () => {
+    const t = namespace!.target;
+    const prefix = t.kind === "redis" ? t.prefix : t.schema;
+    const dir = project({
+      "fluid.config.ts": `import { defineConfig } from "fluid-tasks";
+export default defineConfig({ tasks: ["./tasks/*.ts"], backend: { url: ${JSON.stringify(url)}, prefix: ${JSON.stringify(prefix)}, stallMs: 1500 } });
+`,
+      "tasks/t.ts": `import { task } from "fluid-tasks";
+export const slow = task({}, async () => { await new Promise((r) => setTimeout(r, 20_000)); });
+`,
+    });
+    const a = serve(dir, { env: { FLUID_STORE: join(dir, "a.db") } });
+    await a.started();
+    const queued = await fluid(["queue", "slow"], { cwd: dir, env: { FLUID_STORE: join(dir, "client.db") } });
+    const id = queued.stdout.trim();
+    await a.waitFor((l) => l.event === "run-start" && l.id === id);
+    a.child.kill("SIGKILL");
+    await a.child;
+    const b = serve(dir, { env: { FLUID_STORE: join(dir, "b.db") } });
+    await b.started();
+    expect(await b.waitFor((l) => l.event === "run-start" && l.id === id, 20_000)).toMatchObject({ task: "slow", id });
+  });
+
   test("a backend that cannot be reached is a clear error, exit 2", async () => {
     const dir = project({ "fluid.config.ts": CONFIG, "tasks/t.ts": TASKS });
     const bad = url.startsWith("redis") ? "redis://127.0.0.1:1/0" : "postgres://postgres@127.0.0.1:1/test";
