@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Job, JobsOptions, MinimalJob, Queue, Worker } from "bullmq";
+import type { Job, JobsOptions, MinimalJob, Queue, QueueEventsProducer, Worker } from "bullmq";
 import type { Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
 import { BrokerClosedError } from "./broker-closed-error.js";
 import { EnqueueListeners } from "./enqueue-listeners.js";
@@ -36,7 +36,15 @@ export interface BullmqBrokerOptions {
    * the round trips per run. Default true.
    */
   prefetch?: boolean;
+  /**
+   * Listen for cancellations of runs this broker claimed, published by any process's `cancel`
+   * (a custom event on the queue's event stream; one more connection). Default true.
+   */
+  cancelEvents?: boolean;
 }
+
+/** The custom queue event `cancel` publishes for a run active on some daemon. */
+export const CANCEL_EVENT = "fluid:cancel";
 
 /** Fluid's fields of a job, kept in the job's options (`opts.fluid`), beside its name (task) and data (params). */
 interface FluidJobFields {
@@ -88,6 +96,20 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     throw new BackendError(`cannot open the BullMQ queue on ${options.target.display}: ${(error as Error).message}`, { cause: error });
   }
 
+  // Cancellations published by other processes for runs claimed here (see `cancel`).
+  const events = (options.cancelEvents ?? true) ? connection.events() : undefined;
+  if (events) {
+    events.on("error", () => {});
+    events.on(CANCEL_EVENT as "error", ((args: { runId?: string }) => {
+      if (args.runId !== undefined && claimed.has(args.runId)) cancelled.add(args.runId);
+    }) as never);
+    try {
+      await events.waitUntilReady();
+    } catch {
+      // Without it only this process's cancels reach its runs; the rest still works.
+    }
+  }
+  let producer: QueueEventsProducer | undefined;
   const listeners = new EnqueueListeners();
   /** Runs this broker claimed and has not finished: the job and its lock token. */
   const claimed = new Map<string, { job: FluidJob; token: string }>();
@@ -281,7 +303,10 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       if (!job) return "unknown";
       const state = await job.getState();
       if (state === "active") {
-        throw new BackendError(`run ${id} is running on another daemon; cancelling it there is not supported yet`, { hint: "cancel it on the daemon that runs it (see docs/fleet.md)" });
+        // Running on some daemon: tell every daemon; the one that claimed it stops it.
+        producer ??= connection.producer();
+        await producer.publishEvent({ eventName: CANCEL_EVENT, runId: id });
+        return "flagged";
       }
       if (!PENDING.has(state)) return "unknown";
       try {
@@ -289,7 +314,11 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         return "removed";
       } catch (error) {
         // Claimed by a daemon in between: it is active now.
-        if ((await jobState(id)) === "active") throw new BackendError(`run ${id} started on another daemon while being cancelled`, { cause: error });
+        if ((await jobState(id)) === "active") {
+          producer ??= connection.producer();
+          await producer.publishEvent({ eventName: CANCEL_EVENT, runId: id });
+          return "flagged";
+        }
         throw error;
       }
     },
@@ -342,7 +371,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       pendingAcks.clear();
       // Prefetched runs never started here: back to the queue for any daemon.
       await Promise.allSettled(prefetched.splice(0).map(({ job, token }) => job.moveToWait(token)));
-      await Promise.allSettled([worker.close(), queue.close()]);
+      await Promise.allSettled([worker.close(), queue.close(), events?.close(), producer?.close()]);
       await connection.close();
     },
   };

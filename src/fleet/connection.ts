@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { createPostgresBackend, Queue, Worker, type WorkerOptions } from "bullmq";
+import { createPostgresBackend, Queue, QueueEvents, QueueEventsProducer, Worker, type WorkerOptions } from "bullmq";
 import type { BackendTarget } from "./backend-url.js";
 
 /** The BullMQ queue of a project: one queue for every task, the job name is the task name (docs/fleet.md). */
@@ -11,6 +11,10 @@ export interface FleetConnection {
   queue(): Queue;
   /** A Worker without a processor: fluid fetches jobs itself (`getNextJob`) and runs them in its own executor. */
   worker(options: Omit<WorkerOptions, "connection" | "prefix">): Worker;
+  /** Listens to the queue's events, custom ones included (its own blocking connection). */
+  events(): QueueEvents;
+  /** Publishes custom events on the queue's event stream. */
+  producer(): QueueEventsProducer;
   /** Closes the connections this object opened (not the Queue and Worker: close those first). */
   close(): Promise<void>;
 }
@@ -38,6 +42,8 @@ export function openFleetConnection(target: BackendTarget, queueName = QUEUE_NAM
     return {
       queue: () => new Queue(queueName, { connection: redis, prefix: target.prefix }),
       worker: (options) => new Worker(queueName, null, { ...options, connection: redis, prefix: target.prefix }),
+      events: () => new QueueEvents(queueName, { connection: redis, prefix: target.prefix }),
+      producer: () => new QueueEventsProducer(queueName, { connection: redis, prefix: target.prefix }),
       close: async () => {
         redis.disconnect();
       },
@@ -47,6 +53,8 @@ export function openFleetConnection(target: BackendTarget, queueName = QUEUE_NAM
   return {
     queue: () => new Queue(queueName, { connection }, createPostgresBackend) as unknown as Queue,
     worker: (options) => new Worker(queueName, null, { ...options, connection }, createPostgresBackend) as unknown as Worker,
+    events: () => new QueueEvents(queueName, { connection }, createPostgresBackend) as unknown as QueueEvents,
+    producer: () => new QueueEventsProducer(queueName, { connection }, createPostgresBackend) as unknown as QueueEventsProducer,
     close: async () => {},
   };
 }

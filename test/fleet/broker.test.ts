@@ -129,6 +129,18 @@ describe.each(BACKENDS)("BullMQ broker on $name", ({ name, url, up }) => {
     expect(await broker.cancel("nope")).toBe("unknown");
   });
 
+  test("cancel of a run another broker claimed reaches that broker (a queue event)", async () => {
+    const where = await fresh();
+    const [owner, other] = [await open(where), await open(where)];
+    const run = newQueuedRun(task("t"), {});
+    await other.enqueue(run);
+    expect((await owner.claim({ max: 1, owner: "o" })).map((r) => r.id)).toEqual([run.id]);
+    expect(await other.cancel(run.id)).toBe("flagged");
+    for (let i = 0; i < 100 && (await owner.cancelRequested("o")).length === 0; i++) await sleep(20);
+    expect(await owner.cancelRequested("o")).toEqual([run.id]);
+    expect(await other.cancelRequested("x")).toEqual([]);
+  });
+
   test("two consumers on one queue execute every run once", async () => {
     const target = await fresh();
     const [b1, b2] = await Promise.all([open(target), open(target)]);

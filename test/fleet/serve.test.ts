@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { checkBackend } from "../../src/fleet/check-backend.js";
 import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
 import { useServe } from "../helpers/serve.js";
@@ -56,8 +56,12 @@ describe.each(BACKENDS)("fluid serve --backend on $name", ({ name, url, up }) =>
     expect(hello).toEqual([id]); // ran once, and the cancelled one never
   });
 
-  test("a daemon killed with SIGKILL mid-run: another daemon runs the run after the stall window", async () => {
-    const t = namespace!.target;
+  test("a daemon killed with SIGKILL mid-run: another daemon runs the run after the stall window; fluid cancel stops it there", async () => {
+    // A namespace of its own: BullMQ's stall check runs at most once per interval per queue, and
+    // the other test's daemons (30 s windows) would hold it off for 30 s.
+    const own = ownTarget(url);
+    onTestFinished(() => own.drop());
+    const t = own.target;
     const prefix = t.kind === "redis" ? t.prefix : t.schema;
     const dir = project({
       "fluid.config.ts": `import { defineConfig } from "fluid-tasks";
@@ -77,6 +81,10 @@ export const slow = task({}, async () => { await new Promise((r) => setTimeout(r
     const b = serve(dir, { env: { FLUID_STORE: join(dir, "b.db") } });
     await b.started();
     expect(await b.waitFor((l) => l.event === "run-start" && l.id === id, 20_000)).toMatchObject({ task: "slow", id });
+    // `fluid cancel` from another store reaches the daemon that runs it now.
+    const cancelled = await fluid(["cancel", id], { cwd: dir, env: { FLUID_STORE: join(dir, "client.db") } });
+    expect(cancelled.exitCode).toBe(0);
+    expect(await b.waitFor((l) => l.event === "run-end" && l.id === id)).toMatchObject({ state: "cancelled" });
   });
 
   test("a backend that cannot be reached is a clear error, exit 2", async () => {
