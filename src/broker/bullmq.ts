@@ -344,11 +344,12 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       const [first] = await queue.getDelayed(0, 0);
       return first ? first.timestamp + (first.delay ?? 0) : undefined;
     },
-    async hasPending(task: string): Promise<boolean> {
+    async hasPending(task: string, except?: string): Promise<boolean> {
       open();
       // Scans the pending jobs (one queue for every task): fine for the overlap check at a fire.
       const jobs = await queue.getJobs(["wait", "prioritized", "delayed", "active"]);
-      return jobs.some((job) => job?.name === task);
+      const skip = except === undefined ? undefined : jobIdOf(except);
+      return jobs.some((job) => job?.name === task && job.id !== skip);
     },
     async has(id: string): Promise<boolean> {
       open();

@@ -204,7 +204,10 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       const task = project.registry.has(f.task) ? project.registry.get(f.task) : undefined;
       if (!task) return;
       store?.setLastFire(task.name, f.scheduledAt);
-      if (task.overlap === "skip" && (consumer.runningCount(task.name) > 0 || (await broker.hasPending(task.name)))) {
+      // On a fleet backend another daemon's timer may have enqueued this very slot already: that
+      // is this fire's run, not an overlap.
+      const slot = broker.kind === "bullmq" ? slotRunId(task.name, f.scheduledAt) : undefined;
+      if (task.overlap === "skip" && (consumer.runningCount(task.name) > 0 || (await broker.hasPending(task.name, slot)))) {
         const skipped = (skippedFires.get(task.name) ?? 0) + 1;
         skippedFires.set(task.name, skipped);
         const reason = "a run of the task was still queued or running (overlap: skip)";
