@@ -11,9 +11,13 @@ export interface FleetConnection {
   queue(): Queue;
   /** A Worker without a processor: fluid fetches jobs itself (`getNextJob`) and runs them in its own executor. */
   worker(options: Omit<WorkerOptions, "connection" | "prefix">): Worker;
-  /** Listens to the queue's events, custom ones included (its own blocking connection). */
+  /**
+   * Listens to the events of the queue's control channel (its own blocking connection): a queue
+   * of its own, `<queue>-control`, that holds no job, so its event stream carries only fluid's
+   * custom events (cancellations), not the several events of every job.
+   */
   events(): QueueEvents;
-  /** Publishes custom events on the queue's event stream. */
+  /** Publishes custom events on the control channel (see `events`). */
   producer(): QueueEventsProducer;
   /** Closes the connections this object opened (not the Queue and Worker: close those first). */
   close(): Promise<void>;
@@ -42,8 +46,8 @@ export function openFleetConnection(target: BackendTarget, queueName = QUEUE_NAM
     return {
       queue: () => new Queue(queueName, { connection: redis, prefix: target.prefix }),
       worker: (options) => new Worker(queueName, null, { ...options, connection: redis, prefix: target.prefix }),
-      events: () => new QueueEvents(queueName, { connection: redis, prefix: target.prefix }),
-      producer: () => new QueueEventsProducer(queueName, { connection: redis, prefix: target.prefix }),
+      events: () => new QueueEvents(`${queueName}-control`, { connection: redis, prefix: target.prefix }),
+      producer: () => new QueueEventsProducer(`${queueName}-control`, { connection: redis, prefix: target.prefix }),
       close: async () => {
         redis.disconnect();
       },
@@ -53,8 +57,8 @@ export function openFleetConnection(target: BackendTarget, queueName = QUEUE_NAM
   return {
     queue: () => new Queue(queueName, { connection }, createPostgresBackend) as unknown as Queue,
     worker: (options) => new Worker(queueName, null, { ...options, connection }, createPostgresBackend) as unknown as Worker,
-    events: () => new QueueEvents(queueName, { connection }, createPostgresBackend) as unknown as QueueEvents,
-    producer: () => new QueueEventsProducer(queueName, { connection }, createPostgresBackend) as unknown as QueueEventsProducer,
+    events: () => new QueueEvents(`${queueName}-control`, { connection }, createPostgresBackend) as unknown as QueueEvents,
+    producer: () => new QueueEventsProducer(`${queueName}-control`, { connection }, createPostgresBackend) as unknown as QueueEventsProducer,
     close: async () => {},
   };
 }
