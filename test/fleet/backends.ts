@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createConnection } from "node:net";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -23,6 +24,9 @@ export const BACKENDS = [
   { name: "redis", url: REDIS_URL, up: await reachable(6379) },
   { name: "postgres", url: POSTGRES_URL, up: await reachable(5432) },
 ] as const;
+
+/** Whether this machine has a `redis-server` binary (for the tests that start their own). */
+export const HAS_REDIS_SERVER = spawnSync("redis-server", ["--version"]).status === 0;
 
 let serial = 0;
 /** A target with a namespace (key prefix / schema) of its own, and the function that deletes it. */
