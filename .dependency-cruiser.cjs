@@ -18,6 +18,8 @@ const LAYERS = [
   // rank 2: loading a project; the SQLite layer under the store and the broker
   { name: "config", rank: 2, path: "^src/config/" },
   { name: "persistence", rank: 2, path: "^src/persistence/" },
+  // the fleet backend (Redis or PostgreSQL through BullMQ 6) under the broker: URL, checks, connections
+  { name: "fleet", rank: 2, path: "^src/fleet/" },
   // rank 3
   { name: "executor", rank: 3, path: "^src/executor/" },
   { name: "broker", rank: 3, path: "^src/broker/" },

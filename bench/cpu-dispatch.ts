@@ -1,6 +1,6 @@
 /**
  * bench/cpu-dispatch: what a cpu-bound run costs through our worker pool (src/executor/pool.ts),
- * next to BullMQ 5's sandboxed processor (a processor file run in forked children), on the same
+ * next to BullMQ 6's sandboxed processor (a processor file run in forked children), on the same
  * machine in the same run.
  *
  *   npm run build && npx tsx bench/cpu-dispatch.ts [rounds=5]
@@ -420,7 +420,7 @@ async function main(): Promise<void> {
 
     const m = (v: number[]): number => median(v);
     console.log(`\ncpu-dispatch: node ${process.version}, ${availableParallelism()} CPUs, default pool size ${defaultSize}; medians of ${ROUNDS} rounds (fresh process and lag: 3 rounds)`);
-    console.log(`BullMQ 5 sandbox: forked children, concurrency ${CONCURRENCY}, Redis on 127.0.0.1:${redis.port} started by the bench; ratio = ours / BullMQ\n`);
+    console.log(`BullMQ 6 sandbox: forked children, concurrency ${CONCURRENCY}, Redis on 127.0.0.1:${redis.port} started by the bench; ratio = ours / BullMQ\n`);
     printTable(
       ["figure", "ours", "BullMQ sandbox", "ratio", "target", "ours: spread of rounds", "BullMQ: spread"],
       [

@@ -5,7 +5,7 @@
  *   npx tsx bench/throughput.ts [rounds=5] [--latency-only | --consumer]
  *
  * Throughput, two ways, for (a) the memory broker, (b) the SQLite broker (durable: every
- * enqueue and ack committed to a WAL file, synchronous = NORMAL), (c) a BullMQ 5 Worker
+ * enqueue and ack committed to a WAL file, synchronous = NORMAL), (c) a BullMQ 6 Worker
  * (concurrency 100, removeOnComplete) on a redis-server this script starts on a free port
  * (`--save "" --appendonly no`) and stops at the end:
  * - drain: the runs are enqueued first, in bulk and untimed (ours: one `enqueue` call per run,
@@ -562,7 +562,7 @@ async function main(): Promise<void> {
       ["another process: queue-to-start, poll every 25 ms (before the watch)", ms(latency.processPoll), ms(latency.bull), ratio(latency.processPoll, latency.bull)],
     ];
     if (LATENCY_ONLY) {
-      console.log(`\nqueue-to-start latency, medians of ${LATENCY_ROUNDS} rounds of ${LATENCY_RUNS} runs; BullMQ 5 on ${redis.note}; ratio = ours / BullMQ (lower is better)\n`);
+      console.log(`\nqueue-to-start latency, medians of ${LATENCY_ROUNDS} rounds of ${LATENCY_RUNS} runs; BullMQ 6 on ${redis.note}; ratio = ours / BullMQ (lower is better)\n`);
       printTable(["figure", "ours", "BullMQ", "ratio"], latencyRows);
       return;
     }
@@ -586,7 +586,7 @@ async function main(): Promise<void> {
 
     const rate = (v: number): string => `${Math.round(v).toLocaleString("en-US")}/s`;
     console.log(`\nno-op runs at concurrency ${CONCURRENCY}; medians of ${ROUNDS} rounds (latency: ${LATENCY_ROUNDS} rounds of ${LATENCY_RUNS} runs)`);
-    console.log(`Redis: ${redis.note}; BullMQ 5, ${RUNS.bullmq.toLocaleString("en-US")} jobs per round`);
+    console.log(`Redis: ${redis.note}; BullMQ 6, ${RUNS.bullmq.toLocaleString("en-US")} jobs per round`);
     console.log(`runs per round: memory ${RUNS.memory.toLocaleString("en-US")}, sqlite ${RUNS.sqlite.toLocaleString("en-US")}; ratio = ours / BullMQ (throughput: higher is better; latency: lower is better)\n`);
     printTable(
       ["figure", "ours", "BullMQ", "ratio"],

@@ -32,7 +32,7 @@ export interface ClaimOptions {
  * back by `recover`. After `close()` every other method rejects.
  */
 export interface Broker {
-  readonly kind: "memory" | "sqlite";
+  readonly kind: "memory" | "sqlite" | "bullmq";
   /**
    * True when `enqueue` writes the `record` it is given in the same transaction as the queue
    * row (SQLite: the store's `runs` table of the same file), so the queue row and the
@@ -83,8 +83,12 @@ export interface Broker {
   recover(owner?: string): Promise<QueuedRun[]>;
   /** Earliest runAfter among unclaimed runs (epoch ms), or undefined when none is queued. */
   nextDue(): Promise<number | undefined>;
-  /** Whether a run of `task` is queued or claimed (for the overlap policy). */
-  hasPending(task: string): Promise<boolean>;
+  /**
+   * Whether a run of `task` is queued or claimed (for the overlap policy), other than the run
+   * `except`: on a fleet backend, the schedule slot being fired, which another daemon's timer
+   * may have enqueued a moment ago. Brokers whose slots never have such ids (memory, SQLite) ignore it.
+   */
+  hasPending(task: string, except?: string): Promise<boolean>;
   /** Is this run id still queued or claimed? */
   has(id: string): Promise<boolean>;
   /** How many runs are ready, delayed and claimed as of `now` (epoch ms, default Date.now()). */

@@ -126,13 +126,14 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .option("--concurrency <n>", "most runs at once (default: the config's concurrency, 10)")
     .option("--grace <duration>", "on shutdown, how long running runs may finish before they are interrupted and re-queued", "30s")
     .option("--broker <kind>", "where queued runs wait: sqlite (durable, in the store file) or memory", undefined)
+    .option("--backend <url>", "share queue and schedules with other daemons through BullMQ: redis://host:port/db or postgres://... (default: the config's backend, FLUID_BACKEND_URL)", undefined)
     .option("--log-format <format>", "pretty or json (default: pretty on a terminal, else json)")
     .option("--environment-file <path>", "load KEY=VALUE lines into the environment before the tasks load (repeatable; \"-path\" if it may be missing; the environment wins)", addEnvFile)
     // Also as --env-file, but Node reads that flag itself, even after the script, and exits 9 when the file is missing (docs/service.md).
     .addOption(new Option("--env-file <path>").hideHelp().argParser(addEnvFile))
     .option("--http <[host:]port>", "serve the HTTP API, metrics and dashboard there (host default 127.0.0.1; port 0 takes a free one)")
     .option("-c, --config <path>", "config file")
-    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; logFormat?: string; config?: string; http?: string }) => {
+    .action(async (opts: { concurrency?: string; grace?: string; broker?: string; backend?: string; logFormat?: string; config?: string; http?: string }) => {
       setExit(await serveCommand({ ...opts, ...configOf(opts), envFile: envFiles }, io));
     });
 

@@ -27,7 +27,8 @@ export async function queueCommand(args: string[], globalConfig: string | undefi
       ...(id ? { id } : {}), ...(opts.priority ? { priority: opts.priority as Priority } : {}), ...(delay !== undefined ? { delay } : {}),
     });
     const { daemonHolding } = await import("../daemon/lock.js");
-    if (!daemonHolding(conn.store.path)) {
+    // On a fleet backend any daemon of the fleet takes it: the local store says nothing of them.
+    if (conn.broker.kind !== "bullmq" && !daemonHolding(conn.store.path)) {
       io.err.write(io.err.c.yellow(`no fluid serve is running for ${conn.store.path}: the run waits in the queue until one starts\n`));
     }
     if (!opts.wait) {

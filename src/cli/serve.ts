@@ -20,6 +20,8 @@ export interface ServeCliOptions {
   concurrency?: string;
   grace?: string;
   broker?: string;
+  /** Fleet backend URL (docs/fleet.md). */
+  backend?: string;
   logFormat?: string;
   /** `--env-file`, in order. */
   envFile?: string[];
@@ -50,6 +52,7 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
     ...(graceMs !== undefined ? { graceMs } : {}),
     ...(o.broker ? { broker: o.broker as "sqlite" | "memory" } : {}),
     ...(o.envFile && o.envFile.length > 0 ? { envFiles: o.envFile } : {}),
+    ...(o.backend ? { backend: o.backend } : {}),
     onEvent: write,
     // Before the daemon starts: a bad HTTP setting (a public address without a token) stops it here.
     validate: (config) => void (http = httpSettings(flag, config.http, process.env)),
@@ -314,7 +317,7 @@ function poolText(c: ChalkInstance, e: PoolEvent): string {
 
 function summaryText(c: ChalkInstance, s: import("../daemon/serve.js").DaemonSummary): string {
   let text = `${c.bold("fluid serve")} pid ${s.pid}\n`;
-  text += `  config       ${s.configFile}\n  store        ${s.store}\n  broker       ${s.broker}\n  concurrency  ${s.concurrency}\n  tasks        ${s.tasks}\n`;
+  text += `  config       ${s.configFile}\n  store        ${s.store}\n  broker       ${s.broker}${s.backend ? ` (${s.backend})` : ""}\n  concurrency  ${s.concurrency}\n  tasks        ${s.tasks}\n`;
   if (s.pool) text += `  cpu pool     ${s.pool.workers} worker(s) now, started on demand (size from config pool.size, default cores - 1)\n`;
   if (s.schedules.length === 0) text += `  schedules    ${c.dim("none")}\n`;
   for (const [i, sc] of s.schedules.entries()) {

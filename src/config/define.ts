@@ -94,6 +94,20 @@ export interface HttpConfig {
 }
 
 /** The contents of `fluid.config.ts`. */
+/** The backend a fleet of daemons shares (docs/fleet.md). */
+export interface BackendConfig {
+  /** "redis://host:port/db" or "postgres://user@host:port/database". */
+  url: string;
+  /** Namespace of this project on the server: the Redis key prefix or the PostgreSQL schema. Default "fluid". */
+  prefix?: string;
+  /**
+   * The stall window, ms: a daemon renews its claims every half of it; the runs of a daemon that
+   * died (SIGKILL, power loss) go back to the queue for another daemon within one to two
+   * windows. At least 1000. Default 30000.
+   */
+  stallMs?: number;
+}
+
 export interface FluidConfig<Deps = unknown> {
   /** Globs of task modules, relative to the config file, e.g. ["./tasks/*.ts"]. Required, unless `commands` or `crontabs` is given. */
   tasks?: string[];
@@ -155,6 +169,13 @@ export interface FluidConfig<Deps = unknown> {
   crontabs?: string[];
   /** The HTTP API of `fluid serve`; see `HttpConfig` for each option's default. Off unless a port is set. */
   http?: HttpConfig;
+  /**
+   * The backend several `fluid serve` daemons share (Redis or PostgreSQL, through BullMQ 6):
+   * "redis://host:port/db", "postgres://user@host:port/database", or { url, prefix }. The
+   * environment variable FLUID_BACKEND_URL and `fluid serve --backend` override it.
+   * Default: none (the embedded SQLite store holds the queue).
+   */
+  backend?: string | BackendConfig;
 }
 
 /**

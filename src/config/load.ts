@@ -47,6 +47,8 @@ export interface ResolvedConfig {
   commands: readonly Task[];
   /** The HTTP server of `fluid serve` as configured (undefined fields: unset). */
   http: { port?: number; host?: string; token?: string };
+  /** The fleet backend (config `backend`, or FLUID_BACKEND_URL); undefined: embedded. The URL is parsed when a daemon opens it. */
+  backend?: { url: string; prefix?: string; stallMs?: number };
 }
 
 /** A loaded project: config, its directory, and the registry of its tasks. */
@@ -96,7 +98,7 @@ export interface LoadOptions {
   envFiles?: string[];
 }
 
-const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile", "notify", "commands", "crontabs", "http"];
+const KEYS = ["tasks", "deps", "store", "timezone", "concurrency", "pool", "envFile", "notify", "commands", "crontabs", "http", "backend"];
 
 /** Finds, compiles and loads the config and every task module it names. */
 export async function loadProject(options: LoadOptions = {}): Promise<Project> {
@@ -239,6 +241,7 @@ export function resolveConfig(raw: unknown, configFile: string, env: NodeJS.Proc
     commands: resolveCommands(c.commands, fail),
     crontabs: crontabs.map((file) => resolve(dirname(configFile), file)),
     http: resolveHttp(c.http, fail),
+    ...resolveBackend(c.backend, env, fail),
   };
 }
 
@@ -272,6 +275,21 @@ function resolveHttp(value: unknown, fail: (m: string, h?: string) => ConfigErro
     out.token = h.token;
   }
   return out;
+}
+
+/** The `backend` of the config, with FLUID_BACKEND_URL in place of its URL when set. */
+function resolveBackend(value: unknown, env: NodeJS.ProcessEnv, fail: (m: string, h?: string) => ConfigError): Pick<ResolvedConfig, "backend"> {
+  if (value !== undefined && typeof value !== "string" && (typeof value !== "object" || value === null || Array.isArray(value))) {
+    throw fail('`backend` must be a URL ("redis://host:port/db", "postgres://...") or { url, prefix }');
+  }
+  const b = (typeof value === "string" ? { url: value } : (value ?? {})) as Record<string, unknown>;
+  if (typeof value === "object") checkKeys(b, ["url", "prefix", "stallMs"], "backend.", fail);
+  const url = env.FLUID_BACKEND_URL || b.url;
+  if (url === undefined) return {};
+  if (typeof url !== "string" || url === "") throw fail("backend.url must be a non-empty string");
+  if (b.prefix !== undefined && typeof b.prefix !== "string") throw fail("backend.prefix must be a string");
+  if (b.stallMs !== undefined && !(Number.isInteger(b.stallMs) && (b.stallMs as number) >= 1000)) throw fail(`backend.stallMs must be a whole number of ms >= 1000, got ${JSON.stringify(b.stallMs)}`);
+  return { backend: { url, ...(b.prefix !== undefined ? { prefix: b.prefix as string } : {}), ...(b.stallMs !== undefined ? { stallMs: b.stallMs as number } : {}) } };
 }
 
 /** Refuses a key the config does not know, naming its full path ("store.retention.dayz") and the closest known key. */

@@ -47,6 +47,7 @@ export type FluidErrorCode =
   | "FLUID_PARAMS"
   | "FLUID_STORE"
   | "FLUID_LOCKED"
+  | "FLUID_BACKEND"
   // how a run ended
   | "FLUID_TIMEOUT"
   | "FLUID_ABORTED"

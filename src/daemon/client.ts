@@ -31,7 +31,10 @@ function report(error: unknown, path: string): void {
   printStoreError(toStoreError(error, path, "closing it"));
 }
 
-/** Opens the project's store and its SQLite queue (the one `fluid serve` consumes). `close()` never throws. */
+/**
+ * Opens the project's store and the queue `fluid serve` consumes: its SQLite queue, or the fleet
+ * backend's BullMQ queue when the config has a `backend` (docs/fleet.md). `close()` never throws.
+ */
 export async function connect(project: Project): Promise<Connection> {
   const store = await openProjectStore(project.config);
   if (!store || store.path === ":memory:") {
@@ -40,7 +43,11 @@ export async function connect(project: Project): Promise<Connection> {
     });
   }
   try {
-    const broker = await openBroker("sqlite", store.path);
+    // With a fleet backend the run goes to the backend's queue, for any daemon of the fleet.
+    const backend = project.config.backend;
+    const broker = backend
+      ? await openBroker("bullmq", store.path, undefined, { ...backend, maxAttempts: (name) => (project.registry.has(name) ? (project.registry.get(name).retry?.attempts ?? 1) : 1) })
+      : await openBroker("sqlite", store.path);
     return {
       project, store, broker,
       // Never throws: after a committed enqueue, a failing close must not make the caller

@@ -26,6 +26,7 @@ import { onStoreChange } from "../broker/wake.js";
 import { pidOneWarning } from "./pid-one.js";
 import { createNotifier, type Notifier, type NotifyFailure } from "../notify/notifier.js";
 import { previousHealth } from "../notify/previous-health.js";
+import { slotRunId } from "../fleet/slot-run-id.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -33,9 +34,14 @@ export interface ServeOptions extends LoadOptions {
   concurrency?: number;
   /** How long shutdown waits for running runs before interrupting them, in ms. Default 30000. */
   graceMs?: number;
-  /** Where queued runs wait: "sqlite" (durable, in the store file; the default) or "memory". */
-  broker?: "sqlite" | "memory";
-  /** How often to look for runs queued by other processes when the store cannot be watched (see docs/daemon.md), in ms. Default 25. */
+  /** Where queued runs wait: "sqlite" (durable, in the store file; the default), "memory", or "bullmq" (the fleet backend). */
+  broker?: "sqlite" | "memory" | "bullmq";
+  /**
+   * The fleet backend URL ("redis://host:port/db", "postgres://..."; docs/fleet.md), over the
+   * config's `backend` and FLUID_BACKEND_URL. With a backend the broker is "bullmq". Default: the config's.
+   */
+  backend?: string;
+  /** How often to look for runs queued by other processes when the store cannot be watched (see docs/daemon.md), in ms. Default 25; 100 on a fleet backend. */
   pollMs?: number;
   /** Receives everything the daemon does, for the log. */
   onEvent?: (event: DaemonEvent) => void;
@@ -75,6 +81,8 @@ export interface DaemonSummary {
   configFile: string;
   store: string;
   broker: Broker["kind"];
+  /** The fleet backend (its URL without password, and namespace) when the broker is "bullmq". */
+  backend?: string;
   concurrency: number;
   tasks: number;
   schedules: Array<{ task: string; schedule: string; next: string | null }>;
@@ -176,7 +184,11 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     }
     const store = await openProjectStore(project.config);
     if (store) releasers.push(() => store.close());
-    const kind = options.broker ?? (store && store.path !== ":memory:" ? "sqlite" : "memory");
+    const backend = options.backend !== undefined ? { ...project.config.backend, url: options.backend } : project.config.backend;
+    const kind = options.broker ?? (backend ? "bullmq" : store && store.path !== ":memory:" ? "sqlite" : "memory");
+    if (kind === "bullmq" && !backend) {
+      throw new ConfigError("the bullmq broker needs a backend", { hint: "set `backend` in the config, FLUID_BACKEND_URL, or --backend redis://127.0.0.1:6379/0" });
+    }
     if (kind === "sqlite" && (!store || store.path === ":memory:")) {
       throw new ConfigError("the SQLite broker needs a store file", { hint: "set store.path in the config, or use --broker memory" });
     }
@@ -189,7 +201,9 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       cwd: project.root,
     });
     releasers.push(() => notifier.close(options.notifyWaitMs ?? 5_000));
-    const broker = await openBroker(kind, store?.path, lease?.owner);
+    const broker = await openBroker(kind, store?.path, lease?.owner, backend && {
+      ...backend, maxAttempts: (name) => (project.registry.has(name) ? (project.registry.get(name).retry?.attempts ?? 1) : 1),
+    });
     releasers.push(() => broker.close());
 
     // A daemon that died left claimed runs and `running` rows: put them back and say so. Only
@@ -218,7 +232,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     const consumer = createConsumer({
       registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}),
       ...(lease ? { owner: lease.owner } : {}),
-      pollMs: options.pollMs ?? 25,
+      // A fleet backend is polled for other daemons' runs less often: each look is a round trip.
+      pollMs: options.pollMs ?? (kind === "bullmq" ? 100 : 25),
       // Woken by other processes' commits to the store, so an idle daemon need not poll.
       ...(kind === "sqlite" && store ? { watch: store.path } : {}),
       // overlap "skip" and "queue" mean one run of the task at a time.
@@ -248,7 +263,10 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       if (!task) return;
       store?.setLastFire(task.name, f.scheduledAt);
       lastFireAt.set(task.name, f.scheduledAt);
-      if (task.overlap === "skip" && (consumer.runningCount(task.name) > 0 || (await broker.hasPending(task.name)))) {
+      // On a fleet backend another daemon's timer may have enqueued this very slot already: that
+      // is this fire's run, not an overlap.
+      const slot = broker.kind === "bullmq" ? slotRunId(task.name, f.scheduledAt) : undefined;
+      if (task.overlap === "skip" && (consumer.runningCount(task.name) > 0 || (await broker.hasPending(task.name, slot)))) {
         const skipped = (skippedFires.get(task.name) ?? 0) + 1;
         skippedFires.set(task.name, skipped);
         const reason = "a run of the task was still queued or running (overlap: skip)";
@@ -266,7 +284,9 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       emit({ type: "fire", fire: f, runId: id });
     };
     const queueRun = async (task: Task, params: Record<string, unknown>, trigger: "schedule" | "queue", scheduledAt?: number): Promise<string> => {
-      const run = newQueuedRun(task, params, { trigger, ...(scheduledAt !== undefined ? { scheduledAt } : {}) });
+      // On a fleet backend every daemon's timer enqueues the slot under the same id: one run results.
+      const slotId = scheduledAt !== undefined && broker.kind === "bullmq" ? { id: slotRunId(task.name, scheduledAt) } : {};
+      const run = newQueuedRun(task, params, { trigger, ...slotId, ...(scheduledAt !== undefined ? { scheduledAt } : {}) });
       await enqueueRecorded(broker, store, task, run);
       return run.id;
     };
@@ -286,6 +306,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       configFile: project.configFile,
       store: store?.path ?? "(none)",
       broker: broker.kind,
+      ...(backend && broker.kind === "bullmq" ? { backend: backendDisplay(backend) } : {}),
       concurrency,
       tasks: project.registry.size,
       schedules: project.registry.list().filter((t) => t.schedule).map((t) => {
@@ -399,4 +420,10 @@ function lostRuns(store: Store | undefined, consumer: Consumer): string {
   const running = consumer.running().map((r) => r.run.id);
   const list = (ids: string[]): string => (ids.length > 20 ? `${ids.slice(0, 20).join(" ")} and ${ids.length - 20} more` : ids.join(" ") || "none");
   return `the old store file held ${queued.length} queued run(s) (${list(queued)}), lost with it, and ${running.length} running here (${list(running)}), whose outcome is only in this log; queue them again if they must run`;
+}
+
+/** A backend for the start-up summary: the URL without its password, and the namespace. */
+function backendDisplay(backend: { url: string; prefix?: string }): string {
+  const url = backend.url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, "$1***@");
+  return backend.prefix ? `${url}, prefix ${backend.prefix}` : url;
 }

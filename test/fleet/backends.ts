@@ -1,0 +1,63 @@
+import { spawnSync } from "node:child_process";
+import { createConnection } from "node:net";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { parseBackendUrl, type BackendTarget } from "../../src/fleet/backend-url.js";
+
+/** The servers this machine kind runs for fleet tests. */
+export const REDIS_URL = "redis://127.0.0.1:6379/0";
+export const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
+
+/** True when something listens on 127.0.0.1:`port`. */
+export async function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.setTimeout(1000);
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+    socket.once("timeout", () => (socket.destroy(), resolve(false)));
+  });
+}
+
+/** Each backend with whether its server is up (a test skips a backend only when it is not). */
+export const BACKENDS = [
+  { name: "redis", url: REDIS_URL, up: await reachable(6379) },
+  { name: "postgres", url: POSTGRES_URL, up: await reachable(5432) },
+] as const;
+
+/** Whether this machine has a `redis-server` binary (for the tests that start their own). */
+export const HAS_REDIS_SERVER = spawnSync("redis-server", ["--version"]).status === 0;
+
+let serial = 0;
+/** A target with a namespace (key prefix / schema) of its own, and the function that deletes it. */
+export function ownTarget(url: string): { target: BackendTarget; drop: () => Promise<void> } {
+  const prefix = `fluid_test_${process.pid}_${Date.now().toString(36)}_${serial++}`;
+  const target = parseBackendUrl(url, { prefix });
+  return { target, drop: () => dropNamespace(target) };
+}
+
+/** Deletes every key under a Redis prefix, or a PostgreSQL schema. */
+export async function dropNamespace(target: BackendTarget): Promise<void> {
+  if (target.kind === "redis") {
+    const redis = new Redis({ host: target.host, port: target.port, db: target.db });
+    try {
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${target.prefix}:*`, "COUNT", 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== "0");
+    } finally {
+      redis.disconnect();
+    }
+  } else {
+    const client = new pg.Client({ connectionString: target.connectionString });
+    await client.connect();
+    try {
+      await client.query("SET client_min_messages = warning");
+      await client.query(`DROP SCHEMA IF EXISTS "${target.schema}" CASCADE`);
+    } finally {
+      await client.end();
+    }
+  }
+}
