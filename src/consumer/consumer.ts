@@ -16,7 +16,7 @@ import { retryDelay, shouldRetry } from "../core/retry.js";
 import type { AttemptOutcome, RunState } from "../core/types.js";
 import { createRecorder } from "./recorder.js";
 import { newQueuedRun } from "../core/queued-run.js";
-import { outcomeFields, type AttemptRecord } from "./run-task.js";
+import type { AttemptRecord } from "./run-task.js";
 
 /** Something a consumer did, for the daemon's log. */
 export type ConsumerEvent =
@@ -125,10 +125,6 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let fallbackMs = FALLBACK_POLL_MS;
 
   const recorder = store ? createRecorder(store, { onError: (message, error) => emit({ type: "error", message, error }) }) : undefined;
-  /** Records an attempt; the record is only built when there is a store to take it. */
-  const record = (build: () => AttemptRecord): void => {
-    if (recorder) recorder.onAttempt(build());
-  };
   const log: LogSink = (line) => {
     recorder?.log(line);
     options.log?.(line);
@@ -249,26 +245,39 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     for (const id of await broker.cancelRequested(owner)) cancel(id, "cancelled by request");
   };
 
+  /**
+   * Starts a claimed run. One async call per run, and no closure, record or event built that
+   * nobody takes (no store, no onEvent): at 10,000s of runs a second the consumer's own work
+   * per run is what limits it (bench/throughput.ts --consumer).
+   */
   const start = (run: QueuedRun): void => {
-    const entry: RunningRun = { run, startedAt: Date.now(), stop: new RunStop(), done: Promise.resolve() };
+    const entry: RunningRun = { run, startedAt: Date.now(), stop: new RunStop(), done: undefined! };
     running.set(run.id, entry);
     perTask.set(run.task, (perTask.get(run.task) ?? 0) + 1);
-    const release = (): void => {
-      running.delete(run.id);
-      perTask.set(run.task, (perTask.get(run.task) ?? 1) - 1);
-      // Many runs end in the same turn of the event loop: one pump claims for them all.
-      wakeNow();
-    };
-    entry.done = execute(run, entry)
-      .catch((error: unknown) => emit({ type: "error", message: `run ${run.id} crashed the consumer: ${(error as Error).message}`, error }));
-    // The run's slot is free once its function really settled, not only its record (see RunningRun.settled).
-    void entry.done.then(() => {
-      if (entry.settled) void entry.settled.finally(release);
-      else release();
-    });
+    entry.done = execute(entry);
   };
 
-  const execute = async (run: QueuedRun, entry: RunningRun): Promise<void> => {
+  /** Frees a run's slot; many runs end in the same turn of the event loop: one pump claims for them all. */
+  const release = (entry: RunningRun): void => {
+    running.delete(entry.run.id);
+    perTask.set(entry.run.task, (perTask.get(entry.run.task) ?? 1) - 1);
+    wakeNow();
+  };
+
+  const execute = async (entry: RunningRun): Promise<void> => {
+    const { run } = entry;
+    try {
+      await attempt(entry);
+    } catch (error) {
+      emit({ type: "error", message: `run ${run.id} crashed the consumer: ${(error as Error).message}`, error });
+    }
+    // The run's slot is free once its function really settled, not only its record (see RunningRun.settled).
+    if (entry.settled) void entry.settled.finally(() => release(entry));
+    else release(entry);
+  };
+
+  const attempt = async (entry: RunningRun): Promise<void> => {
+    const { run } = entry;
     const startedAt = Date.now();
     let task: Task;
     try {
@@ -278,8 +287,14 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       return finish(run, undefined, failed(error), startedAt);
     }
     if (task.onLimit === "drop" && (perTask.get(task.name) ?? 0) > limitOf(task)) {
-      record(() => ({ ...baseRecord(run, task, host), state: "rate_limited", startedAt, endedAt: startedAt, durationMs: 0 }));
-      emit({ type: "end", run, state: "rate_limited", durationMs: 0 });
+      if (recorder) {
+        const record = attemptRecord(run, task, host, "rate_limited");
+        record.startedAt = startedAt;
+        record.endedAt = startedAt;
+        record.durationMs = 0;
+        recorder.onAttempt(record);
+      }
+      if (options.onEvent) emit({ type: "end", run, state: "rate_limited", durationMs: 0 });
       await broker.ack(run.id);
       return;
     }
@@ -290,8 +305,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       // Params that no longer fit the schema (the task changed since it was queued): never retried.
       return finish(run, task, failed(error), startedAt);
     }
-    emit({ type: "start", run });
-    record(() => ({ ...baseRecord(run, task, host), state: "running", startedAt }));
+    if (options.onEvent) emit({ type: "start", run });
+    if (recorder) {
+      const record = attemptRecord(run, task, host, "running");
+      record.startedAt = startedAt;
+      recorder.onAttempt(record);
+    }
     const outcome = await executeAttempt(
       { task, id: run.id, params, attempt: run.attempt, deps: options.deps, fromRunId: run.fromRunId, rootRunId: run.rootRunId, log, queue },
       { timeoutMs: task.timeoutMs, signal: entry.stop, pool: options.pool },
@@ -303,24 +322,37 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   /** Records how an attempt ended, then acks it, retries it, or (on shutdown) re-queues it. */
   const finish = async (run: QueuedRun, task: Task | undefined, outcome: PoolOutcome, startedAt: number): Promise<void> => {
     const endedAt = Date.now();
-    record(() => ({ ...baseRecord(run, task, host), state: outcome.state, startedAt, endedAt, durationMs: endedAt - startedAt, ...outcomeFields(outcome) }));
+    if (recorder) {
+      const record = attemptRecord(run, task, host, outcome.state);
+      record.startedAt = startedAt;
+      record.endedAt = endedAt;
+      record.durationMs = endedAt - startedAt;
+      addOutcome(record, outcome);
+      recorder.onAttempt(record);
+    }
     if (outcome.state === "interrupted") {
       // Shutdown: the same attempt runs again on the next start.
       log({ ts: endedAt, level: "warn", message: "interrupted by shutdown; put back in the queue", task: run.task, runId: run.id, attempt: run.attempt });
       await broker.retry(run.id, run.attempt, endedAt);
-      emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt });
+      if (options.onEvent) emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt });
       return;
     }
     const maxAttempts = task?.retry?.attempts ?? 1;
     if (task && shouldRetry(task, outcome, run.attempt, maxAttempts)) {
       const wait = retryDelay(task.retry!, run.attempt + 1);
       await broker.retry(run.id, run.attempt + 1, endedAt + wait);
-      record(() => ({ ...baseRecord(run, task, host), attempt: run.attempt + 1, trigger: "retry", state: "queued", queuedAt: endedAt }));
-      emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt, ...(outcome.error ? { error: outcome.error } : {}), retryInMs: wait });
+      if (recorder) {
+        const record = attemptRecord(run, task, host, "queued");
+        record.attempt = run.attempt + 1;
+        record.trigger = "retry";
+        record.queuedAt = endedAt;
+        recorder.onAttempt(record);
+      }
+      if (options.onEvent) emit(endEvent(run, outcome, endedAt - startedAt, wait));
       return;
     }
     await broker.ack(run.id);
-    emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt, ...(outcome.error ? { error: outcome.error } : {}) });
+    if (options.onEvent) emit(endEvent(run, outcome, endedAt - startedAt, undefined));
   };
 
   const cancel = (id: string, reason = "cancelled"): boolean => {
@@ -391,15 +423,31 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   };
 }
 
-/** The fields every record of a claimed run shares. */
-function baseRecord(run: QueuedRun, task: Task | undefined, host: string): Omit<AttemptRecord, "state"> {
-  return {
-    id: run.id, attempt: run.attempt, maxAttempts: task?.retry?.attempts ?? 1, task: run.task,
+/** The record of an attempt of a claimed run in `state`; the caller adds the times and the outcome. */
+function attemptRecord(run: QueuedRun, task: Task | undefined, host: string, state: RunState): AttemptRecord {
+  const record: AttemptRecord = {
+    id: run.id, attempt: run.attempt, maxAttempts: task?.retry?.attempts ?? 1, task: run.task, state,
     trigger: run.attempt > 1 ? "retry" : run.trigger,
     params: task ? redactParams(task.params, run.params) : run.params, queuedAt: run.queuedAt, host, pid: process.pid,
-    ...(run.fromRunId ? { fromRunId: run.fromRunId } : {}),
-    ...(run.rootRunId ? { rootRunId: run.rootRunId } : {}),
   };
+  if (run.fromRunId) record.fromRunId = run.fromRunId;
+  if (run.rootRunId) record.rootRunId = run.rootRunId;
+  return record;
+}
+
+/** Adds the fields that come from how an attempt ended (as `outcomeFields`, without a spread per run). */
+function addOutcome(record: AttemptRecord, outcome: PoolOutcome): void {
+  if (outcome.state === "success") record.result = outcome.result;
+  if (outcome.error) record.error = outcome.error;
+  if (outcome.exitCode !== undefined) record.exitCode = outcome.exitCode;
+}
+
+/** The `end` event of an attempt that ran. */
+function endEvent(run: QueuedRun, outcome: PoolOutcome, durationMs: number, retryInMs: number | undefined): ConsumerEvent {
+  const event: Extract<ConsumerEvent, { type: "end" }> = { type: "end", run, state: outcome.state, durationMs };
+  if (outcome.error) event.error = outcome.error;
+  if (retryInMs !== undefined) event.retryInMs = retryInMs;
+  return event;
 }
 
 /** The outcome of a run that could not start (unknown task, params that no longer fit). */
