@@ -249,7 +249,11 @@ class SqliteBroker implements Broker {
   }
 
   cancelRequested(owner: string): Promise<string[]> {
-    return this.guarded(() => Promise.resolve(this.read("reading cancel requests", () => this.s.cancelRequested.all(owner) as string[])));
+    // Without committing the buffered writes first (as `read` does): none of them changes which
+    // claimed runs have a cancellation requested (an ack or retry of such a run only removes it,
+    // and its consumer ignores an id it no longer runs), and a consumer asks at every pump, which
+    // would otherwise split each turn's acks from the next claim into a commit of their own.
+    return this.guarded(() => Promise.resolve(this.peek("reading cancel requests", () => this.s.cancelRequested.all(owner) as string[])));
   }
 
   recover(owner?: string): Promise<QueuedRun[]> {
@@ -500,6 +504,15 @@ class SqliteBroker implements Broker {
         // See above.
       }
     }
+    try {
+      return work();
+    } catch (error) {
+      throw toStoreError(error, this.path, doing);
+    }
+  }
+
+  /** Runs a read of what other processes committed, leaving this connection's buffered writes buffered. */
+  private peek<T>(doing: string, work: () => T): T {
     try {
       return work();
     } catch (error) {

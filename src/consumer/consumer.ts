@@ -71,6 +71,16 @@ export interface RunningRun {
   settled?: Promise<void>;
 }
 
+/** A running run and what the consumer keeps of it. */
+interface Entry extends RunningRun {
+  /** Counted in the concurrency limits (`busy`, `perTask`). */
+  holdsSlot: boolean;
+  /** Its attempt ended: only its ack, retry or re-queue is still being written. */
+  ended: boolean;
+  /** Its ack, retry or re-queue is written too (`done` resolved). */
+  finished: boolean;
+}
+
 /** Claims runs from a broker and executes them under concurrency limits, recording every attempt. */
 export interface Consumer {
   /** Starts claiming. */
@@ -82,9 +92,9 @@ export interface Consumer {
   drain(graceMs: number): Promise<{ finished: number; interrupted: number }>;
   /** Cancels a running run of this consumer; false when it is not running here. */
   cancel(id: string, reason?: string): boolean;
-  /** The runs executing now. */
+  /** The runs claimed here whose ack (or retry) is not written yet, and those whose function still runs after its attempt ended (see RunningRun.settled). */
   running(): RunningRun[];
-  /** Counts per task of the runs executing now. */
+  /** Counts per task of the runs executing now (those that hold a concurrency slot). */
   runningCount(task: string): number;
   /** Replaces the registry (config reload); running runs keep their task. */
   setRegistry(registry: Registry): void;
@@ -105,7 +115,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const owner = options.owner ?? `${hostname()}:${process.pid}`;
   const pollMs = options.pollMs ?? 25;
   const host = hostname();
-  const running = new Map<string, RunningRun>();
+  const running = new Map<string, Entry>();
+  /** Runs holding a slot: claimed and not yet ended (see `releaseSlot`). */
+  let busy = 0;
+  /** The same per task. */
   const perTask = new Map<string, number>();
   const emit = (event: ConsumerEvent): void => {
     try {
@@ -200,7 +213,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       do {
         again = false;
         await pollCancels();
-        const free = concurrency - running.size;
+        const free = concurrency - busy;
         if (free <= 0) break;
         const claimed = await broker.claim({ max: free, owner, skipTasks: skipTasks() });
         for (const run of claimed) {
@@ -226,14 +239,14 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     const poll = watcher ? fallbackMs : pollMs;
     if (watcher) fallbackMs = Math.min(fallbackMs * 2, MAX_FALLBACK_POLL_MS);
     // Full: the next run to end pumps again, so when the next delayed run is due does not matter yet.
-    if (running.size >= concurrency) return schedule(poll);
+    if (busy >= concurrency) return schedule(poll);
     let wait = poll;
     try {
       const due = await broker.nextDue();
       // A due run still queued after a pump belongs to a skipped task: poll, don't spin.
       if (due !== undefined && due > Date.now()) wait = Math.min(wait, due - Date.now());
     } catch {}
-    schedule(running.size >= concurrency ? poll : wait);
+    schedule(busy >= concurrency ? poll : wait);
   };
 
   const pollCancels = async (): Promise<void> => {
@@ -251,32 +264,52 @@ export function createConsumer(options: ConsumerOptions): Consumer {
    * per run is what limits it (bench/throughput.ts --consumer).
    */
   const start = (run: QueuedRun): void => {
-    const entry: RunningRun = { run, startedAt: Date.now(), stop: new RunStop(), done: undefined! };
+    const entry: Entry = { run, startedAt: Date.now(), stop: new RunStop(), done: undefined!, holdsSlot: true, ended: false, finished: false };
     running.set(run.id, entry);
+    busy++;
     perTask.set(run.task, (perTask.get(run.task) ?? 0) + 1);
     entry.done = execute(entry);
   };
 
-  /** Frees a run's slot; many runs end in the same turn of the event loop: one pump claims for them all. */
-  const release = (entry: RunningRun): void => {
-    running.delete(entry.run.id);
+  /**
+   * Gives a run's slot back once its attempt ended and its record is written (before its ack
+   * or retry commits), or, for a function that ignored its abort, once that function settled
+   * (see RunningRun.settled). The pump this wakes comes before the broker's group commit, so
+   * its claim commits the acks of the runs that ended in the same transaction.
+   */
+  const releaseSlot = (entry: Entry): void => {
+    if (!entry.holdsSlot) return;
+    if (entry.settled) {
+      void entry.settled.finally(() => freeSlot(entry));
+      return;
+    }
+    freeSlot(entry);
+  };
+
+  const freeSlot = (entry: Entry): void => {
+    if (!entry.holdsSlot) return;
+    entry.holdsSlot = false;
+    busy--;
     perTask.set(entry.run.task, (perTask.get(entry.run.task) ?? 1) - 1);
+    if (entry.finished) running.delete(entry.run.id);
+    // Many runs end in the same turn of the event loop: one pump claims for them all.
     wakeNow();
   };
 
-  const execute = async (entry: RunningRun): Promise<void> => {
-    const { run } = entry;
+  const execute = async (entry: Entry): Promise<void> => {
     try {
       await attempt(entry);
     } catch (error) {
-      emit({ type: "error", message: `run ${run.id} crashed the consumer: ${(error as Error).message}`, error });
+      emit({ type: "error", message: `run ${entry.run.id} crashed the consumer: ${(error as Error).message}`, error });
     }
-    // The run's slot is free once its function really settled, not only its record (see RunningRun.settled).
-    if (entry.settled) void entry.settled.finally(() => release(entry));
-    else release(entry);
+    entry.ended = true;
+    entry.finished = true;
+    releaseSlot(entry);
+    // Listed until its slot is free too (a function that ignored its abort still holds it).
+    if (!entry.holdsSlot) running.delete(entry.run.id);
   };
 
-  const attempt = async (entry: RunningRun): Promise<void> => {
+  const attempt = async (entry: Entry): Promise<void> => {
     const { run } = entry;
     const startedAt = Date.now();
     let task: Task;
@@ -284,7 +317,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       task = registry.get(run.task);
     } catch (error) {
       // The task was removed from the code: record why and drop the queue entry, never silently.
-      return finish(run, undefined, failed(error), startedAt);
+      return finish(entry, undefined, failed(error), startedAt);
     }
     if (task.onLimit === "drop" && (perTask.get(task.name) ?? 0) > limitOf(task)) {
       if (recorder) {
@@ -294,6 +327,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         record.durationMs = 0;
         recorder.onAttempt(record);
       }
+      entry.ended = true;
+      releaseSlot(entry);
       if (options.onEvent) emit({ type: "end", run, state: "rate_limited", durationMs: 0 });
       await broker.ack(run.id);
       return;
@@ -303,7 +338,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       params = validateParams(task.name, task.params, run.params);
     } catch (error) {
       // Params that no longer fit the schema (the task changed since it was queued): never retried.
-      return finish(run, task, failed(error), startedAt);
+      return finish(entry, task, failed(error), startedAt);
     }
     if (options.onEvent) emit({ type: "start", run });
     if (recorder) {
@@ -316,11 +351,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       { timeoutMs: task.timeoutMs, signal: entry.stop, pool: options.pool },
     );
     if (outcome.settled) entry.settled = outcome.settled;
-    await finish(run, task, outcome, startedAt);
+    await finish(entry, task, outcome, startedAt);
   };
 
   /** Records how an attempt ended, then acks it, retries it, or (on shutdown) re-queues it. */
-  const finish = async (run: QueuedRun, task: Task | undefined, outcome: PoolOutcome, startedAt: number): Promise<void> => {
+  const finish = async (entry: Entry, task: Task | undefined, outcome: PoolOutcome, startedAt: number): Promise<void> => {
+    const { run } = entry;
     const endedAt = Date.now();
     if (recorder) {
       const record = attemptRecord(run, task, host, outcome.state);
@@ -330,6 +366,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       addOutcome(record, outcome);
       recorder.onAttempt(record);
     }
+    entry.ended = true;
+    releaseSlot(entry);
     if (outcome.state === "interrupted") {
       // Shutdown: the same attempt runs again on the next start.
       log({ ts: endedAt, level: "warn", message: "interrupted by shutdown; put back in the queue", task: run.task, runId: run.id, attempt: run.attempt });
@@ -407,6 +445,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       let interrupted = 0;
       if (timedOut) {
         for (const entry of running.values()) {
+          if (entry.ended) continue; // its ack or retry is being written
           interrupted++;
           entry.stop.abort(new RunInterruptedError("interrupted: the daemon is shutting down"));
         }
