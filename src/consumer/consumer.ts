@@ -137,7 +137,14 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   // The next fallback poll while the store is watched (see ConsumerOptions.watch).
   let fallbackMs = FALLBACK_POLL_MS;
 
-  const recorder = store ? createRecorder(store, { onError: (message, error) => emit({ type: "error", message, error }) }) : undefined;
+  // A broker that keeps its queue in the store's file records the attempts itself, in the commit
+  // that also writes that turn's acks: one transaction per turn, and a run's outcome and its
+  // ack land together.
+  const brokerRecords = store !== undefined && broker.recordsRuns && broker.recordAttempt !== undefined;
+  const recorder = store ? createRecorder(store, {
+    onError: (message, error) => emit({ type: "error", message, error }),
+    writeAttempt: brokerRecords ? (record) => broker.recordAttempt!(record) : undefined,
+  }) : undefined;
   const log: LogSink = (line) => {
     recorder?.log(line);
     options.log?.(line);
