@@ -16,6 +16,7 @@ import type { QueueFn } from "../task/context.js";
 import type { AttemptOutcome } from "../core/types.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { executeInline } from "./inline.js";
+import { RunStop } from "./run-stop.js";
 import { ResultError, whyNotJson } from "./run-errors.js";
 import {
   abortReason, beginMark, errorFromInfo, syncMark, toWireError,
@@ -48,8 +49,12 @@ const RSS_MOVE_BYTES = 8 * 1024 * 1024;
 let rss = 0;
 let rssAt = 0;
 let v8At = 0;
+let v8CheckedAt = 0;
 function currentRss(): number {
   const now = Date.now();
+  // V8's figures too cost a run a few microseconds: looked at most once a millisecond.
+  if (now === v8CheckedAt && now - rssAt < RSS_EVERY_MS) return rss;
+  v8CheckedAt = now;
   const heap = getHeapStatistics();
   const v8Bytes = heap.total_heap_size + heap.external_memory;
   if (now - rssAt >= RSS_EVERY_MS || Math.abs(v8Bytes - v8At) > RSS_MOVE_BYTES) {
@@ -65,7 +70,7 @@ let deps: unknown;
 let mark = "";
 /** The run being executed: its abort controller, pending queue requests, the streams it printed to. */
 let current: {
-  seq: number; task: string; controller: AbortController; out: boolean; err: boolean;
+  seq: number; task: string; stop: RunStop; out: boolean; err: boolean;
   requests: Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }>;
 } | undefined;
 let nextRequest = 0;
@@ -119,7 +124,7 @@ async function onMessage(message: ParentMessage): Promise<void> {
       waiting.push(message);
       return startSoon();
     case "abort": {
-      if (current && current.seq === message.seq) return void current.controller.abort(abortReason(message, current.task));
+      if (current && current.seq === message.seq) return void current.stop.abort(abortReason(message, current.task));
       const at = waiting.findIndex((r) => r.seq === message.seq);
       if (at >= 0) {
         waiting.splice(at, 1);
@@ -181,9 +186,10 @@ function startSoon(): void {
  */
 async function run(message: RunMessage): Promise<void> {
   const { seq } = message;
-  const controller = new AbortController();
+  // A RunStop, not an AbortController: ctx.signal's controller is made only if the task reads it.
+  const stop = new RunStop();
   const requests = new Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }>();
-  const self = { seq, task: message.task, controller, requests, out: false, err: false };
+  const self = { seq, task: message.task, stop, requests, out: false, err: false };
   current = self;
   let outcome: AttemptOutcome;
   try {
@@ -205,7 +211,7 @@ async function run(message: RunMessage): Promise<void> {
         fromRunId: message.fromRunId, rootRunId: message.rootRunId, queue,
         log: (line) => send({ type: "log", seq, line: { ts: line.ts, level: line.level, message: line.message } }),
       },
-      { timeoutMs: 0, signal: controller.signal },
+      { timeoutMs: 0, signal: stop },
     );
   } catch (error) {
     outcome = { state: "failure", error: toWireError(error) };

@@ -1,5 +1,5 @@
 import type { ContextInit } from "../task/context.js";
-import { executeInline, RunStop, type InlineOptions } from "./inline.js";
+import { executeInline, type InlineOptions } from "./inline.js";
 import type { Pool, PoolOutcome } from "./pool.js";
 import { toWireError, type WireError } from "./protocol.js";
 import { ResultError, whyNotJson } from "./run-errors.js";
@@ -45,8 +45,7 @@ export async function executeAttempt(init: Omit<ContextInit, "signal">, options:
         isolate: task.isolate,
       },
       {
-        // A worker's run is stopped through an AbortSignal (made here for a RunStop).
-        signal: options.signal instanceof RunStop ? options.signal.signal : options.signal as AbortSignal | undefined,
+        signal: options.signal,
         queue: init.queue,
         // The pool's lines carry no run: tag them as the inline executor's lines are tagged.
         log: (line) => init.log({ ...line, task: task.name, runId: init.id, attempt: init.attempt }),

@@ -6,57 +6,9 @@ import type { RunContext, Task } from "../task/task.js";
 import type { AttemptOutcome } from "../core/types.js";
 import { toWireError } from "./protocol.js";
 import { NeverSettledError } from "./run-errors.js";
+import type { OutsideStop } from "./run-stop.js";
 
-/**
- * What an attempt needs of an outside stop. An AbortSignal is one; so is `RunStop`, the
- * consumer's cheaper stop, which builds an AbortSignal only when something asks for one.
- */
-export interface OutsideStop {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  addEventListener(type: "abort", listener: { handleEvent(): void }, options?: { once?: boolean }): void;
-  removeEventListener(type: "abort", listener: { handleEvent(): void }): void;
-}
-
-/**
- * A stop from outside of one run (cancel, shutdown) that costs nothing until it is used: it
- * holds at most one listener (the attempt it stops) and makes an AbortSignal only when one is
- * asked for (`signal`, for a pool worker's run).
- */
-export class RunStop implements OutsideStop {
-  aborted = false;
-  reason: unknown = undefined;
-  private listener: { handleEvent(): void } | undefined;
-  private controller: AbortController | undefined;
-
-  /** Stops the run (once; later calls do nothing). */
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listener = this.listener;
-    this.listener = undefined;
-    listener?.handleEvent();
-    this.controller?.abort(reason);
-  }
-
-  addEventListener(_type: "abort", listener: { handleEvent(): void }): void {
-    this.listener = listener;
-  }
-
-  removeEventListener(_type: "abort", listener: { handleEvent(): void }): void {
-    if (this.listener === listener) this.listener = undefined;
-  }
-
-  /** An AbortSignal that follows this stop. */
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.reason);
-    }
-    return this.controller.signal;
-  }
-}
+export { RunStop, type OutsideStop } from "./run-stop.js";
 
 /** Options of one inline attempt. */
 export interface InlineOptions {

@@ -7,6 +7,7 @@ import { defaultChildEntry } from "./child-entry.js";
 import { encodeValue } from "./codec.js";
 import { crashed, failure, fromDone, outsideReason, stopped, type PoolOutcome } from "./pool-outcome.js";
 import { delay } from "./timers.js";
+import type { OutsideStop } from "./run-stop.js";
 import { Worker, type RunEnd, type WorkerSpec } from "./worker.js";
 import {
   afterRun, crashedDuring, dispatch, placeNow, reap, reload as reloadDecisions, replacement, steal, whenReady,
@@ -104,8 +105,8 @@ export interface PoolRun {
 
 /** The run-side callbacks of `Pool.execute`. */
 export interface PoolHooks {
-  /** Outside stop (cancel, shutdown): the run ends at once, its process is killed. */
-  signal?: AbortSignal | undefined;
+  /** Outside stop (cancel, shutdown): the run ends at once, its process is killed. An AbortSignal, or the consumer's RunStop. */
+  signal?: OutsideStop | undefined;
   /** Every line of the run: `ctx.log` lines and the child's stdout/stderr lines. */
   log?: ((line: { ts: number; level: LogLevel | "stdout" | "stderr"; message: string }) => void) | undefined;
   /** Handles `ctx.queue` in the child; without it `ctx.queue` rejects. */
@@ -395,7 +396,7 @@ export function createPool(options: PoolOptions): Pool {
   };
 
   /** Waits for a worker for `spec`, or for the outside signal; `first`: at the head of the line. */
-  const acquire = (spec: WorkerSpec, signal: AbortSignal | undefined, first = false): Promise<{ worker: WorkerState } | { outcome: PoolOutcome }> =>
+  const acquire = (spec: WorkerSpec, signal: OutsideStop | undefined, first = false): Promise<{ worker: WorkerState } | { outcome: PoolOutcome }> =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve({ outcome: stopped(signal.reason) });
       const onAbort = (): void => {
