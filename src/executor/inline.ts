@@ -7,6 +7,7 @@ import type { AttemptOutcome } from "../core/types.js";
 import { toWireError } from "./protocol.js";
 import { NeverSettledError } from "./run-errors.js";
 import type { OutsideStop } from "./run-stop.js";
+import { deadlines, type Deadline } from "./deadlines.js";
 
 export { RunStop, type OutsideStop } from "./run-stop.js";
 
@@ -172,56 +173,6 @@ class InlineAttempt {
     });
   }
 }
-
-/** One attempt's time limit in `deadlines`. */
-interface Deadline {
-  at: number;
-  attempt: InlineAttempt;
-}
-
-/**
- * The time limits of pending attempts, one list per limit: attempts with the same limit (most
- * share the default) expire in the order they started, so each list needs one timer, armed for
- * its oldest entry, instead of a timer per attempt. The timer is cleared when its list empties
- * (a pending limit keeps the process alive, as a timer of its own would).
- */
-const deadlines = {
-  lists: new Map<number, { entries: Set<Deadline>; timer: NodeJS.Timeout | undefined }>(),
-
-  add(attempt: InlineAttempt): Deadline {
-    const ms = attempt.timeoutMs;
-    const entry: Deadline = { at: performance.now() + ms, attempt };
-    let list = this.lists.get(ms);
-    if (!list) {
-      list = { entries: new Set(), timer: undefined };
-      this.lists.set(ms, list);
-    }
-    list.entries.add(entry);
-    if (list.timer === undefined) this.arm(ms, list, ms);
-    return entry;
-  },
-
-  remove(entry: Deadline): void {
-    const ms = entry.attempt.timeoutMs;
-    const list = this.lists.get(ms);
-    if (!list || !list.entries.delete(entry) || list.entries.size > 0) return;
-    clearTimeout(list.timer);
-    this.lists.delete(ms);
-  },
-
-  arm(ms: number, list: { entries: Set<Deadline>; timer: NodeJS.Timeout | undefined }, wait: number): void {
-    list.timer = setTimeout(() => {
-      list.timer = undefined;
-      const now = performance.now();
-      for (const entry of list.entries) {
-        if (entry.at > now) return this.arm(ms, list, Math.max(1, Math.ceil(entry.at - now)));
-        list.entries.delete(entry);
-        entry.attempt.expire();
-      }
-      if (list.entries.size === 0 && this.lists.get(ms) === list) this.lists.delete(ms);
-    }, wait);
-  },
-};
 
 /**
  * Whether the function ended the attempt may still be running: a promise that settles when it
