@@ -17,6 +17,7 @@ import type { AttemptOutcome, RunState } from "../core/types.js";
 import { createRecorder } from "./recorder.js";
 import { newQueuedRun } from "../core/queued-run.js";
 import type { AttemptRecord } from "./run-task.js";
+import { callListener } from "../core/call-listener.js";
 
 /** Something a consumer did, for the daemon's log. */
 export type ConsumerEvent =
@@ -120,11 +121,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let busy = 0;
   /** The same per task. */
   const perTask = new Map<string, number>();
-  const emit = (event: ConsumerEvent): void => {
-    try {
-      options.onEvent?.(event);
-    } catch {}
-  };
+  const emit = (event: ConsumerEvent): void => callListener(options.onEvent, event);
   let stopped = true;
   let pumping = false;
   let again = false;

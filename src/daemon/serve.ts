@@ -20,6 +20,7 @@ import type { PoolEvent, PoolStats } from "../executor/pool.js";
 import { leaseTiming, takeDaemonLease, type DaemonLease, type LeaseTiming } from "./lock.js";
 import { openBroker } from "./open-broker.js";
 import { onStoreChange } from "../broker/wake.js";
+import { callListener } from "../core/call-listener.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -97,11 +98,7 @@ export interface Daemon {
  * `stop()`, or until it loses the lease or its store file (then `done` rejects).
  */
 export async function serve(options: ServeOptions = {}): Promise<Daemon> {
-  const emit = (event: DaemonEvent): void => {
-    try {
-      options.onEvent?.(event);
-    } catch {}
-  };
+  const emit = (event: DaemonEvent): void => callListener(options.onEvent, event);
   let project: Project = await loadProject(options);
   const releasers: Array<() => void | Promise<void>> = [];
   const release = async (): Promise<void> => {

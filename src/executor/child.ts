@@ -16,10 +16,11 @@ import type { QueueFn } from "../task/context.js";
 import type { AttemptOutcome } from "../core/types.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { executeInline } from "./inline.js";
+import { fromErrorInfo, toErrorInfo } from "../core/errors.js";
 import { RunStop } from "./run-stop.js";
 import { ResultError, whyNotJson } from "./run-errors.js";
 import {
-  abortReason, beginMark, errorFromInfo, syncMark, toWireError,
+  abortReason, beginMark, syncMark,
   type ChildMessage, type DoneMessage, type ParentMessage, type RunMessage,
 } from "./protocol.js";
 
@@ -143,7 +144,7 @@ async function onMessage(message: ParentMessage): Promise<void> {
       const pending = current?.seq === message.seq ? current.requests.get(message.req) : undefined;
       if (!pending) return;
       current!.requests.delete(message.req);
-      if (message.error) pending.reject(errorFromInfo(message.error));
+      if (message.error) pending.reject(fromErrorInfo(message.error));
       else pending.resolve(message.id!);
       return;
     }
@@ -157,7 +158,7 @@ async function hello(configFile: string, cwd: string, syncPrefix: string): Promi
     deps = await resolveDeps(project);
   } catch (error) {
     process.off("disconnect", onDisconnect);
-    process.send!({ type: "fatal", error: toWireError(error) } satisfies ChildMessage, () => process.exit(1));
+    process.send!({ type: "fatal", error: toErrorInfo(error) } satisfies ChildMessage, () => process.exit(1));
     return;
   }
   send({ type: "ready", rss: currentRss() });
@@ -214,7 +215,7 @@ async function run(message: RunMessage): Promise<void> {
       { timeoutMs: 0, signal: stop },
     );
   } catch (error) {
-    outcome = { state: "failure", error: toWireError(error) };
+    outcome = { state: "failure", error: toErrorInfo(error) };
   }
   // Unanswered queue requests are dropped, not rejected: a rejection nobody awaits would
   // crash this process.
@@ -225,7 +226,7 @@ async function run(message: RunMessage): Promise<void> {
   if (marks.err) writeErr(end);
   let done: DoneMessage = {
     type: "done", seq, state: outcome.state, rss: currentRss(), marks,
-    ...(outcome.error ? { error: withHint(outcome.error, outcome.thrown) } : {}),
+    ...(outcome.error ? { error: outcome.error } : {}),
   };
   if (outcome.state === "success") {
     try {
@@ -234,14 +235,9 @@ async function run(message: RunMessage): Promise<void> {
       // The result holds something that cannot leave this process (a function, a cycle, ...).
       done = {
         type: "done", seq, state: "failure", rss: done.rss, marks,
-        error: toWireError(new ResultError(message.task, whyNotJson(error), { cause: error })),
+        error: toErrorInfo(new ResultError(message.task, whyNotJson(error), { cause: error })),
       };
     }
   }
   send(done);
-}
-
-function withHint(info: NonNullable<AttemptOutcome["error"]>, thrown: unknown): ReturnType<typeof toWireError> {
-  const hint = (thrown as { hint?: unknown } | null)?.hint;
-  return typeof hint === "string" ? { ...info, hint } : info;
 }

@@ -1,7 +1,7 @@
 import type { ContextInit } from "../task/context.js";
 import { executeInline, type InlineOptions } from "./inline.js";
 import type { Pool, PoolOutcome } from "./pool.js";
-import { toWireError, type WireError } from "./protocol.js";
+import { toErrorInfo, type ErrorInfo } from "../core/errors.js";
 import { ResultError, whyNotJson } from "./run-errors.js";
 
 /** Options of `executeAttempt`: the inline options plus the pool for cpu-bound tasks. */
@@ -58,7 +58,7 @@ export async function executeAttempt(init: Omit<ContextInit, "signal">, options:
   const refused = checkResult(task.name, outcome.result);
   if (!refused) return outcome;
   const { result: _dropped, ...rest } = outcome;
-  return { ...rest, state: "failure", error: withoutStacks(toWireError(refused)), thrown: refused };
+  return { ...rest, state: "failure", error: withoutStacks(toErrorInfo(refused)), thrown: refused };
 }
 
 /** A ResultError when JSON cannot store `result` (undefined, "no result", is fine). */
@@ -74,7 +74,7 @@ export function checkResult(task: string, result: unknown): ResultError | undefi
 }
 
 /** A refused result's error without stacks: they show only fluid's own frames (JSON.stringify, the executor). */
-function withoutStacks(error: WireError): WireError {
+function withoutStacks(error: ErrorInfo): ErrorInfo {
   const { stack: _stack, cause, ...rest } = error;
   return cause ? { ...rest, cause: { name: cause.name, message: cause.message } } : rest;
 }

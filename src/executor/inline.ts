@@ -1,10 +1,9 @@
 import { formatDuration } from "../core/duration.js";
-import { TaskTimeoutError, RunInterruptedError, isFluidError } from "../core/errors.js";
+import { TaskTimeoutError, RunInterruptedError, isFluidError, toErrorInfo } from "../core/errors.js";
 import { captureOutput, outsideRun } from "../task/capture.js";
 import { createContext, type ContextInit, type LogSink, type QueueFn } from "../task/context.js";
 import type { RunContext, Task } from "../task/task.js";
 import type { AttemptOutcome } from "../core/types.js";
-import { toWireError } from "./protocol.js";
 import { NeverSettledError } from "./run-errors.js";
 import type { OutsideStop } from "./run-stop.js";
 import { deadlines, type Deadline } from "./deadlines.js";
@@ -88,7 +87,7 @@ export async function executeInline(init: Omit<ContextInit, "signal">, options: 
     return { state: "success", result };
   } catch (error) {
     captured?.end();
-    const outcome: InlineOutcome = { state: stateOf(error), error: toWireError(error), thrown: error };
+    const outcome: InlineOutcome = { state: stateOf(error), error: toErrorInfo(error), thrown: error };
     // Where fluid noticed a run can never settle says nothing about the task.
     if (outcome.error?.code === "FLUID_NEVER_SETTLED") delete outcome.error.stack;
     if (fn && attempt.stopped && error === attempt.stopReason) {

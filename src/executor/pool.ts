@@ -18,6 +18,7 @@ import { inPool, newWorkerState, transition, type WorkerState } from "./worker-s
 import type { WorkerExit } from "./worker-exit-error.js";
 import { WorkerStartError } from "./worker-start-error.js";
 import { importModule } from "../core/dynamic-import.js";
+import { callListener } from "../core/call-listener.js";
 
 /** Options of `createPool`. */
 export interface PoolOptions {
@@ -222,11 +223,7 @@ export function createPool(options: PoolOptions): Pool {
   };
   const procOf = (w: WorkerState): Worker => procs.get(w)!;
 
-  const emit = (event: PoolEvent): void => {
-    try {
-      options.onEvent?.(event);
-    } catch {}
-  };
+  const emit = (event: PoolEvent): void => callListener(options.onEvent, event);
 
   /** Does what dispatch decided, in order. */
   const apply = (decisions: Decision<Waiter>[]): void => {
