@@ -249,7 +249,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       const due = await broker.nextDue();
       // A due run still queued after a pump belongs to a skipped task: poll, don't spin.
       if (due !== undefined && due > Date.now()) wait = Math.min(wait, due - Date.now());
-    } catch {}
+    } catch {} // the broker cannot say (closed, the store unreadable): poll at the usual interval, the claim reports errors
     schedule(busy >= concurrency ? poll : wait);
   };
 

@@ -305,7 +305,7 @@ function lostRuns(store: Store | undefined, consumer: Consumer): string {
   let queued: string[] = [];
   try {
     queued = store?.listRuns({ state: "queued", limit: Infinity }).map((r) => r.id) ?? [];
-  } catch {}
+  } catch {} // the file is gone, so its queued runs cannot be listed: the message says none
   const running = consumer.running().map((r) => r.run.id);
   const list = (ids: string[]): string => (ids.length > 20 ? `${ids.slice(0, 20).join(" ")} and ${ids.length - 20} more` : ids.join(" ") || "none");
   return `the old store file held ${queued.length} queued run(s) (${list(queued)}), lost with it, and ${running.length} running here (${list(running)}), whose outcome is only in this log; queue them again if they must run`;

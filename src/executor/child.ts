@@ -16,7 +16,7 @@ import type { QueueFn } from "../task/context.js";
 import type { AttemptOutcome } from "../core/types.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { executeInline } from "./inline.js";
-import { fromErrorInfo, toErrorInfo } from "../core/errors.js";
+import { fromErrorInfo, ParamsError, toErrorInfo } from "../core/errors.js";
 import { RunStop } from "./run-stop.js";
 import { ResultError, whyNotJson } from "./run-errors.js";
 import {
@@ -203,7 +203,10 @@ async function run(message: RunMessage): Promise<void> {
           send({ type: "queue", seq, req, task: typeof target === "string" ? target : target.name, params: encodeValue(params), options });
         } catch (error) {
           requests.delete(req);
-          reject(new Error(`cannot queue "${typeof target === "string" ? target : target.name}": its params cannot be sent to the parent process (${(error as Error).message})`, { cause: error }));
+          const name = typeof target === "string" ? target : target.name;
+          reject(new ParamsError(name, [{ path: "", message: `cannot queue "${name}": its params cannot be sent to the parent process (${(error as Error).message})` }], {
+            cause: error, hint: "params must be data: JSON values, Date, BigInt, Map, Set, Buffer (no functions, symbols or cycles)",
+          }));
         }
       });
     outcome = await executeInline(

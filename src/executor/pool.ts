@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { ConfigError, RunInterruptedError, TaskTimeoutError } from "../core/errors.js";
+import { ConfigError, ParamsError, RunInterruptedError, TaskTimeoutError } from "../core/errors.js";
 import type { QueueFn } from "../task/context.js";
 import type { LogLevel } from "../core/types.js";
 import { defaultChildEntry } from "./child-entry.js";
@@ -171,6 +171,9 @@ const REQUEUE = Symbol("requeue");
 let isolates = 0;
 /** The key of workers with no extra env and Node's heap limit (the common case; no JSON per run). */
 const PLAIN_KEY = JSON.stringify([[], null]);
+
+/** What to do about params a worker process cannot be sent. */
+const UNSENDABLE_HINT = "params of a cpu-bound task must be data: JSON values, Date, BigInt, Map, Set, Buffer (no functions, symbols or cycles)";
 
 /** Below this `maxRunsPerWorker`, a retiring worker is replaced after it stops, not ahead. */
 const MIN_RUNS_FOR_SUCCESSOR = 100;
@@ -626,7 +629,9 @@ export function createPool(options: PoolOptions): Pool {
         try {
           params = encodeValue(run.params) ?? "P{}"; // once, however often the run comes back
         } catch (error) {
-          return failure(new Error(`the params of run ${run.id} (task "${run.task}") cannot be sent to its worker process: ${(error as Error).message}`, { cause: error }));
+          return failure(new ParamsError(run.task, [{ path: "", message: `the params of run ${run.id} (task "${run.task}") cannot be sent to its worker process: ${(error as Error).message}` }], {
+            cause: error, hint: UNSENDABLE_HINT,
+          }));
         }
         if (!execa || !childEntry) await prepare();
         const spec = specOf(run);

@@ -9,7 +9,7 @@ import {
 } from "./protocol.js";
 import { decodeValue } from "./codec.js";
 import { callListener } from "../core/call-listener.js";
-import { fromErrorInfo, toErrorInfo } from "../core/errors.js";
+import { fromErrorInfo, toErrorInfo, UsageError } from "../core/errors.js";
 import { delay, within } from "./timers.js";
 import { OOM_LINE, WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
 
@@ -381,8 +381,12 @@ export class Worker {
       if ("id" in body) this.send({ type: "queued", seq: message.seq, req: message.req, id: body.id });
       else this.send({ type: "queued", seq: message.seq, req: message.req, error: toErrorInfo(body.error) });
     };
-    if (!slot?.open) return answer({ error: new Error("the run has ended") });
-    if (!slot.hooks.queue) return answer({ error: new Error(`cannot queue "${message.task}": this run has no queue`) });
+    if (!slot?.open) {
+      return answer({ error: new UsageError(`cannot queue "${message.task}": the run has ended`, { hint: "await ctx.queue(...) before the task function returns" }) });
+    }
+    if (!slot.hooks.queue) {
+      return answer({ error: new UsageError(`cannot queue "${message.task}": this run has no queue`, { hint: "queue runs from a task the daemon or `fluid run` runs" }) });
+    }
     try {
       answer({ id: await slot.hooks.queue(message.task, decodeValue(message.params) as Record<string, unknown> | undefined, message.options) });
     } catch (error) {
@@ -524,7 +528,7 @@ export class Worker {
       try {
         if (on) h?.ref?.();
         else h?.unref?.();
-      } catch {}
+      } catch {} // a handle already closed (the process exited): nothing left to keep alive
     }
   }
 }
