@@ -18,7 +18,7 @@ export function findPackage(dir: string, accept: (name: string) => boolean = () 
     try {
       const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
       if (typeof pkg.name === "string" && accept(pkg.name)) return { dir, name: pkg.name, version: String(pkg.version ?? "0") };
-    } catch {}
+    } catch {} // no package.json here (or not JSON): look in the directory above
     if (dirname(dir) === dir) return undefined;
   }
 }

@@ -178,7 +178,7 @@ export function killTreeNow(tree: ProcessTree | number, except?: number): void {
 function sendSignal(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
-  } catch {}
+  } catch {} // gone already (ESRCH) or not ours to signal (EPERM): nothing left to stop
 }
 
 function pidAlive(pid: number): boolean {

@@ -50,6 +50,17 @@ export interface Broker {
    * is queued, or it rejects and nothing was queued.
    */
   enqueue(run: QueuedRun, record?: RunRecord): Promise<boolean>;
+  /**
+   * Records an attempt of a run (only where `recordsRuns`; optional): the row goes to the
+   * store's `runs` table in the broker's next group commit, the transaction that also commits
+   * the acks and retries of that turn, so a run's outcome and its ack land together. A later
+   * record of the same attempt made before that commit replaces this one (a run that starts and
+   * ends within one turn costs one row); a record never replaces one further along. Never
+   * throws for a write that fails: a record SQLite refuses is reported and dropped, and one
+   * that cannot be written now (disk full) is kept and written again, as acks are. Throws
+   * BrokerClosedError after `close()`.
+   */
+  recordAttempt?(record: RunRecord): void;
   /** Takes up to `max` runs that are due, marking them claimed by `owner`, in claim order. */
   claim(options: ClaimOptions): Promise<QueuedRun[]>;
   /**

@@ -1,3 +1,5 @@
+import { callListener } from "../core/call-listener.js";
+
 /**
  * The `onEnqueue` listeners of one broker. A listener is a consumer's wake-up call; one that
  * throws must not break the enqueue that notified it, so its error is ignored.
@@ -17,13 +19,7 @@ export class EnqueueListeners {
 
   /** Calls every listener. */
   notify(): void {
-    for (const listener of this.listeners) {
-      try {
-        listener();
-      } catch {
-        // Ignored on purpose: see the class comment.
-      }
-    }
+    for (const listener of this.listeners) callListener(listener);
   }
 
   /** Removes every listener (on close). */

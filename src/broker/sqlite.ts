@@ -1,10 +1,12 @@
 import type Database from "better-sqlite3";
 import { StoreError } from "../core/errors.js";
 import { OutageReporter, printStoreError } from "../persistence/outage.js";
-import { toRow } from "../persistence/rows.js";
+import { toRow, type RunRow } from "../persistence/rows.js";
+import { STATE_RANK } from "../persistence/state-order.js";
 import { WalTrimmer } from "../persistence/wal.js";
 import { withWriteLock } from "../persistence/write-lock.js";
 import type { RunRecord } from "../core/run-record.js";
+import type { RunState } from "../core/types.js";
 import { isTransient, toStoreError } from "../persistence/store-error.js";
 import type { Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
 import { BrokerClosedError } from "./broker-closed-error.js";
@@ -65,7 +67,7 @@ const MAX_CLAIM = 2 ** 31 - 1;
  * using the file: `fluid serve` claims, `fluid queue` enqueues, `fluid cancel` cancels.
  *
  * Guarantees and costs:
- * - `enqueue`, `ack` and `retry` are group-committed: the calls of one event-loop turn share
+ * - `enqueue`, `ack`, `retry` and `recordAttempt` are group-committed: the calls of one event-loop turn share
  *   one IMMEDIATE transaction (on the next turn, or earlier when a claim or another call
  *   needs to read), and each promise settles after that commit. A resolved enqueue survives a
  *   crash of the process (WAL, synchronous = NORMAL: a power loss may lose the last commits).
@@ -74,11 +76,15 @@ const MAX_CLAIM = 2 ** 31 - 1;
  * - `enqueue` writes the run's `queued` record (when given) in the same transaction as its
  *   queue row, and refuses an id the queue or the store already holds: the queue row and the
  *   record are one write, so a producer's record can never land after the daemon's `success`.
- * - Each write of a group commit runs in its own savepoint: a write SQLite refuses (a bad row)
- *   rejects alone. A transient failure (disk full, I/O error, lock held past busy_timeout)
- *   rolls the whole commit back: its enqueues reject (nothing was queued), while its acks and
- *   retries are kept in memory and written again with backoff (100 ms doubling to 5 s, and
- *   with every later write) until they land; they resolve at once. During such an outage a
+ * - `recordAttempt` (the daemon's consumer records every attempt through it) commits a run's
+ *   record with the acks of the same turn, so an outcome and its ack land together, and a
+ *   run that starts and ends within one turn costs one row.
+ * - A write SQLite refuses (a bad row) rejects alone: the writes of a group commit run in one
+ *   savepoint, and again each in its own when one is refused. A transient failure (disk full, I/O error, lock held past busy_timeout)
+ *   rolls the whole commit back: its enqueues reject (nothing was queued), while its acks,
+ *   retries and records are kept in memory and written again with backoff (100 ms doubling to 5 s, and
+ *   with every later write) until they land; they resolve at once. A fenced daemon (see
+ *   `owner`) still writes its records, in a transaction of their own. During such an outage a
  *   claim resolves [] instead of throwing. `onError` hears one line when it starts and one
  *   when it ends. `close` makes a last attempt; what still cannot land is reported (those
  *   runs run again after a restart).
@@ -147,6 +153,10 @@ class SqliteBroker implements Broker {
   private readonly wal: WalTrimmer | undefined;
   private readonly report: (error: StoreError) => void;
   private pending: PendingWrite[] = [];
+  /** Attempt records for the next commit (`recordAttempt`), by attempt and id; insertion order is call order. */
+  private records = new Map<string, RunRow>();
+  /** Records that were in the buffer when writes last failed (for the report when they land). */
+  private keptRecords = 0;
   /** Acks and retries whose commit failed transiently, in call order: written before anything else. */
   private kept: Array<() => unknown> = [];
   private flushTimer: NodeJS.Immediate | undefined;
@@ -190,6 +200,16 @@ class SqliteBroker implements Broker {
         return true;
       }, { wakes: true, keep: false });
     });
+  }
+
+  recordAttempt(record: RunRecord): void {
+    if (this.closed) throw new BrokerClosedError(this.kind);
+    const row = toRow(record);
+    const key = `${row[1]}\u0000${row[0]}`;
+    const buffered = this.records.get(key);
+    if (buffered === undefined || rank(row) >= rank(buffered)) this.records.set(key, row);
+    // While writes fail, records wait for the retry after the backoff, as kept acks do.
+    if (!this.backingOff()) this.scheduleFlush();
   }
 
   claim(options: ClaimOptions): Promise<QueuedRun[]> {
@@ -249,7 +269,11 @@ class SqliteBroker implements Broker {
   }
 
   cancelRequested(owner: string): Promise<string[]> {
-    return this.guarded(() => Promise.resolve(this.read("reading cancel requests", () => this.s.cancelRequested.all(owner) as string[])));
+    // Without committing the buffered writes first (as `read` does): none of them changes which
+    // claimed runs have a cancellation requested (an ack or retry of such a run only removes it,
+    // and its consumer ignores an id it no longer runs), and a consumer asks at every pump, which
+    // would otherwise split each turn's acks from the next claim into a commit of their own.
+    return this.guarded(() => Promise.resolve(this.peek("reading cancel requests", () => this.s.cancelRequested.all(owner) as string[])));
   }
 
   recover(owner?: string): Promise<QueuedRun[]> {
@@ -311,16 +335,19 @@ class SqliteBroker implements Broker {
     this.cancelRetry();
     this.wal?.stop();
     try {
-      if (this.pending.length > 0 || this.kept.length > 0) this.run("committing the last writes", () => undefined);
+      if (this.pending.length > 0 || this.kept.length > 0 || this.records.size > 0) this.run("committing the last writes", () => undefined);
     } catch (error) {
-      if (this.kept.length > 0) {
+      if (this.kept.length > 0 || this.records.size > 0) {
         const failure = error as StoreError;
-        this.report(new StoreError(`${failure.message} (${this.kept.length} acks and retries could not be written: those runs run again after a restart)`, {
+        const lost = this.kept.length === 0 ? `${this.records.size} run records could not be written`
+          : `${keptWrites(this.kept.length, this.records.size)} could not be written: those runs run again after a restart`;
+        this.report(new StoreError(`${failure.message} (${lost})`, {
           cause: failure, ...(failure.hint ? { hint: failure.hint } : {}),
         }));
       }
     } finally {
       this.kept = [];
+      this.records = new Map();
       this.db.close();
     }
   }
@@ -339,15 +366,20 @@ class SqliteBroker implements Broker {
   private buffer<T>(apply: () => T, o: { wakes: boolean; keep: boolean; keptResult?: T }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ apply, resolve, reject, ...o });
-      this.flushTimer ??= setImmediate(() => {
-        this.flushTimer = undefined;
-        if (this.closed || this.pending.length === 0) return;
-        try {
-          this.run("writing the queue", () => undefined);
-        } catch {
-          // Every write of the batch was settled with the error; nobody else to tell.
-        }
-      });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Commits the buffered writes on the next turn of the event loop (unless a claim or read commits them first). */
+  private scheduleFlush(): void {
+    this.flushTimer ??= setImmediate(() => {
+      this.flushTimer = undefined;
+      if (this.closed || (this.pending.length === 0 && this.records.size === 0)) return;
+      try {
+        this.run("writing the queue", () => undefined);
+      } catch {
+        // Every write of the batch was settled with the error (records: reported); nobody else to tell.
+      }
     });
   }
 
@@ -364,23 +396,35 @@ class SqliteBroker implements Broker {
     this.cancelRetry();
     const writes = this.pending;
     const kept = this.kept;
+    const records = this.records;
     this.pending = [];
     this.kept = [];
+    if (records.size > 0) this.records = new Map();
     const results: Applied[] = new Array(writes.length);
+    let refused: { count: number; first: unknown } | undefined;
     // Our own commits do not change data_version: forget what we saw before writing.
     this.idle = undefined;
     let out: T;
     try {
       out = withWriteLock(this.db, this.busyTimeoutMs, () => this.transaction.immediate(() => {
         if (this.owner !== undefined) this.checkFence(this.owner);
-        for (const apply of kept) this.applyOne(apply);
-        for (let i = 0; i < writes.length; i++) results[i] = this.applyOne(writes[i]!.apply);
+        this.applyAll(kept);
+        if (records.size > 0) {
+          const upsert = this.s.upsertRun;
+          for (const applied of this.applyAll(Array.from(records.values(), (row) => () => upsert.run(row)))) {
+            if (!applied.ok) refused = { count: (refused?.count ?? 0) + 1, first: refused?.first ?? applied.error };
+          }
+        }
+        const applied = this.applyAll(writes.map((write) => write.apply));
+        for (let i = 0; i < writes.length; i++) results[i] = applied[i]!;
         return work();
       }) as T);
     } catch (error) {
       if (error instanceof LeaseLostError) {
         // Fenced: this daemon may never write the queue again; nothing is kept or retried.
         for (const write of writes) write.reject(error);
+        // Records are history, not the queue (the store is not fenced): they are still written.
+        if (records.size > 0) this.writeRecordsUnfenced(records);
         throw error;
       }
       const pending = writes.length + kept.length;
@@ -389,7 +433,8 @@ class SqliteBroker implements Broker {
         // Only `work` fails this way (a write SQLite refuses is rolled back alone): try the writes again on their own.
         this.kept = kept;
         this.pending = writes;
-        if (writes.length > 0 || kept.length > 0) {
+        this.records = records;
+        if (writes.length > 0 || kept.length > 0 || records.size > 0) {
           try {
             this.run("writing the queue", () => undefined);
           } catch {
@@ -399,6 +444,9 @@ class SqliteBroker implements Broker {
         throw failure;
       }
       this.kept = kept;
+      // Records are kept like acks (the outcome of a run is known and must land): back in the buffer.
+      this.records = records;
+      this.keptRecords = records.size;
       for (const write of writes) {
         if (!write.keep) {
           write.reject(failure);
@@ -407,15 +455,20 @@ class SqliteBroker implements Broker {
         this.kept.push(write.apply);
         write.resolve(write.keptResult);
       }
-      if (this.kept.length > 0) {
-        this.outage.failed(failure, `${this.kept.length} acks and retries kept in memory`);
+      if (this.kept.length > 0 || this.records.size > 0) {
+        this.outage.failed(failure, `${keptWrites(this.kept.length, this.records.size)} kept in memory`);
         this.scheduleRetry();
       }
       throw failure;
     }
     this.failures = 0;
     this.wal?.wrote();
-    if (this.outage.active) this.outage.recovered(`${kept.length} kept acks and retries landed`);
+    if (this.outage.active) this.outage.recovered(`${this.keptRecords === 0 ? `${kept.length} kept acks and retries` : `${kept.length} kept acks and retries and ${this.keptRecords} run records`} landed`);
+    this.keptRecords = 0;
+    if (refused) {
+      const error = toStoreError(refused.first, this.path, "recording runs");
+      this.report(new StoreError(`${error.message} (${refused.count} run records could not be written and were dropped)`, { cause: refused.first, ...(error.hint ? { hint: error.hint } : {}) }));
+    }
     let wake = false;
     for (let i = 0; i < writes.length; i++) {
       const write = writes[i]!;
@@ -429,6 +482,17 @@ class SqliteBroker implements Broker {
     }
     if (wake) this.listeners.notify();
     return out;
+  }
+
+  /** Writes records in a transaction of their own, without the lease fence (see `run`); a failure is reported. */
+  private writeRecordsUnfenced(records: Map<string, RunRow>): void {
+    try {
+      withWriteLock(this.db, this.busyTimeoutMs, () => this.transaction.immediate(() => {
+        for (const row of records.values()) this.applyOne(() => this.s.upsertRun.run(row));
+      }));
+    } catch (error) {
+      this.report(new StoreError(`${toStoreError(error, this.path, "recording runs").message} (${records.size} run records were not written)`, { cause: error }));
+    }
   }
 
   /** The statements that read the lease table, prepared (and the table created) on first use. */
@@ -454,6 +518,22 @@ class SqliteBroker implements Broker {
     );
   }
 
+  /**
+   * Applies writes in one savepoint, and only when SQLite refuses one of them (rare: a bad row)
+   * again each in its own, so that one rolls back alone: a savepoint per write cost a run about
+   * a microsecond each for its ack and its record. A transient failure fails the whole commit.
+   */
+  private applyAll(applies: ReadonlyArray<() => unknown>): Applied[] {
+    if (applies.length === 0) return [];
+    if (applies.length === 1) return [this.applyOne(applies[0]!)];
+    try {
+      return this.transaction(() => applies.map((apply): Applied => ({ ok: true, value: apply() }))) as Applied[];
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      return applies.map((apply) => this.applyOne(apply));
+    }
+  }
+
   /** Applies one write in a savepoint: a write SQLite refuses rolls back alone; a transient failure fails the whole commit. */
   private applyOne(apply: () => unknown): Applied {
     try {
@@ -468,10 +548,10 @@ class SqliteBroker implements Broker {
   private scheduleRetry(): void {
     this.failures++;
     this.retryAt = Date.now() + Math.min(RETRY_MIN_MS * 2 ** (this.failures - 1), RETRY_MAX_MS);
-    if (this.kept.length === 0 || this.retryTimer !== undefined || this.closed) return;
+    if ((this.kept.length === 0 && this.records.size === 0) || this.retryTimer !== undefined || this.closed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (this.closed || (this.kept.length === 0 && this.pending.length === 0)) return;
+      if (this.closed || (this.kept.length === 0 && this.pending.length === 0 && this.records.size === 0)) return;
       try {
         this.run("writing kept acks and retries", () => undefined);
       } catch {
@@ -492,14 +572,27 @@ class SqliteBroker implements Broker {
    * A commit that fails has settled its writes already; the read goes on (reads need no space).
    */
   private read<T>(doing: string, work: () => T): T {
-    const backingOff = this.outage.active && Date.now() < this.retryAt;
-    if (this.pending.length > 0 || (this.kept.length > 0 && !backingOff)) {
+    if (this.pending.length > 0 || ((this.kept.length > 0 || this.records.size > 0) && !this.backingOff())) {
       try {
         this.run("writing the queue", () => undefined);
       } catch {
         // See above.
       }
     }
+    try {
+      return work();
+    } catch (error) {
+      throw toStoreError(error, this.path, doing);
+    }
+  }
+
+  /** Whether writes failed and the backoff before the next try has not passed. */
+  private backingOff(): boolean {
+    return this.outage.active && Date.now() < this.retryAt;
+  }
+
+  /** Runs a read of what other processes committed, leaving this connection's buffered writes buffered. */
+  private peek<T>(doing: string, work: () => T): T {
     try {
       return work();
     } catch (error) {
@@ -519,4 +612,14 @@ class SqliteBroker implements Broker {
     this.idle = { version, nextDue: next };
     return next;
   }
+}
+
+/** STATE_RANK of a row's state; an unknown state ranks as final, as in SQL. */
+function rank(row: RunRow): number {
+  return STATE_RANK[row[4] as RunState] ?? 2;
+}
+
+/** "3 acks and retries", plus the run records when there are some: what an outage keeps. */
+function keptWrites(writes: number, records: number): string {
+  return records === 0 ? `${writes} acks and retries` : `${writes} acks and retries and ${records} run records`;
 }

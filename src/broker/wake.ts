@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
+import { callListener } from "../core/call-listener.js";
 
 /** Options of `watchStore`. */
 export interface WatchStoreOptions {
@@ -65,13 +66,8 @@ export function watchStore(path: string, onChange: (own: boolean) => void, optio
   let closed = false;
   const key = resolve(path);
   const entry = { expectOwn: false };
-  const call = (own = false): void => {
-    try {
-      onChange(own);
-    } catch {
-      // A listener that throws must not stop the watch.
-    }
-  };
+  // A listener that throws must not stop the watch.
+  const call = (own = false): void => callListener(onChange, own);
   const onSettle = (): void => {
     settle = undefined;
     call();
@@ -134,11 +130,7 @@ export function onStoreChange(path: string, fn: () => void, intervalMs: number):
   const run = (): void => {
     timer = undefined;
     last = performance.now();
-    try {
-      fn();
-    } catch {
-      // The caller keeps its previous state; the next change tries again.
-    }
+    callListener(fn); // a throw: the caller keeps its previous state; the next change tries again
   };
   const changed = (): void => {
     if (timer !== undefined) return;

@@ -75,7 +75,7 @@ export function parseWhen(value: string, flag: string, now = Date.now()): number
   } else {
     try {
       return now - parseDuration(value, flag);
-    } catch {}
+    } catch {} // not a duration either: the error below says what is accepted
   }
   throw new UsageError(`${flag}: cannot read "${value}" as a time`, { hint: `use a duration back from now ("2h", "3d") or a date ("2026-01-31", "2026-01-31T14:00:00Z")` });
 }

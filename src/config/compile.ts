@@ -87,7 +87,7 @@ export function stopEsbuild(): void {
   } catch {
     return; // not installed: nothing was started
   }
-  void loaded?.stop().catch(() => {});
+  void loaded?.stop().catch(() => {}); // its service is gone already: nothing to stop
 }
 
 /** The cache files of one set of entries. */
@@ -162,7 +162,7 @@ export function saveTaskIndex(entries: string[], cacheDir: string, compiled: Com
       byPosition[name] = i;
     }
     writeAtomic(manifestFile, JSON.stringify({ ...manifest, tasks: byPosition }));
-  } catch {}
+  } catch {} // only a cache: without the task index, the next command loads every module
 }
 
 /**

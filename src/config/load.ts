@@ -402,7 +402,7 @@ class GlobCache {
     this.file = join(cacheDir, "globs.json");
     try {
       this.entries = JSON.parse(readFileSync(this.file, "utf8")) as Record<string, GlobEntry>;
-    } catch {}
+    } catch {} // no cache yet, or a broken one: glob again
   }
 
   async glob(pattern: string, root: string): Promise<string[]> {

@@ -16,7 +16,8 @@ import { retryDelay, shouldRetry } from "../core/retry.js";
 import type { AttemptOutcome, RunState } from "../core/types.js";
 import { createRecorder } from "./recorder.js";
 import { newQueuedRun } from "../core/queued-run.js";
-import { outcomeFields, type AttemptRecord } from "./run-task.js";
+import type { AttemptRecord } from "./run-task.js";
+import { callListener } from "../core/call-listener.js";
 
 /** Something a consumer did, for the daemon's log. */
 export type ConsumerEvent =
@@ -71,6 +72,16 @@ export interface RunningRun {
   settled?: Promise<void>;
 }
 
+/** A running run and what the consumer keeps of it. */
+interface Entry extends RunningRun {
+  /** Counted in the concurrency limits (`busy`, `perTask`). */
+  holdsSlot: boolean;
+  /** Its attempt ended: only its ack, retry or re-queue is still being written. */
+  ended: boolean;
+  /** Its ack, retry or re-queue is written too (`done` resolved). */
+  finished: boolean;
+}
+
 /** Claims runs from a broker and executes them under concurrency limits, recording every attempt. */
 export interface Consumer {
   /** Starts claiming. */
@@ -82,9 +93,9 @@ export interface Consumer {
   drain(graceMs: number): Promise<{ finished: number; interrupted: number }>;
   /** Cancels a running run of this consumer; false when it is not running here. */
   cancel(id: string, reason?: string): boolean;
-  /** The runs executing now. */
+  /** The runs claimed here whose ack (or retry) is not written yet, and those whose function still runs after its attempt ended (see RunningRun.settled). */
   running(): RunningRun[];
-  /** Counts per task of the runs executing now. */
+  /** Counts per task of the runs executing now (those that hold a concurrency slot). */
   runningCount(task: string): number;
   /** Replaces the registry (config reload); running runs keep their task. */
   setRegistry(registry: Registry): void;
@@ -105,13 +116,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const owner = options.owner ?? `${hostname()}:${process.pid}`;
   const pollMs = options.pollMs ?? 25;
   const host = hostname();
-  const running = new Map<string, RunningRun>();
+  const running = new Map<string, Entry>();
+  /** Runs holding a slot: claimed and not yet ended (see `releaseSlot`). */
+  let busy = 0;
+  /** The same per task. */
   const perTask = new Map<string, number>();
-  const emit = (event: ConsumerEvent): void => {
-    try {
-      options.onEvent?.(event);
-    } catch {}
-  };
+  const emit = (event: ConsumerEvent): void => callListener(options.onEvent, event);
   let stopped = true;
   let pumping = false;
   let again = false;
@@ -124,11 +134,14 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   // The next fallback poll while the store is watched (see ConsumerOptions.watch).
   let fallbackMs = FALLBACK_POLL_MS;
 
-  const recorder = store ? createRecorder(store, { onError: (message, error) => emit({ type: "error", message, error }) }) : undefined;
-  /** Records an attempt; the record is only built when there is a store to take it. */
-  const record = (build: () => AttemptRecord): void => {
-    if (recorder) recorder.onAttempt(build());
-  };
+  // A broker that keeps its queue in the store's file records the attempts itself, in the commit
+  // that also writes that turn's acks: one transaction per turn, and a run's outcome and its
+  // ack land together.
+  const brokerRecords = store !== undefined && broker.recordsRuns && broker.recordAttempt !== undefined;
+  const recorder = store ? createRecorder(store, {
+    onError: (message, error) => emit({ type: "error", message, error }),
+    writeAttempt: brokerRecords ? (record) => broker.recordAttempt!(record) : undefined,
+  }) : undefined;
   const log: LogSink = (line) => {
     recorder?.log(line);
     options.log?.(line);
@@ -204,7 +217,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       do {
         again = false;
         await pollCancels();
-        const free = concurrency - running.size;
+        const free = concurrency - busy;
         if (free <= 0) break;
         const claimed = await broker.claim({ max: free, owner, skipTasks: skipTasks() });
         for (const run of claimed) {
@@ -230,14 +243,14 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     const poll = watcher ? fallbackMs : pollMs;
     if (watcher) fallbackMs = Math.min(fallbackMs * 2, MAX_FALLBACK_POLL_MS);
     // Full: the next run to end pumps again, so when the next delayed run is due does not matter yet.
-    if (running.size >= concurrency) return schedule(poll);
+    if (busy >= concurrency) return schedule(poll);
     let wait = poll;
     try {
       const due = await broker.nextDue();
       // A due run still queued after a pump belongs to a skipped task: poll, don't spin.
       if (due !== undefined && due > Date.now()) wait = Math.min(wait, due - Date.now());
-    } catch {}
-    schedule(running.size >= concurrency ? poll : wait);
+    } catch {} // the broker cannot say (closed, the store unreadable): poll at the usual interval, the claim reports errors
+    schedule(busy >= concurrency ? poll : wait);
   };
 
   const pollCancels = async (): Promise<void> => {
@@ -249,37 +262,78 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     for (const id of await broker.cancelRequested(owner)) cancel(id, "cancelled by request");
   };
 
+  /**
+   * Starts a claimed run. One async call per run, and no closure, record or event built that
+   * nobody takes (no store, no onEvent): at 10,000s of runs a second the consumer's own work
+   * per run is what limits it (bench/throughput.ts --consumer).
+   */
   const start = (run: QueuedRun): void => {
-    const entry: RunningRun = { run, startedAt: Date.now(), stop: new RunStop(), done: Promise.resolve() };
+    const entry: Entry = { run, startedAt: Date.now(), stop: new RunStop(), done: undefined!, holdsSlot: true, ended: false, finished: false };
     running.set(run.id, entry);
+    busy++;
     perTask.set(run.task, (perTask.get(run.task) ?? 0) + 1);
-    const release = (): void => {
-      running.delete(run.id);
-      perTask.set(run.task, (perTask.get(run.task) ?? 1) - 1);
-      // Many runs end in the same turn of the event loop: one pump claims for them all.
-      wakeNow();
-    };
-    entry.done = execute(run, entry)
-      .catch((error: unknown) => emit({ type: "error", message: `run ${run.id} crashed the consumer: ${(error as Error).message}`, error }));
-    // The run's slot is free once its function really settled, not only its record (see RunningRun.settled).
-    void entry.done.then(() => {
-      if (entry.settled) void entry.settled.finally(release);
-      else release();
-    });
+    entry.done = execute(entry);
   };
 
-  const execute = async (run: QueuedRun, entry: RunningRun): Promise<void> => {
+  /**
+   * Gives a run's slot back once its attempt ended and its record is written (before its ack
+   * or retry commits), or, for a function that ignored its abort, once that function settled
+   * (see RunningRun.settled). The pump this wakes comes before the broker's group commit, so
+   * its claim commits the acks of the runs that ended in the same transaction.
+   */
+  const releaseSlot = (entry: Entry): void => {
+    if (!entry.holdsSlot) return;
+    if (entry.settled) {
+      void entry.settled.finally(() => freeSlot(entry));
+      return;
+    }
+    freeSlot(entry);
+  };
+
+  const freeSlot = (entry: Entry): void => {
+    if (!entry.holdsSlot) return;
+    entry.holdsSlot = false;
+    busy--;
+    perTask.set(entry.run.task, (perTask.get(entry.run.task) ?? 1) - 1);
+    if (entry.finished) running.delete(entry.run.id);
+    // Many runs end in the same turn of the event loop: one pump claims for them all.
+    wakeNow();
+  };
+
+  const execute = async (entry: Entry): Promise<void> => {
+    try {
+      await attempt(entry);
+    } catch (error) {
+      emit({ type: "error", message: `run ${entry.run.id} crashed the consumer: ${(error as Error).message}`, error });
+    }
+    entry.ended = true;
+    entry.finished = true;
+    releaseSlot(entry);
+    // Listed until its slot is free too (a function that ignored its abort still holds it).
+    if (!entry.holdsSlot) running.delete(entry.run.id);
+  };
+
+  const attempt = async (entry: Entry): Promise<void> => {
+    const { run } = entry;
     const startedAt = Date.now();
     let task: Task;
     try {
       task = registry.get(run.task);
     } catch (error) {
       // The task was removed from the code: record why and drop the queue entry, never silently.
-      return finish(run, undefined, failed(error), startedAt);
+      return finish(entry, undefined, failed(error), startedAt);
     }
     if (task.onLimit === "drop" && (perTask.get(task.name) ?? 0) > limitOf(task)) {
-      record(() => ({ ...baseRecord(run, task, host), state: "rate_limited", startedAt, endedAt: startedAt, durationMs: 0 }));
-      emit({ type: "end", run, state: "rate_limited", durationMs: 0 });
+      if (recorder) {
+        const record = attemptRecord(run, task, host, "rate_limited");
+        record.startedAt = startedAt;
+        record.endedAt = startedAt;
+        record.durationMs = 0;
+        recorder.onAttempt(record);
+      }
+      entry.ended = true;
+      releaseSlot(entry);
+      if (options.onEvent) emit({ type: "end", run, state: "rate_limited", durationMs: 0 });
       await broker.ack(run.id);
       return;
     }
@@ -288,39 +342,59 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       params = validateParams(task.name, task.params, run.params);
     } catch (error) {
       // Params that no longer fit the schema (the task changed since it was queued): never retried.
-      return finish(run, task, failed(error), startedAt);
+      return finish(entry, task, failed(error), startedAt);
     }
-    emit({ type: "start", run });
-    record(() => ({ ...baseRecord(run, task, host), state: "running", startedAt }));
+    if (options.onEvent) emit({ type: "start", run });
+    if (recorder) {
+      const record = attemptRecord(run, task, host, "running");
+      record.startedAt = startedAt;
+      recorder.onAttempt(record);
+    }
     const outcome = await executeAttempt(
       { task, id: run.id, params, attempt: run.attempt, deps: options.deps, fromRunId: run.fromRunId, rootRunId: run.rootRunId, log, queue },
       { timeoutMs: task.timeoutMs, signal: entry.stop, pool: options.pool },
     );
     if (outcome.settled) entry.settled = outcome.settled;
-    await finish(run, task, outcome, startedAt);
+    await finish(entry, task, outcome, startedAt);
   };
 
   /** Records how an attempt ended, then acks it, retries it, or (on shutdown) re-queues it. */
-  const finish = async (run: QueuedRun, task: Task | undefined, outcome: PoolOutcome, startedAt: number): Promise<void> => {
+  const finish = async (entry: Entry, task: Task | undefined, outcome: PoolOutcome, startedAt: number): Promise<void> => {
+    const { run } = entry;
     const endedAt = Date.now();
-    record(() => ({ ...baseRecord(run, task, host), state: outcome.state, startedAt, endedAt, durationMs: endedAt - startedAt, ...outcomeFields(outcome) }));
+    if (recorder) {
+      const record = attemptRecord(run, task, host, outcome.state);
+      record.startedAt = startedAt;
+      record.endedAt = endedAt;
+      record.durationMs = endedAt - startedAt;
+      addOutcome(record, outcome);
+      recorder.onAttempt(record);
+    }
+    entry.ended = true;
+    releaseSlot(entry);
     if (outcome.state === "interrupted") {
       // Shutdown: the same attempt runs again on the next start.
       log({ ts: endedAt, level: "warn", message: "interrupted by shutdown; put back in the queue", task: run.task, runId: run.id, attempt: run.attempt });
       await broker.retry(run.id, run.attempt, endedAt);
-      emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt });
+      if (options.onEvent) emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt });
       return;
     }
     const maxAttempts = task?.retry?.attempts ?? 1;
     if (task && shouldRetry(task, outcome, run.attempt, maxAttempts)) {
       const wait = retryDelay(task.retry!, run.attempt + 1);
       await broker.retry(run.id, run.attempt + 1, endedAt + wait);
-      record(() => ({ ...baseRecord(run, task, host), attempt: run.attempt + 1, trigger: "retry", state: "queued", queuedAt: endedAt }));
-      emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt, ...(outcome.error ? { error: outcome.error } : {}), retryInMs: wait });
+      if (recorder) {
+        const record = attemptRecord(run, task, host, "queued");
+        record.attempt = run.attempt + 1;
+        record.trigger = "retry";
+        record.queuedAt = endedAt;
+        recorder.onAttempt(record);
+      }
+      if (options.onEvent) emit(endEvent(run, outcome, endedAt - startedAt, wait));
       return;
     }
     await broker.ack(run.id);
-    emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt, ...(outcome.error ? { error: outcome.error } : {}) });
+    if (options.onEvent) emit(endEvent(run, outcome, endedAt - startedAt, undefined));
   };
 
   const cancel = (id: string, reason = "cancelled"): boolean => {
@@ -375,6 +449,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       let interrupted = 0;
       if (timedOut) {
         for (const entry of running.values()) {
+          if (entry.ended) continue; // its ack or retry is being written
           interrupted++;
           entry.stop.abort(new RunInterruptedError("interrupted: the daemon is shutting down"));
         }
@@ -391,15 +466,31 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   };
 }
 
-/** The fields every record of a claimed run shares. */
-function baseRecord(run: QueuedRun, task: Task | undefined, host: string): Omit<AttemptRecord, "state"> {
-  return {
-    id: run.id, attempt: run.attempt, maxAttempts: task?.retry?.attempts ?? 1, task: run.task,
+/** The record of an attempt of a claimed run in `state`; the caller adds the times and the outcome. */
+function attemptRecord(run: QueuedRun, task: Task | undefined, host: string, state: RunState): AttemptRecord {
+  const record: AttemptRecord = {
+    id: run.id, attempt: run.attempt, maxAttempts: task?.retry?.attempts ?? 1, task: run.task, state,
     trigger: run.attempt > 1 ? "retry" : run.trigger,
     params: task ? redactParams(task.params, run.params) : run.params, queuedAt: run.queuedAt, host, pid: process.pid,
-    ...(run.fromRunId ? { fromRunId: run.fromRunId } : {}),
-    ...(run.rootRunId ? { rootRunId: run.rootRunId } : {}),
   };
+  if (run.fromRunId) record.fromRunId = run.fromRunId;
+  if (run.rootRunId) record.rootRunId = run.rootRunId;
+  return record;
+}
+
+/** Adds the fields that come from how an attempt ended (as `outcomeFields`, without a spread per run). */
+function addOutcome(record: AttemptRecord, outcome: PoolOutcome): void {
+  if (outcome.state === "success") record.result = outcome.result;
+  if (outcome.error) record.error = outcome.error;
+  if (outcome.exitCode !== undefined) record.exitCode = outcome.exitCode;
+}
+
+/** The `end` event of an attempt that ran. */
+function endEvent(run: QueuedRun, outcome: PoolOutcome, durationMs: number, retryInMs: number | undefined): ConsumerEvent {
+  const event: Extract<ConsumerEvent, { type: "end" }> = { type: "end", run, state: outcome.state, durationMs };
+  if (outcome.error) event.error = outcome.error;
+  if (retryInMs !== undefined) event.retryInMs = retryInMs;
+  return event;
 }
 
 /** The outcome of a run that could not start (unknown task, params that no longer fit). */

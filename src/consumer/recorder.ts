@@ -21,10 +21,16 @@ export interface RecorderOptions {
   flushRunning?: boolean;
   /** Receives recording failures instead of having them thrown. Default: thrown. */
   onError?: (message: string, error: unknown) => void;
+  /**
+   * Where attempts go instead of `store.writeAttempt`: the daemon's SQLite broker
+   * (`Broker.recordAttempt`), which commits them with the acks. Default: the store.
+   */
+  writeAttempt?: ((record: AttemptRecord) => void) | undefined;
 }
 
 /** Records attempts and log lines of runs into `store`. */
 export function createRecorder(store: Store, o: RecorderOptions = {}): Recorder {
+  const writeAttempt = o.writeAttempt ?? ((record: AttemptRecord) => store.writeAttempt(record));
   const guard = (what: string, write: () => void): void => {
     if (!o.onError) return write();
     try {
@@ -41,7 +47,7 @@ export function createRecorder(store: Store, o: RecorderOptions = {}): Recorder 
         return;
       }
       guard(`run ${record.id}`, () => {
-        store.writeAttempt(record);
+        writeAttempt(record);
         if (o.flushRunning && record.state === "running") store.flush();
       });
     },

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { RunInterruptedError, toErrorInfo, type ErrorInfo } from "../core/errors.js";
+import { RunInterruptedError, toErrorInfo, UsageError, type ErrorInfo } from "../core/errors.js";
 import { executeAttempt } from "../executor/execute-attempt.js";
 import type { Pool, PoolOutcome } from "../executor/pool.js";
 import type { LogSink, QueueFn } from "../task/context.js";
@@ -141,5 +141,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
 
 const noQueue: QueueFn = async (target) => {
   const name = typeof target === "string" ? target : target.name;
-  throw new Error(`cannot queue "${name}": this run has no queue (pass \`queue\` to runTask)`);
+  throw new UsageError(`cannot queue "${name}": this run has no queue (pass \`queue\` to runTask)`, {
+    hint: "queue runs from a task the daemon runs, or give runTask a `queue` (fluid run gives it one)",
+  });
 };

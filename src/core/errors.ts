@@ -205,12 +205,18 @@ export function isFluidError(error: unknown): error is FluidError {
   );
 }
 
-/** A plain, JSON-safe description of any thrown value, for records and for `--json`. */
+/**
+ * A plain, JSON-safe description of any thrown value: the one encoding of an error wherever
+ * one leaves the process or is kept (run records, `--json`, the pool's IPC, values a task
+ * returns); `toErrorInfo` makes it and `fromErrorInfo` turns it back into an Error.
+ */
 export interface ErrorInfo {
   name: string;
   message: string;
   code?: string;
   stack?: string;
+  /** A FluidError's hint (what to do about it). */
+  hint?: string;
   cause?: ErrorInfo;
   /** FLUID_EXEC (a program or command task failed): the program's exit code, when it exited. */
   childExitCode?: number;
@@ -218,27 +224,41 @@ export interface ErrorInfo {
   childSignal?: string;
 }
 
-/** Converts any thrown value to an `ErrorInfo` (follows `cause` a few levels deep). */
+/** Converts any thrown value to an `ErrorInfo` (follows `cause` a few levels deep; keeps a FluidError's hint). */
 export function toErrorInfo(error: unknown, depth = 0): ErrorInfo {
   if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
+    const { code, hint } = error as { code?: unknown; hint?: unknown };
     const info: ErrorInfo = { name: error.name, message: error.message };
     if (typeof code === "string" || typeof code === "number") info.code = String(code);
     if (error.stack) info.stack = error.stack;
     const { childExitCode, childSignal } = error as { childExitCode?: unknown; childSignal?: unknown };
     if (typeof childExitCode === "number") info.childExitCode = childExitCode;
     if (typeof childSignal === "string") info.childSignal = childSignal;
+    if (typeof hint === "string") info.hint = hint;
     if (error.cause !== undefined && depth < 4) info.cause = toErrorInfo(error.cause, depth + 1);
     return info;
   }
   return { name: "NonError", message: typeof error === "string" ? error : safeJson(error) };
 }
 
+/**
+ * Rebuilds an Error from its `ErrorInfo` (name, code, hint, stack and causes kept; its class is
+ * not: recognise it by `code`), e.g. for the retry policy, which reads `code` and `name`.
+ */
+export function fromErrorInfo(info: ErrorInfo): Error {
+  const error = new Error(info.message, info.cause ? { cause: fromErrorInfo(info.cause) } : undefined);
+  error.name = info.name;
+  if (info.code !== undefined) (error as { code?: string }).code = info.code;
+  if (info.hint !== undefined) (error as { hint?: string }).hint = info.hint;
+  if (info.stack !== undefined) error.stack = info.stack;
+  return error;
+}
+
 function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    return String(value); // a cycle, a BigInt: its string form is the best description left
   }
 }
 

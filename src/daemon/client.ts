@@ -163,7 +163,7 @@ export async function waitForRun(conn: Pick<Connection, "store" | "broker">, id:
         hint: "is `fluid serve` running? `fluid show <run-id>` shows where the run is; wait longer with a larger --timeout",
       });
     }
-    await sleep(o.pollMs ?? 50, undefined, o.signal ? { signal: o.signal } : undefined).catch(() => {});
+    await sleep(o.pollMs ?? 50, undefined, o.signal ? { signal: o.signal } : undefined).catch(() => {}); // aborted: the loop's check of the signal ends it
   }
 }
 

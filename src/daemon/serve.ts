@@ -27,6 +27,7 @@ import { pidOneWarning } from "./pid-one.js";
 import { createNotifier, type Notifier, type NotifyFailure } from "../notify/notifier.js";
 import { previousHealth } from "../notify/previous-health.js";
 import { slotRunId } from "../fleet/slot-run-id.js";
+import { callListener } from "../core/call-listener.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -141,14 +142,8 @@ export interface Daemon {
 export async function serve(options: ServeOptions = {}): Promise<Daemon> {
   const listeners = new Set<(event: DaemonEvent) => void>();
   const emit = (event: DaemonEvent): void => {
-    try {
-      options.onEvent?.(event);
-    } catch {}
-    for (const listener of listeners) {
-      try {
-        listener(event);
-      } catch {}
-    }
+    callListener(options.onEvent, event);
+    for (const listener of listeners) callListener(listener, event);
   };
   const startedAt = Date.now();
   let project: Project = await loadProject(options);
@@ -416,7 +411,7 @@ function lostRuns(store: Store | undefined, consumer: Consumer): string {
   let queued: string[] = [];
   try {
     queued = store?.listRuns({ state: "queued", limit: Infinity }).map((r) => r.id) ?? [];
-  } catch {}
+  } catch {} // the file is gone, so its queued runs cannot be listed: the message says none
   const running = consumer.running().map((r) => r.run.id);
   const list = (ids: string[]): string => (ids.length > 20 ? `${ids.slice(0, 20).join(" ")} and ${ids.length - 20} more` : ids.join(" ") || "none");
   return `the old store file held ${queued.length} queued run(s) (${list(queued)}), lost with it, and ${running.length} running here (${list(running)}), whose outcome is only in this log; queue them again if they must run`;

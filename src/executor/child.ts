@@ -16,9 +16,11 @@ import type { QueueFn } from "../task/context.js";
 import type { AttemptOutcome } from "../core/types.js";
 import { decodeValue, encodeValue } from "./codec.js";
 import { executeInline } from "./inline.js";
+import { fromErrorInfo, ParamsError, toErrorInfo } from "../core/errors.js";
+import { RunStop } from "./run-stop.js";
 import { ResultError, whyNotJson } from "./run-errors.js";
 import {
-  abortReason, beginMark, errorFromInfo, syncMark, toWireError,
+  abortReason, beginMark, syncMark,
   type ChildMessage, type DoneMessage, type ParentMessage, type RunMessage,
 } from "./protocol.js";
 
@@ -48,8 +50,12 @@ const RSS_MOVE_BYTES = 8 * 1024 * 1024;
 let rss = 0;
 let rssAt = 0;
 let v8At = 0;
+let v8CheckedAt = 0;
 function currentRss(): number {
   const now = Date.now();
+  // V8's figures too cost a run a few microseconds: looked at most once a millisecond.
+  if (now === v8CheckedAt && now - rssAt < RSS_EVERY_MS) return rss;
+  v8CheckedAt = now;
   const heap = getHeapStatistics();
   const v8Bytes = heap.total_heap_size + heap.external_memory;
   if (now - rssAt >= RSS_EVERY_MS || Math.abs(v8Bytes - v8At) > RSS_MOVE_BYTES) {
@@ -65,7 +71,7 @@ let deps: unknown;
 let mark = "";
 /** The run being executed: its abort controller, pending queue requests, the streams it printed to. */
 let current: {
-  seq: number; task: string; controller: AbortController; out: boolean; err: boolean;
+  seq: number; task: string; stop: RunStop; out: boolean; err: boolean;
   requests: Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }>;
 } | undefined;
 let nextRequest = 0;
@@ -119,7 +125,7 @@ async function onMessage(message: ParentMessage): Promise<void> {
       waiting.push(message);
       return startSoon();
     case "abort": {
-      if (current && current.seq === message.seq) return void current.controller.abort(abortReason(message, current.task));
+      if (current && current.seq === message.seq) return void current.stop.abort(abortReason(message, current.task));
       const at = waiting.findIndex((r) => r.seq === message.seq);
       if (at >= 0) {
         waiting.splice(at, 1);
@@ -138,7 +144,7 @@ async function onMessage(message: ParentMessage): Promise<void> {
       const pending = current?.seq === message.seq ? current.requests.get(message.req) : undefined;
       if (!pending) return;
       current!.requests.delete(message.req);
-      if (message.error) pending.reject(errorFromInfo(message.error));
+      if (message.error) pending.reject(fromErrorInfo(message.error));
       else pending.resolve(message.id!);
       return;
     }
@@ -152,7 +158,7 @@ async function hello(configFile: string, cwd: string, syncPrefix: string): Promi
     deps = await resolveDeps(project);
   } catch (error) {
     process.off("disconnect", onDisconnect);
-    process.send!({ type: "fatal", error: toWireError(error) } satisfies ChildMessage, () => process.exit(1));
+    process.send!({ type: "fatal", error: toErrorInfo(error) } satisfies ChildMessage, () => process.exit(1));
     return;
   }
   send({ type: "ready", rss: currentRss() });
@@ -181,9 +187,10 @@ function startSoon(): void {
  */
 async function run(message: RunMessage): Promise<void> {
   const { seq } = message;
-  const controller = new AbortController();
+  // A RunStop, not an AbortController: ctx.signal's controller is made only if the task reads it.
+  const stop = new RunStop();
   const requests = new Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }>();
-  const self = { seq, task: message.task, controller, requests, out: false, err: false };
+  const self = { seq, task: message.task, stop, requests, out: false, err: false };
   current = self;
   let outcome: AttemptOutcome;
   try {
@@ -196,7 +203,10 @@ async function run(message: RunMessage): Promise<void> {
           send({ type: "queue", seq, req, task: typeof target === "string" ? target : target.name, params: encodeValue(params), options });
         } catch (error) {
           requests.delete(req);
-          reject(new Error(`cannot queue "${typeof target === "string" ? target : target.name}": its params cannot be sent to the parent process (${(error as Error).message})`, { cause: error }));
+          const name = typeof target === "string" ? target : target.name;
+          reject(new ParamsError(name, [{ path: "", message: `cannot queue "${name}": its params cannot be sent to the parent process (${(error as Error).message})` }], {
+            cause: error, hint: "params must be data: JSON values, Date, BigInt, Map, Set, Buffer (no functions, symbols or cycles)",
+          }));
         }
       });
     outcome = await executeInline(
@@ -205,10 +215,10 @@ async function run(message: RunMessage): Promise<void> {
         fromRunId: message.fromRunId, rootRunId: message.rootRunId, queue,
         log: (line) => send({ type: "log", seq, line: { ts: line.ts, level: line.level, message: line.message } }),
       },
-      { timeoutMs: 0, signal: controller.signal },
+      { timeoutMs: 0, signal: stop },
     );
   } catch (error) {
-    outcome = { state: "failure", error: toWireError(error) };
+    outcome = { state: "failure", error: toErrorInfo(error) };
   }
   // Unanswered queue requests are dropped, not rejected: a rejection nobody awaits would
   // crash this process.
@@ -219,7 +229,7 @@ async function run(message: RunMessage): Promise<void> {
   if (marks.err) writeErr(end);
   let done: DoneMessage = {
     type: "done", seq, state: outcome.state, rss: currentRss(), marks,
-    ...(outcome.error ? { error: withHint(outcome.error, outcome.thrown) } : {}),
+    ...(outcome.error ? { error: outcome.error } : {}),
   };
   if (outcome.state === "success") {
     try {
@@ -228,14 +238,9 @@ async function run(message: RunMessage): Promise<void> {
       // The result holds something that cannot leave this process (a function, a cycle, ...).
       done = {
         type: "done", seq, state: "failure", rss: done.rss, marks,
-        error: toWireError(new ResultError(message.task, whyNotJson(error), { cause: error })),
+        error: toErrorInfo(new ResultError(message.task, whyNotJson(error), { cause: error })),
       };
     }
   }
   send(done);
-}
-
-function withHint(info: NonNullable<AttemptOutcome["error"]>, thrown: unknown): ReturnType<typeof toWireError> {
-  const hint = (thrown as { hint?: unknown } | null)?.hint;
-  return typeof hint === "string" ? { ...info, hint } : info;
 }

@@ -1,62 +1,14 @@
 import { formatDuration } from "../core/duration.js";
-import { TaskTimeoutError, RunInterruptedError, isFluidError } from "../core/errors.js";
+import { TaskTimeoutError, RunInterruptedError, isFluidError, toErrorInfo } from "../core/errors.js";
 import { captureOutput, outsideRun } from "../task/capture.js";
 import { createContext, type ContextInit, type LogSink, type QueueFn } from "../task/context.js";
 import type { RunContext, Task } from "../task/task.js";
 import type { AttemptOutcome } from "../core/types.js";
-import { toWireError } from "./protocol.js";
 import { NeverSettledError } from "./run-errors.js";
+import type { OutsideStop } from "./run-stop.js";
+import { deadlines, type Deadline } from "./deadlines.js";
 
-/**
- * What an attempt needs of an outside stop. An AbortSignal is one; so is `RunStop`, the
- * consumer's cheaper stop, which builds an AbortSignal only when something asks for one.
- */
-export interface OutsideStop {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  addEventListener(type: "abort", listener: { handleEvent(): void }, options?: { once?: boolean }): void;
-  removeEventListener(type: "abort", listener: { handleEvent(): void }): void;
-}
-
-/**
- * A stop from outside of one run (cancel, shutdown) that costs nothing until it is used: it
- * holds at most one listener (the attempt it stops) and makes an AbortSignal only when one is
- * asked for (`signal`, for a pool worker's run).
- */
-export class RunStop implements OutsideStop {
-  aborted = false;
-  reason: unknown = undefined;
-  private listener: { handleEvent(): void } | undefined;
-  private controller: AbortController | undefined;
-
-  /** Stops the run (once; later calls do nothing). */
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listener = this.listener;
-    this.listener = undefined;
-    listener?.handleEvent();
-    this.controller?.abort(reason);
-  }
-
-  addEventListener(_type: "abort", listener: { handleEvent(): void }): void {
-    this.listener = listener;
-  }
-
-  removeEventListener(_type: "abort", listener: { handleEvent(): void }): void {
-    if (this.listener === listener) this.listener = undefined;
-  }
-
-  /** An AbortSignal that follows this stop. */
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.reason);
-    }
-    return this.controller.signal;
-  }
-}
+export { RunStop, type OutsideStop } from "./run-stop.js";
 
 /** Options of one inline attempt. */
 export interface InlineOptions {
@@ -112,12 +64,17 @@ export async function executeInline(init: Omit<ContextInit, "signal">, options: 
   // fluid's own work for the run (printing and recording its lines, queueing) is not task output.
   const log: LogSink = options.capture ? (line) => outsideRun(() => init.log(line)) : init.log;
   const queue: QueueFn = options.capture ? (target, params, o) => outsideRun(() => init.queue(target, params, o)) : init.queue;
-  pendingAttempts.add(attempt);
+  attempt.pendingAt = pendingAttempts.length;
+  pendingAttempts.push(attempt);
   watchEmptyLoop();
   let fn: Promise<unknown> | undefined;
   let captured: { end: () => void } | undefined;
   try {
-    attempt.ctx = createContext({ ...init, log, queue, signal: attempt.signal });
+    // Fields named one by one: an object spread here cost a run several microseconds.
+    attempt.ctx = createContext({
+      task: init.task, id: init.id, params: init.params, attempt: init.attempt, deps: init.deps,
+      fromRunId: init.fromRunId, rootRunId: init.rootRunId, log, queue, signal: attempt.signal,
+    });
     if (options.capture) {
       const c = captureOutput((level, message) => init.log({ ts: Date.now(), level, message, task: init.task.name, runId: init.id, attempt: init.attempt }), callTask, attempt);
       fn = c.value;
@@ -130,7 +87,7 @@ export async function executeInline(init: Omit<ContextInit, "signal">, options: 
     return { state: "success", result };
   } catch (error) {
     captured?.end();
-    const outcome: InlineOutcome = { state: stateOf(error), error: toWireError(error), thrown: error };
+    const outcome: InlineOutcome = { state: stateOf(error), error: toErrorInfo(error), thrown: error };
     // Where fluid noticed a run can never settle says nothing about the task.
     if (outcome.error?.code === "FLUID_NEVER_SETTLED") delete outcome.error.stack;
     if (fn && attempt.stopped && error === attempt.stopReason) {
@@ -139,7 +96,7 @@ export async function executeInline(init: Omit<ContextInit, "signal">, options: 
     return outcome;
   } finally {
     attempt.rejectStop = undefined;
-    pendingAttempts.delete(attempt);
+    removePending(attempt);
     if (attempt.deadline) deadlines.remove(attempt.deadline);
     outside?.removeEventListener("abort", attempt);
   }
@@ -162,6 +119,8 @@ function runFn(attempt: InlineAttempt): unknown {
 class InlineAttempt {
   /** Set once the attempt was stopped (timeout, outside stop, never settled). */
   stopped = false;
+  /** Index in `pendingAttempts` while pending, else -1. */
+  pendingAt = -1;
   /** Why it was stopped: the outcome's error. */
   stopReason: unknown = undefined;
   controller: AbortController | undefined = undefined;
@@ -214,56 +173,6 @@ class InlineAttempt {
   }
 }
 
-/** One attempt's time limit in `deadlines`. */
-interface Deadline {
-  at: number;
-  attempt: InlineAttempt;
-}
-
-/**
- * The time limits of pending attempts, one list per limit: attempts with the same limit (most
- * share the default) expire in the order they started, so each list needs one timer, armed for
- * its oldest entry, instead of a timer per attempt. The timer is cleared when its list empties
- * (a pending limit keeps the process alive, as a timer of its own would).
- */
-const deadlines = {
-  lists: new Map<number, { entries: Set<Deadline>; timer: NodeJS.Timeout | undefined }>(),
-
-  add(attempt: InlineAttempt): Deadline {
-    const ms = attempt.timeoutMs;
-    const entry: Deadline = { at: performance.now() + ms, attempt };
-    let list = this.lists.get(ms);
-    if (!list) {
-      list = { entries: new Set(), timer: undefined };
-      this.lists.set(ms, list);
-    }
-    list.entries.add(entry);
-    if (list.timer === undefined) this.arm(ms, list, ms);
-    return entry;
-  },
-
-  remove(entry: Deadline): void {
-    const ms = entry.attempt.timeoutMs;
-    const list = this.lists.get(ms);
-    if (!list || !list.entries.delete(entry) || list.entries.size > 0) return;
-    clearTimeout(list.timer);
-    this.lists.delete(ms);
-  },
-
-  arm(ms: number, list: { entries: Set<Deadline>; timer: NodeJS.Timeout | undefined }, wait: number): void {
-    list.timer = setTimeout(() => {
-      list.timer = undefined;
-      const now = performance.now();
-      for (const entry of list.entries) {
-        if (entry.at > now) return this.arm(ms, list, Math.max(1, Math.ceil(entry.at - now)));
-        list.entries.delete(entry);
-        entry.attempt.expire();
-      }
-      if (list.entries.size === 0 && this.lists.get(ms) === list) this.lists.delete(ms);
-    }, wait);
-  },
-};
-
 /**
  * Whether the function ended the attempt may still be running: a promise that settles when it
  * does. Says so once in the run's log when it is still running after `graceMs`.
@@ -286,8 +195,23 @@ function stillRunning(fn: Promise<unknown>, init: Omit<ContextInit, "signal">, l
   return settled;
 }
 
-/** Attempts whose function is pending on this event loop; aborted when the loop empties. */
-const pendingAttempts = new Set<InlineAttempt>();
+/**
+ * Attempts whose function is pending on this event loop; aborted when the loop empties. An
+ * array with swap-removal (each attempt knows its index), not a Set: the Set cost a run
+ * several microseconds, mostly in garbage collection.
+ */
+const pendingAttempts: InlineAttempt[] = [];
+
+function removePending(attempt: InlineAttempt): void {
+  const at = attempt.pendingAt;
+  if (at < 0) return;
+  attempt.pendingAt = -1;
+  const last = pendingAttempts.pop()!;
+  if (last !== attempt) {
+    pendingAttempts[at] = last;
+    last.pendingAt = at;
+  }
+}
 let watching = false;
 
 /**

@@ -1,7 +1,7 @@
-import { RunInterruptedError, isFluidError, toErrorInfo } from "../core/errors.js";
+import { RunInterruptedError, fromErrorInfo, isFluidError, toErrorInfo } from "../core/errors.js";
 import type { AttemptOutcome } from "../core/types.js";
 import { decodeValue } from "./codec.js";
-import { errorFromInfo, type DoneMessage } from "./protocol.js";
+import type { DoneMessage } from "./protocol.js";
 import { WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
 
 /** How an attempt in the pool ended; `exitCode`/`exitSignal` when its process died under it. */
@@ -33,7 +33,7 @@ export function outsideReason(reason: unknown): Error {
 /** The outcome the child reported at the end of a run. */
 export function fromDone(done: DoneMessage): PoolOutcome {
   if (done.state === "success") return { state: "success", result: decodeValue(done.result) };
-  return { state: done.state, ...(done.error ? { error: done.error, thrown: errorFromInfo(done.error) } : {}) };
+  return { state: done.state, ...(done.error ? { error: done.error, thrown: fromErrorInfo(done.error) } : {}) };
 }
 
 /** A run that failed in this process (it could not be sent, its worker could not start...). */

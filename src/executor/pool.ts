@@ -1,13 +1,15 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { ConfigError, RunInterruptedError, TaskTimeoutError } from "../core/errors.js";
+import { ConfigError, ParamsError, RunInterruptedError, TaskTimeoutError } from "../core/errors.js";
 import type { QueueFn } from "../task/context.js";
 import type { LogLevel } from "../core/types.js";
 import { defaultChildEntry } from "./child-entry.js";
 import { encodeValue } from "./codec.js";
 import { crashed, failure, fromDone, outsideReason, stopped, type PoolOutcome } from "./pool-outcome.js";
 import { delay } from "./timers.js";
-import { Worker, type RunEnd, type WorkerSpec } from "./worker.js";
+import type { OutsideStop } from "./run-stop.js";
+import { Worker, type RunEnd, type RunHooks, type WorkerSpec } from "./worker.js";
+import { deadlines, type Deadline, type Expiring } from "./deadlines.js";
 import {
   afterRun, crashedDuring, dispatch, placeNow, reap, reload as reloadDecisions, replacement, steal, whenReady,
   type Decision, type PoolConfig, type PoolView, type WaitingRun,
@@ -16,6 +18,7 @@ import { inPool, newWorkerState, transition, type WorkerState } from "./worker-s
 import type { WorkerExit } from "./worker-exit-error.js";
 import { WorkerStartError } from "./worker-start-error.js";
 import { importModule } from "../core/dynamic-import.js";
+import { callListener } from "../core/call-listener.js";
 
 /** Options of `createPool`. */
 export interface PoolOptions {
@@ -104,8 +107,8 @@ export interface PoolRun {
 
 /** The run-side callbacks of `Pool.execute`. */
 export interface PoolHooks {
-  /** Outside stop (cancel, shutdown): the run ends at once, its process is killed. */
-  signal?: AbortSignal | undefined;
+  /** Outside stop (cancel, shutdown): the run ends at once, its process is killed. An AbortSignal, or the consumer's RunStop. */
+  signal?: OutsideStop | undefined;
   /** Every line of the run: `ctx.log` lines and the child's stdout/stderr lines. */
   log?: ((line: { ts: number; level: LogLevel | "stdout" | "stderr"; message: string }) => void) | undefined;
   /** Handles `ctx.queue` in the child; without it `ctx.queue` rejects. */
@@ -155,8 +158,12 @@ interface Waiter extends WaitingRun {
 
 interface ActiveRun {
   ended: Promise<unknown>;
-  interrupt: (reason: Error) => void;
+  /** Interrupts it now, killing its worker without grace (the pool is closing). */
+  close(reason: Error): void;
 }
+
+/** `ended` of a run before it is sent. */
+const DROPPED: Promise<RunEnd> = Promise.resolve({ kind: "dropped" });
 
 /** A run that never started in its worker (taken back, or the worker died first): run it elsewhere. */
 const REQUEUE = Symbol("requeue");
@@ -164,6 +171,9 @@ const REQUEUE = Symbol("requeue");
 let isolates = 0;
 /** The key of workers with no extra env and Node's heap limit (the common case; no JSON per run). */
 const PLAIN_KEY = JSON.stringify([[], null]);
+
+/** What to do about params a worker process cannot be sent. */
+const UNSENDABLE_HINT = "params of a cpu-bound task must be data: JSON values, Date, BigInt, Map, Set, Buffer (no functions, symbols or cycles)";
 
 /** Below this `maxRunsPerWorker`, a retiring worker is replaced after it stops, not ahead. */
 const MIN_RUNS_FOR_SUCCESSOR = 100;
@@ -198,7 +208,8 @@ export function createPool(options: PoolOptions): Pool {
   const workers = new Set<WorkerState>();
   const procs = new WeakMap<WorkerState, Worker>();
   const waiters: Waiter[] = [];
-  const active = new Set<ActiveRun>();
+  /** Runs sent to a worker and not ended; each knows its index (swap-removal, no Set per run). */
+  const active: PoolAttempt[] = [];
   const counts = { spawned: 0, recycled: 0, reaped: 0, crashed: 0, killed: 0 };
   let execa: typeof import("execa").execa | undefined;
   let childEntry: string | undefined;
@@ -215,11 +226,7 @@ export function createPool(options: PoolOptions): Pool {
   };
   const procOf = (w: WorkerState): Worker => procs.get(w)!;
 
-  const emit = (event: PoolEvent): void => {
-    try {
-      options.onEvent?.(event);
-    } catch {}
-  };
+  const emit = (event: PoolEvent): void => callListener(options.onEvent, event);
 
   /** Does what dispatch decided, in order. */
   const apply = (decisions: Decision<Waiter>[]): void => {
@@ -395,7 +402,7 @@ export function createPool(options: PoolOptions): Pool {
   };
 
   /** Waits for a worker for `spec`, or for the outside signal; `first`: at the head of the line. */
-  const acquire = (spec: WorkerSpec, signal: AbortSignal | undefined, first = false): Promise<{ worker: WorkerState } | { outcome: PoolOutcome }> =>
+  const acquire = (spec: WorkerSpec, signal: OutsideStop | undefined, first = false): Promise<{ worker: WorkerState } | { outcome: PoolOutcome }> =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve({ outcome: stopped(signal.reason) });
       const onAbort = (): void => {
@@ -443,6 +450,131 @@ export function createPool(options: PoolOptions): Pool {
     });
   };
 
+  /**
+   * One run sent to a worker, from the send until its outcome: a class, so that a run costs one
+   * object instead of a closure per hook (it is the outside stop's listener, the deadline's
+   * target and the worker's run hooks).
+   */
+  class PoolAttempt implements RunHooks, Expiring, ActiveRun {
+    settled = false;
+    started = false;
+    killing = false;
+    stopReason: Error | undefined = undefined;
+    stopGrace = abortGraceMs;
+    deadline: Deadline | undefined = undefined;
+    seq = 0;
+    ended: Promise<RunEnd> = DROPPED;
+    activeAt = -1;
+    readonly worker: Worker;
+    readonly log: RunHooks["log"];
+    readonly queue: RunHooks["queue"];
+    readonly timeoutMs: number;
+
+    constructor(
+      readonly w: WorkerState,
+      readonly run: PoolRun,
+      readonly signal: OutsideStop | undefined,
+      readonly resolve: (outcome: PoolOutcome | typeof REQUEUE) => void,
+      hooks: PoolHooks,
+    ) {
+      this.worker = procOf(w);
+      this.log = hooks.log;
+      this.queue = hooks.queue;
+      this.timeoutMs = run.timeoutMs;
+    }
+
+    settle(outcome: PoolOutcome | typeof REQUEUE): void {
+      if (this.settled) return;
+      this.settled = true;
+      if (this.deadline) deadlines.remove(this.deadline);
+      this.signal?.removeEventListener("abort", this);
+      this.resolve(outcome);
+    }
+
+    startKill(): void {
+      if (this.killing) return;
+      this.killing = true;
+      kill(this.w, this.seq, this.stopReason!, this.ended, this.stopGrace);
+    }
+
+    interrupt(reason: Error, graceMs = abortGraceMs): void {
+      if (this.settled) return;
+      this.settle(stopped(reason));
+      this.stopReason = reason;
+      this.stopGrace = graceMs;
+      // Not started yet: the child drops it (or, if it started meanwhile, aborts it and the
+      // start below kills it).
+      if (this.started) this.startKill();
+      else this.worker.abort(this.seq, reason);
+    }
+
+    /** The outside stop fired. */
+    handleEvent(): void {
+      this.interrupt(outsideReason(this.signal!.reason));
+    }
+
+    /** The time limit passed. */
+    expire(): void {
+      this.deadline = undefined;
+      this.interrupt(new TaskTimeoutError(this.run.task, this.run.timeoutMs));
+    }
+
+    /** The child started it: the deadline counts from here, not from the time it waited there. */
+    onStart(): void {
+      this.started = true;
+      if (this.settled) {
+        if (this.stopReason) this.startKill();
+        return;
+      }
+      if (this.timeoutMs > 0) this.deadline = deadlines.add(this);
+    }
+
+    /** The task has finished: its deadline no longer applies while its output is read. */
+    onDone(): void {
+      if (this.deadline) deadlines.remove(this.deadline);
+      this.deadline = undefined;
+    }
+
+    /** Closing the pool: interrupted now, and killed without grace. */
+    close(reason: Error): void {
+      this.interrupt(reason, 0);
+    }
+
+    /** The worker says how the run ended. */
+    onEnded(end: RunEnd): void {
+      removeActive(this);
+      const { w, worker } = this;
+      switch (end.kind) {
+        case "exit":
+          // The pool's exit handler replaces the worker.
+          transition(w, { type: "run-left", counted: false, rss: worker.rss });
+          return this.settle(crashed(this.run, end.exit, end.stderr, end.oomLine));
+        case "dropped":
+          runLeft(w, false);
+          return this.settle(closed ? stopped(new RunInterruptedError("interrupted: the worker pool is closing")) : REQUEUE);
+        case "done":
+          if (this.killing) {
+            // Aborted: `kill` stops the worker.
+            transition(w, { type: "run-left", counted: false, rss: worker.rss });
+            return;
+          }
+          this.settle(fromDone(end.done));
+          runLeft(w, true);
+      }
+    }
+  }
+
+  const removeActive = (a: PoolAttempt): void => {
+    const at = a.activeAt;
+    if (at < 0) return;
+    a.activeAt = -1;
+    const last = active.pop()!;
+    if (last !== a) {
+      active[at] = last;
+      last.activeAt = at;
+    }
+  };
+
   const runOn = (w: WorkerState, run: PoolRun, params: string, hooks: PoolHooks): Promise<PoolOutcome | typeof REQUEUE> =>
     new Promise<PoolOutcome | typeof REQUEUE>((resolve) => {
       const { signal } = hooks;
@@ -451,77 +583,17 @@ export function createPool(options: PoolOptions): Pool {
         runLeft(w, false);
         return resolve(signal?.aborted ? stopped(signal.reason) : REQUEUE);
       }
-      const worker = procOf(w);
-      let settled = false;
-      let started = false;
-      let killing = false;
-      let stopReason: Error | undefined;
-      let stopGrace = abortGraceMs;
-      let deadline: NodeJS.Timeout | undefined;
-      let seq = 0;
-      let ended: Promise<RunEnd> = Promise.resolve({ kind: "dropped" });
-      const settle = (outcome: PoolOutcome | typeof REQUEUE): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        signal?.removeEventListener("abort", onAbort);
-        resolve(outcome);
-      };
-      const startKill = (): void => {
-        if (killing) return;
-        killing = true;
-        kill(w, seq, stopReason!, ended, stopGrace);
-      };
-      const interrupt = (reason: Error, graceMs = abortGraceMs): void => {
-        if (settled) return;
-        settle(stopped(reason));
-        stopReason = reason;
-        stopGrace = graceMs;
-        // Not started yet: the child drops it (or, if it started meanwhile, aborts it and the
-        // start below kills it).
-        if (started) startKill();
-        else worker.abort(seq, reason);
-      };
-      const onAbort = (): void => interrupt(outsideReason(signal!.reason));
-      // The deadline counts from the start in the child, not from the time it waited there.
-      const onStart = (): void => {
-        started = true;
-        if (settled) {
-          if (stopReason) startKill();
-          return;
-        }
-        if (run.timeoutMs > 0) deadline = setTimeout(() => interrupt(new TaskTimeoutError(run.task, run.timeoutMs)), run.timeoutMs);
-      };
-      const sent = worker.run(
+      const attempt = new PoolAttempt(w, run, signal, resolve, hooks);
+      const sent = attempt.worker.run(
         { task: run.task, id: run.id, params, attempt: run.attempt, fromRunId: run.fromRunId, rootRunId: run.rootRunId },
-        // The task has finished: its deadline no longer applies while its output is read.
-        { log: hooks.log, queue: hooks.queue, onStart, onDone: () => clearTimeout(deadline) },
+        attempt,
       );
-      seq = sent.seq;
-      ended = sent.ended;
-      const entry: ActiveRun = { ended, interrupt: (reason) => interrupt(reason, 0) };
-      active.add(entry);
-      void ended.then((end) => {
-        active.delete(entry);
-        switch (end.kind) {
-          case "exit":
-            // The pool's exit handler replaces the worker.
-            transition(w, { type: "run-left", counted: false, rss: worker.rss });
-            return settle(crashed(run, end.exit, end.stderr, end.oomLine));
-          case "dropped":
-            runLeft(w, false);
-            return settle(closed ? stopped(new RunInterruptedError("interrupted: the worker pool is closing")) : REQUEUE);
-          case "done":
-            if (killing) {
-              // Aborted: `kill` stops the worker.
-              transition(w, { type: "run-left", counted: false, rss: worker.rss });
-              return;
-            }
-            settle(fromDone(end.done));
-            runLeft(w, true);
-        }
-      });
-      if (!settled) signal?.addEventListener("abort", onAbort, { once: true });
+      attempt.seq = sent.seq;
+      attempt.ended = sent.ended;
+      attempt.activeAt = active.length;
+      active.push(attempt);
+      void sent.ended.then((end) => attempt.onEnded(end));
+      if (!attempt.settled) signal?.addEventListener("abort", attempt, { once: true });
     });
 
   const plainSpec: WorkerSpec = { key: PLAIN_KEY, env: {}, maxMemoryMb: undefined, isolate: false };
@@ -557,7 +629,9 @@ export function createPool(options: PoolOptions): Pool {
         try {
           params = encodeValue(run.params) ?? "P{}"; // once, however often the run comes back
         } catch (error) {
-          return failure(new Error(`the params of run ${run.id} (task "${run.task}") cannot be sent to its worker process: ${(error as Error).message}`, { cause: error }));
+          return failure(new ParamsError(run.task, [{ path: "", message: `the params of run ${run.id} (task "${run.task}") cannot be sent to its worker process: ${(error as Error).message}` }], {
+            cause: error, hint: UNSENDABLE_HINT,
+          }));
         }
         if (!execa || !childEntry) await prepare();
         const spec = specOf(run);
@@ -599,13 +673,13 @@ export function createPool(options: PoolOptions): Pool {
         for (const waiter of waiters.splice(0)) waiter.settle({ outcome: stopped(new RunInterruptedError("interrupted: the worker pool is closing")) });
         // Runs sent ahead and not started are taken back: they end interrupted, as waiting ones do.
         for (const w of workers) if (inPool(w)) procOf(w).drop();
-        if (active.size > 0) {
-          const all = Promise.all([...active].map((a) => a.ended));
+        if (active.length > 0) {
+          const all = Promise.all(active.map((a) => a.ended));
           const grace = delay(graceMs);
           await Promise.race([all, grace.promise]);
           grace.cancel();
         }
-        for (const a of [...active]) a.interrupt(new RunInterruptedError("interrupted: the worker pool is closing"));
+        for (const a of [...active]) a.close(new RunInterruptedError("interrupted: the worker pool is closing"));
         // Every process group gets SIGTERM now, SIGKILL after killGraceMs; wait until all are gone.
         while (workers.size > 0) {
           for (const w of [...workers]) if (inPool(w)) void stop(w);

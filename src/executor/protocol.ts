@@ -18,12 +18,12 @@
  * that it has read every line the run printed before it ends the run (IPC and the two pipes are
  * separate channels with no order between them).
  */
-import { RunCancelledError, RunInterruptedError, TaskTimeoutError, toErrorInfo, type ErrorInfo } from "../core/errors.js";
+import { fromErrorInfo, RunCancelledError, RunInterruptedError, TaskTimeoutError, toErrorInfo, type ErrorInfo } from "../core/errors.js";
 import type { QueueOptions } from "../task/task.js";
 import type { AttemptOutcome, LogLine } from "../core/types.js";
 
-/** An ErrorInfo that may also carry the FluidError hint. */
-export type WireError = ErrorInfo & { hint?: string };
+/** An error as it crosses the IPC channel: the one encoding, `ErrorInfo` (core/errors.ts). */
+export type WireError = ErrorInfo;
 
 export interface HelloMessage {
   type: "hello";
@@ -136,26 +136,11 @@ export function beginMark(mark: string, seq: number): string {
   return `${mark}+${seq}`;
 }
 
-/** toErrorInfo plus the FluidError hint, for errors that cross to the parent. */
-export function toWireError(error: unknown): WireError {
-  const info: WireError = toErrorInfo(error);
-  const hint = (error as { hint?: unknown } | null)?.hint;
-  if (typeof hint === "string") info.hint = hint;
-  return info;
-}
+/** `toErrorInfo` (core/errors.ts), under the name the executor used before there was one encoding. */
+export const toWireError: (error: unknown) => WireError = toErrorInfo;
 
-/**
- * Rebuilds an Error from its plain description, for `AttemptOutcome.thrown` (the retry policy
- * reads `code` and `name`) and for errors the parent hands back to the child.
- */
-export function errorFromInfo(info: WireError): Error {
-  const error = new Error(info.message, info.cause ? { cause: errorFromInfo(info.cause) } : undefined);
-  error.name = info.name;
-  if (info.code !== undefined) (error as { code?: string }).code = info.code;
-  if (info.hint !== undefined) (error as { hint?: string }).hint = info.hint;
-  if (info.stack !== undefined) error.stack = info.stack;
-  return error;
-}
+/** `fromErrorInfo` (core/errors.ts), under the name the executor used before there was one encoding. */
+export const errorFromInfo: (info: WireError) => Error = fromErrorInfo;
 
 /** The abort message for an outside stop or a timeout. */
 export function abortMessage(seq: number, reason: Error): AbortMessage {

@@ -4,10 +4,12 @@ import type { LogLine } from "../core/types.js";
 import type { QueueFn } from "../task/context.js";
 import { killTree, killTreeNow } from "../process-tree.js";
 import {
-  abortMessage, errorFromInfo, toWireError,
+  abortMessage,
   type ChildMessage, type DoneMessage, type ParentMessage, type QueueMessage, type RunMessage,
 } from "./protocol.js";
 import { decodeValue } from "./codec.js";
+import { callListener } from "../core/call-listener.js";
+import { fromErrorInfo, toErrorInfo, UsageError } from "../core/errors.js";
 import { delay, within } from "./timers.js";
 import { OOM_LINE, WorkerExitError, type WorkerExit } from "./worker-exit-error.js";
 
@@ -277,7 +279,7 @@ export class Worker {
   private onProcessExit(exit: WorkerExit): void {
     this.exitedFlag = true;
     const expected = this.stopping;
-    callSafely(() => this.options.onProcessGone?.(this));
+    callListener(this.options.onProcessGone, this);
     // Sweep what the task left in the group (a crash leaves its grandchildren behind).
     if (!this.stopping) void this.stop();
     void (async () => {
@@ -318,12 +320,12 @@ export class Worker {
         this.resolveReady();
         return;
       case "fatal":
-        this.fatal = errorFromInfo(message.error);
+        this.fatal = fromErrorInfo(message.error);
         this.rejectReady(this.fatal);
         return;
       case "log": {
         const slot = this.slots.get(message.seq);
-        if (slot) callSafely(() => slot.hooks.log?.(message.line));
+        if (slot) callListener(slot.hooks.log, message.line);
         return;
       }
       case "queue":
@@ -334,7 +336,7 @@ export class Worker {
         if (!slot) return;
         slot.done = message;
         this.lastRss = message.rss;
-        callSafely(() => slot.hooks.onDone?.());
+        callListener(() => slot.hooks.onDone?.());
         this.settled(slot);
         // Streams the run did not print to carry no mark: nothing to wait for there.
         if (!message.marks.out) slot.out = true;
@@ -370,17 +372,21 @@ export class Worker {
     // Crash reports quote the stderr lines of the run that was executing.
     this.tail = [];
     this.oomLine = undefined;
-    callSafely(() => slot.hooks.onStart?.());
+    callListener(() => slot.hooks.onStart?.());
   }
 
   private async onQueue(message: QueueMessage): Promise<void> {
     const slot = this.slots.get(message.seq);
     const answer = (body: { id: string } | { error: unknown }): void => {
       if ("id" in body) this.send({ type: "queued", seq: message.seq, req: message.req, id: body.id });
-      else this.send({ type: "queued", seq: message.seq, req: message.req, error: toWireError(body.error) });
+      else this.send({ type: "queued", seq: message.seq, req: message.req, error: toErrorInfo(body.error) });
     };
-    if (!slot?.open) return answer({ error: new Error("the run has ended") });
-    if (!slot.hooks.queue) return answer({ error: new Error(`cannot queue "${message.task}": this run has no queue`) });
+    if (!slot?.open) {
+      return answer({ error: new UsageError(`cannot queue "${message.task}": the run has ended`, { hint: "await ctx.queue(...) before the task function returns" }) });
+    }
+    if (!slot.hooks.queue) {
+      return answer({ error: new UsageError(`cannot queue "${message.task}": this run has no queue`, { hint: "queue runs from a task the daemon or `fluid run` runs" }) });
+    }
     try {
       answer({ id: await slot.hooks.queue(message.task, decodeValue(message.params) as Record<string, unknown> | undefined, message.options) });
     } catch (error) {
@@ -445,7 +451,7 @@ export class Worker {
     // A line printed outside any run (a timer a task left behind) goes to the run that last
     // printed there, or to the run in the child now.
     const slot = this.owner[level] ?? this.pending[0] ?? this.last;
-    if (slot) callSafely(() => slot.hooks.log?.({ ts: Date.now(), level, message }));
+    if (slot) callListener(slot.hooks.log, { ts: Date.now(), level, message });
   }
 
   private maybeEnd(slot: Slot): void {
@@ -522,7 +528,7 @@ export class Worker {
       try {
         if (on) h?.ref?.();
         else h?.unref?.();
-      } catch {}
+      } catch {} // a handle already closed (the process exited): nothing left to keep alive
     }
   }
 }
@@ -559,10 +565,4 @@ function streamClosed(stream: Readable | null): Promise<void> {
     stream.once("close", resolve);
     stream.once("end", resolve);
   });
-}
-
-function callSafely(fn: () => void): void {
-  try {
-    fn();
-  } catch {}
 }

@@ -29,7 +29,7 @@ export function parseWhen(value: string, what: string, now: number): number {
   } else {
     try {
       return now - parseDuration(value, what);
-    } catch {}
+    } catch {} // not a duration either: the caller answers 400 naming the value
   }
   throw new HttpError(400, "bad_request", `${what}: cannot read "${value}" as a time`, {
     hint: 'epoch ms, a date ("2026-01-31", "2026-01-31T14:00:00Z") or a duration back from now ("2h", "3d")',
@@ -107,7 +107,7 @@ export function runRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
       let run = d.run;
       try {
         run = parts.view.store?.latestAttempt(id) ?? run;
-      } catch {}
+      } catch {} // the store cannot be read now: end the stream with the run as last seen
       res.end(sseMessage("end", runJson(run)));
     };
     const listener = (event: { type: "log" | "end"; data: unknown }): void => {

@@ -42,7 +42,7 @@ function summary(parts: ApiParts, task: Task, running: Map<string, number>): Tas
   let lastRun: RunRecord | undefined;
   try {
     lastRun = parts.view.store?.lastRun(task.name);
-  } catch {}
+  } catch {} // the store cannot be read now: the task is shown without its last run
   return {
     name: task.name, description: task.description, tags: [...task.tags], cpuBound: task.cpuBound, priority: task.priority,
     schedule: task.schedule
@@ -76,7 +76,7 @@ function detail(parts: ApiParts, task: Task): TaskDetailJson {
   let recentRuns: RunRecord[] = [];
   try {
     recentRuns = parts.view.store?.listRuns({ task: task.name, limit: 20 }) ?? [];
-  } catch {}
+  } catch {} // the store cannot be read now: the task is shown without its recent runs
   const retry = task.retry ? { attempts: task.retry.attempts, delayMs: task.retry.delayMs, backoff: task.retry.backoff, maxDelayMs: task.retry.maxDelayMs } : null;
   return {
     ...base, nextFires, paramsSchema: paramsJsonSchema(task), timeoutMs: task.timeoutMs, retry, overlap: task.overlap,

@@ -28,6 +28,6 @@ export function decodeCursor(cursor: string): { at: number; id: string } | undef
   try {
     const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
     if (Array.isArray(value) && value.length === 2 && Number.isFinite(value[0]) && typeof value[1] === "string") return { at: value[0] as number, id: value[1] };
-  } catch {}
+  } catch {} // not base64url JSON: not one of ours (the caller answers 400)
   return undefined;
 }

@@ -121,7 +121,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const report = (failure: NotifyFailure): void => {
     try {
       options.onFailure?.(failure);
-    } catch {}
+    } catch {} // a failing onFailure hook must not stop the alert queue
   };
   const queue = createAlertQueue<NotifierKind>({
     concurrency: options.concurrency ?? 4,
@@ -168,7 +168,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     let seeded: TaskHealth | undefined;
     try {
       seeded = options.previous?.(task, runId);
-    } catch {}
+    } catch {} // the store cannot say: the task's health starts unknown (no recovery alert for an older failure)
     return seeded;
   };
 

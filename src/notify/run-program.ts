@@ -66,6 +66,6 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     try {
       process.kill(pid, signal);
-    } catch {}
+    } catch {} // gone already, or not ours to signal: nothing left to stop
   }
 }

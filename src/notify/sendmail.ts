@@ -14,7 +14,7 @@ export function findSendmail(configured: string | undefined, env: NodeJS.Process
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
-    } catch {}
+    } catch {} // not there or not executable: try the next place
   }
   return undefined;
 }

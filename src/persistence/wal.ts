@@ -111,7 +111,7 @@ export class WalTrimmer {
     } finally {
       try {
         this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-      } catch {}
+      } catch {} // the connection is closing: there is no timeout left to restore
     }
     if (done) return;
     this.delay = Math.min(this.delay * 2 || 100, MAX_RETRY_MS);

@@ -66,7 +66,7 @@ export function requireCached(file: string, cacheDir: string | undefined, requir
   if (cache) {
     try {
       cachedData = readFileSync(cache.path);
-    } catch {}
+    } catch {} // no cache yet (or unreadable): compile without it, and write one at exit
   }
   // No `import()` works inside: the file imports through src/core/dynamic-import.ts.
   const script = new vm.Script(source, { filename: file, cachedData });

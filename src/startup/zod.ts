@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { packageRoot } from "../package-root.js";
 import { exportProperties } from "../core/facade.js";
+import { ConfigError } from "../core/errors.js";
 import { buildPrebundle, requirePrebundled } from "./prebundle.js";
 
 /**
@@ -49,7 +50,7 @@ let own: ZodModule | undefined;
 export function ownZod(): ZodModule {
   if (own) return own;
   const entry = resolveZod(packageRoot().dir);
-  if (!entry) throw new Error("cannot find zod: install it in your project (npm install zod)");
+  if (!entry) throw new ConfigError("cannot find zod, which fluid-tasks needs for params schemas", { hint: "install it in your project: npm install zod" });
   return (own = shared(entry));
 }
 

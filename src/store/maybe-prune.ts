@@ -1,4 +1,5 @@
 import type { Store } from "./store.js";
+import { callListener } from "../core/call-listener.js";
 
 /** Schedule-state key holding when retention last ran (not a task name: it has a space). */
 const PRUNE_KEY = "fluid prune";
@@ -48,11 +49,7 @@ export interface PruningOptions {
  */
 export function startPruning(store: Store, o: PruningOptions = {}): () => void {
   const everyMs = o.everyMs ?? PRUNE_EVERY_MS;
-  const report = (error: unknown): void => {
-    try {
-      o.onError?.(error);
-    } catch {}
-  };
+  const report = (error: unknown): void => callListener(o.onError, error);
   let timer: NodeJS.Timeout | undefined;
   let steps: Generator<number, void, void> | undefined;
   let stopped = false;

@@ -1,3 +1,4 @@
+import { callListener } from "../core/call-listener.js";
 import { StoreError } from "../core/errors.js";
 import { OutageReporter } from "../persistence/outage.js";
 import type { LogLine } from "../core/types.js";
@@ -244,12 +245,9 @@ export class WriteBuffer {
     }
   }
 
+  /** Tells `onError` (whose throw must not break the store or escape a timer). */
   private report(error: unknown): void {
-    try {
-      this.options.onError(error instanceof StoreError ? error : this.options.toError(error));
-    } catch {
-      // A throwing onError must not break the store or escape a timer.
-    }
+    callListener(this.options.onError, error instanceof StoreError ? error : this.options.toError(error));
   }
 }
 

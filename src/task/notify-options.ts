@@ -264,7 +264,7 @@ function httpUrl(value: unknown, where: string, fail: (m: string, h?: string) =>
   let url: URL | undefined;
   try {
     url = typeof value === "string" ? new URL(value) : undefined;
-  } catch {}
+  } catch {} // not a URL: reported just below with what to write
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
     throw fail(`${where} must be an http(s) URL, got ${JSON.stringify(value)}`);
   }
