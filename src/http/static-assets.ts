@@ -31,7 +31,7 @@ export function dashboardDir(): string | undefined {
   try {
     const root = packageRoot().dir;
     candidates.push(join(root, "dist", "http", "dashboard"), join(root, "src", "http", "dashboard"));
-  } catch {}
+  } catch {} // no package root found: only the directory beside this module is tried
   return candidates.find((dir) => existsSync(join(dir, "index.html")));
 }
 

@@ -16,7 +16,7 @@ export function setToken(token) {
   try {
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
-  } catch {}
+  } catch {} // storage blocked (private mode): the token lasts until the page reloads
 }
 
 /** An answer of the API that was not 2xx: `status`, and the `error` object of its body when it had one. */
