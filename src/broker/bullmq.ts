@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Job, JobsOptions, MinimalJob, Queue, QueueEventsProducer, Worker } from "bullmq";
-import type { Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
+import { UnrecoverableError, type Job, type JobsOptions, type MinimalJob, type Queue, type QueueEventsProducer, type Worker } from "bullmq";
+import type { AckOutcome, Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
 import { BrokerClosedError } from "./broker-closed-error.js";
 import { EnqueueListeners } from "./enqueue-listeners.js";
 import type { RunRecord } from "../core/run-record.js";
@@ -58,6 +58,24 @@ interface FluidJobFields {
 }
 
 type FluidJob = Job<Record<string, unknown>, unknown, string>;
+
+/** The error a run that did not succeed ends its job with: `<state>: <message>`, never retried by BullMQ. */
+function failedError(outcome: AckOutcome): Error {
+  return new UnrecoverableError(outcome.error ? `${outcome.state}: ${outcome.error.message}` : outcome.state);
+}
+
+/** A successful job's return value: the run's result when it has one, else `{ state }`; null when the outcome is not known. */
+function completedValue(outcome: AckOutcome | undefined): unknown {
+  if (!outcome) return null;
+  if (outcome.result === undefined) return { state: outcome.state };
+  try {
+    // BullMQ stores it as JSON: a result JSON cannot hold (a BigInt, a cycle) is left out, not a failed ack.
+    JSON.stringify(outcome.result);
+    return outcome.result;
+  } catch {
+    return { state: outcome.state };
+  }
+}
 
 /** BullMQ priorities: jobs without one go first, then lower numbers. */
 const PRIORITY: Record<Priority, number> = { high: 0, medium: 1, low: 2 };
@@ -248,10 +266,15 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       runs.sort((a, b) => PRIORITY[a.priority] - PRIORITY[b.priority] || a.runAfter - b.runAfter || a.queuedAt - b.queuedAt);
       return runs;
     },
-    async ack(id: string): Promise<void> {
+    async ack(id: string, outcome?: AckOutcome): Promise<void> {
       open();
       await settle(id, async (job, token) => {
-        const next = (await job.moveToCompleted(null, token, prefetch && !closed)) as unknown[] | undefined;
+        const fetchNext = prefetch && !closed;
+        // The real outcome, for BullMQ's tools: a run that did not succeed ends *failed* (its error as
+        // failedReason; unrecoverable, so BullMQ does not retry it: fluid's retries are already done).
+        const next = (outcome && outcome.state !== "success"
+          ? await job.moveToFailed(failedError(outcome), token, fetchNext)
+          : await job.moveToCompleted(completedValue(outcome), token, fetchNext)) as unknown[] | undefined;
         if (Array.isArray(next) && next[0]) {
           const fetched = (await (worker as unknown as { nextJobFromJobData(data: unknown, id: unknown, token: string): Promise<FluidJob | undefined> })
             .nextJobFromJobData(next[0], next[1], token));
@@ -267,7 +290,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       const entry = claimed.get(id);
       if (!entry) return false;
       if (cancelled.has(id)) {
-        await settle(id, (job, token) => job.moveToCompleted(null, token, false));
+        await settle(id, (job, token) => job.moveToFailed(failedError({ state: "cancelled", error: { message: "cancelled by request" } }), token, false));
         return false;
       }
       const { job } = entry;

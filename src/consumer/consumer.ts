@@ -319,7 +319,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt, ...(outcome.error ? { error: outcome.error } : {}), retryInMs: wait });
       return;
     }
-    await broker.ack(run.id);
+    await broker.ack(run.id, { state: outcome.state, ...outcomeFields(outcome) });
     emit({ type: "end", run, state: outcome.state, durationMs: endedAt - startedAt, ...(outcome.error ? { error: outcome.error } : {}) });
   };
 
