@@ -1,8 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { createConnection } from "node:net";
+import { Queue, createPostgresBackend } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { parseBackendUrl, type BackendTarget } from "../../src/fleet/backend-url.js";
+import { QUEUE_NAME } from "../../src/fleet/connection.js";
 
 /** The servers this machine kind runs for fleet tests. */
 export const REDIS_URL = "redis://127.0.0.1:6379/0";
@@ -60,4 +62,15 @@ export async function dropNamespace(target: BackendTarget): Promise<void> {
       await client.end();
     }
   }
+}
+
+/** A plain BullMQ Queue on fluid's queue in `target`, as any BullMQ tool opens it. */
+export function plainQueue(target: BackendTarget, name = QUEUE_NAME): { queue: Queue; close: () => Promise<void> } {
+  if (target.kind === "redis") {
+    const redis = new Redis({ host: target.host, port: target.port, db: target.db, maxRetriesPerRequest: null });
+    const queue = new Queue(name, { connection: redis, prefix: target.prefix });
+    return { queue, close: async () => (await queue.close(), redis.disconnect()) };
+  }
+  const queue = new Queue(name, { connection: { connectionString: target.connectionString, schema: target.schema, max: 2 } }, createPostgresBackend) as unknown as Queue;
+  return { queue, close: () => queue.close() };
 }

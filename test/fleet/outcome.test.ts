@@ -1,26 +1,11 @@
 import { join } from "node:path";
-import { Queue, createPostgresBackend } from "bullmq";
-import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openBullmqBroker } from "../../src/broker/bullmq.js";
 import { newQueuedRun } from "../../src/core/queued-run.js";
-import type { BackendTarget } from "../../src/fleet/backend-url.js";
 import { checkBackend } from "../../src/fleet/check-backend.js";
-import { QUEUE_NAME } from "../../src/fleet/connection.js";
 import { fluid, useTempProjects } from "../helpers/cli.js";
 import { useServe } from "../helpers/serve.js";
-import { BACKENDS, ownTarget } from "./backends.js";
-
-/** A plain BullMQ Queue on fluid's queue in `target`, as any BullMQ tool opens it. */
-export function plainQueue(target: BackendTarget, name = QUEUE_NAME): { queue: Queue; close: () => Promise<void> } {
-  if (target.kind === "redis") {
-    const redis = new Redis({ host: target.host, port: target.port, db: target.db, maxRetriesPerRequest: null });
-    const queue = new Queue(name, { connection: redis, prefix: target.prefix });
-    return { queue, close: async () => (await queue.close(), redis.disconnect()) };
-  }
-  const queue = new Queue(name, { connection: { connectionString: target.connectionString, schema: target.schema, max: 2 } }, createPostgresBackend) as unknown as Queue;
-  return { queue, close: () => queue.close() };
-}
+import { BACKENDS, ownTarget, plainQueue } from "./backends.js";
 
 describe.each(BACKENDS)("BullMQ sees how fluid's runs ended, on $name", ({ name, url, up }) => {
   const project = useTempProjects();
