@@ -41,6 +41,22 @@ export interface BullmqBrokerOptions {
    * (a custom event on the queue's event stream; one more connection). Default true.
    */
   cancelEvents?: boolean;
+  /**
+   * Told once when the backend becomes unreachable (Redis: the connection dropped; either backend:
+   * a claim failed) and once when it is back (Redis: reconnected; either: a claim succeeded), not
+   * at every failed reconnect or poll. Meanwhile Redis commands wait for the reconnect (ioredis
+   * backoff) and claims on PostgreSQL fail. Default: nothing is told.
+   */
+  onBackendStatus?: (status: BackendStatus) => void;
+}
+
+/** The backend went away or came back (see `BullmqBrokerOptions.onBackendStatus`). */
+export interface BackendStatus {
+  state: "down" | "up";
+  /** One line for the log: what failed (down), or how long it was down (up). */
+  message: string;
+  /** How long the outage lasted, ms ("up" only). */
+  downMs?: number;
 }
 
 /** The custom queue event `cancel` publishes for a run active on some daemon. */
@@ -90,10 +106,25 @@ const MAX_SKIPPED_PER_CLAIM = 100;
  * job's name is the task, its data the validated params, its id the run id.
  */
 export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Broker> {
-  const connection = openFleetConnection(options.target, options.queueName ?? QUEUE_NAME);
+  /** When the current outage began (see `onBackendStatus`); undefined while the backend is up. */
+  let downSince: number | undefined;
+  let opened = false;
+  const markDown = (message: string): void => {
+    if (!opened || closed || downSince !== undefined) return;
+    downSince = Date.now();
+    options.onBackendStatus?.({ state: "down", message: `backend ${options.target.display} unreachable (${message}); reconnecting with backoff, runs in progress go on` });
+  };
+  const markUp = (): void => {
+    if (!opened || closed || downSince === undefined) return;
+    const downMs = Date.now() - downSince;
+    downSince = undefined;
+    options.onBackendStatus?.({ state: "up", message: `backend ${options.target.display} reachable again after ${(downMs / 1000).toFixed(1)} s`, downMs });
+  };
+  const connection = openFleetConnection(options.target, options.queueName ?? QUEUE_NAME, { down: markDown, up: markUp });
   const lockDuration = options.lockDurationMs ?? 30_000;
   const keepSeconds = options.keepFinishedSeconds ?? 86_400;
   const skipDelayMs = options.skipDelayMs ?? 250;
+  let closed = false;
   /** Retry delays the consumer chose, read by the Worker's backoff strategy in `moveToFailed`. */
   const retryDelays = new Map<string, number>();
   const queue: Queue = connection.queue();
@@ -136,7 +167,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
   const prefetched: Array<{ job: FluidJob; token: string }> = [];
   const prefetch = options.prefetch ?? true;
   const pendingAcks = new Set<NodeJS.Timeout>();
-  let closed = false;
+  opened = true;
   /**
    * What the last claim learnt of when a run is due, so `nextDue` (asked after every claim) costs
    * no round trip: "ready" (it took all it could: more may be ready), an epoch ms (the next delayed
@@ -196,6 +227,48 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     return job ? await job.getState() : undefined;
   };
 
+  /** Fetches up to `o.max` ready jobs (see `Broker.claim`). */
+  const claimRuns = async (o: ClaimOptions): Promise<QueuedRun[]> => {
+    const runs: QueuedRun[] = [];
+    let skipped = 0;
+    const take = ({ job, token }: { job: FluidJob; token: string }): void => {
+      if (o.skipTasks?.has(job.name)) {
+        // One queue for every task: a run of a disabled or full task goes back for a while.
+        skipped++;
+        void job.moveToDelayed(Date.now() + skipDelayMs, token).catch(() => {});
+        return;
+      }
+      claimed.set(runIdOf(job.id!), { job, token });
+      runs.push(toRun(job));
+    };
+    while (runs.length < o.max && prefetched.length > 0) take(prefetched.shift()!);
+    while (runs.length < o.max && !closed) {
+      // The fetches of a wave run at once (one round trip each, pipelined), not one after another.
+      const wave = o.max - runs.length;
+      let next: number | undefined;
+      const fetched = await Promise.all(Array.from({ length: wave }, async () => {
+        const token = `${o.owner}:${randomUUID()}`;
+        const job = (await worker.getNextJob(token, { block: false })) as FluidJob | undefined;
+        // A fetch that found nothing ready says when the next delayed job is due (0: none).
+        if (!job) next = blockUntil() || undefined;
+        return job ? { job, token } : undefined;
+      }));
+      due = fetched.every(Boolean) ? "ready" : next;
+      let empty = false;
+      for (const entry of fetched) {
+        if (!entry) {
+          empty = true;
+          continue;
+        }
+        take(entry);
+      }
+      if (empty || skipped >= MAX_SKIPPED_PER_CLAIM) break;
+    }
+    // Fetched at once, so not quite in queue order: put them back in it (priority, then due, then queued).
+    runs.sort((a, b) => PRIORITY[a.priority] - PRIORITY[b.priority] || a.runAfter - b.runAfter || a.queuedAt - b.queuedAt);
+    return runs;
+  };
+
   return {
     kind: "bullmq",
     recordsRuns: false,
@@ -227,44 +300,15 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     },
     async claim(o: ClaimOptions): Promise<QueuedRun[]> {
       open();
-      const runs: QueuedRun[] = [];
-      let skipped = 0;
-      const take = ({ job, token }: { job: FluidJob; token: string }): void => {
-        if (o.skipTasks?.has(job.name)) {
-          // One queue for every task: a run of a disabled or full task goes back for a while.
-          skipped++;
-          void job.moveToDelayed(Date.now() + skipDelayMs, token).catch(() => {});
-          return;
-        }
-        claimed.set(runIdOf(job.id!), { job, token });
-        runs.push(toRun(job));
-      };
-      while (runs.length < o.max && prefetched.length > 0) take(prefetched.shift()!);
-      while (runs.length < o.max && !closed) {
-        // The fetches of a wave run at once (one round trip each, pipelined), not one after another.
-        const wave = o.max - runs.length;
-        let next: number | undefined;
-        const fetched = await Promise.all(Array.from({ length: wave }, async () => {
-          const token = `${o.owner}:${randomUUID()}`;
-          const job = (await worker.getNextJob(token, { block: false })) as FluidJob | undefined;
-          // A fetch that found nothing ready says when the next delayed job is due (0: none).
-          if (!job) next = blockUntil() || undefined;
-          return job ? { job, token } : undefined;
-        }));
-        due = fetched.every(Boolean) ? "ready" : next;
-        let empty = false;
-        for (const entry of fetched) {
-          if (!entry) {
-            empty = true;
-            continue;
-          }
-          take(entry);
-        }
-        if (empty || skipped >= MAX_SKIPPED_PER_CLAIM) break;
+      try {
+        const runs = await claimRuns(o);
+        markUp();
+        return runs;
+      } catch (error) {
+        // A claim that fails is the backend going away (PostgreSQL; Redis commands wait instead).
+        markDown((error as Error).message);
+        throw error;
       }
-      // Fetched at once, so not quite in queue order: put them back in it (priority, then due, then queued).
-      runs.sort((a, b) => PRIORITY[a.priority] - PRIORITY[b.priority] || a.runAfter - b.runAfter || a.queuedAt - b.queuedAt);
-      return runs;
     },
     async ack(id: string, outcome?: AckOutcome): Promise<void> {
       open();

@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { createConnection } from "node:net";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createConnection, createServer } from "node:net";
 import { Queue, createPostgresBackend } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -73,4 +73,40 @@ export function plainQueue(target: BackendTarget, name = QUEUE_NAME): { queue: Q
   }
   const queue = new Queue(name, { connection: { connectionString: target.connectionString, schema: target.schema, max: 2 } }, createPostgresBackend) as unknown as Queue;
   return { queue, close: () => queue.close() };
+}
+
+/** A free TCP port on 127.0.0.1 (for a redis-server of a test's own). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a redis-server of the test's own on `port` (append-only file in `dir`, so a restart keeps the queue); resolves once it accepts connections. */
+export async function startRedisServer(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", ""], { stdio: ["ignore", "pipe", "ignore"] });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`redis-server exited ${code}`)));
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      if (out.includes("Ready to accept connections")) resolve();
+    });
+  });
+  child.removeAllListeners("exit");
+  return child;
+}
+
+/** Stops a child with SIGTERM (redis-server writes its append-only file) and waits for it. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
 }
