@@ -45,7 +45,8 @@ export interface BullmqBrokerOptions {
    * Told once when the backend becomes unreachable (Redis: the connection dropped; either backend:
    * a claim failed) and once when it is back (Redis: reconnected; either: a claim succeeded), not
    * at every failed reconnect or poll. Meanwhile Redis commands wait for the reconnect (ioredis
-   * backoff) and claims on PostgreSQL fail. Default: nothing is told.
+   * backoff) and claims on PostgreSQL fail; after a failed claim the next is tried 200 ms later,
+   * then twice as late each time up to 2 s (earlier claims return nothing). Default: nothing is told.
    */
   onBackendStatus?: (status: BackendStatus) => void;
 }
@@ -96,6 +97,9 @@ function completedValue(outcome: AckOutcome | undefined): unknown {
 /** BullMQ priorities: jobs without one go first, then lower numbers. */
 const PRIORITY: Record<Priority, number> = { high: 0, medium: 1, low: 2 };
 const PENDING = new Set(["waiting", "prioritized", "delayed", "waiting-children", "active"]);
+/** After a failed claim the next is tried this long later, doubled each time up to MAX_CLAIM_BACKOFF_MS. */
+const CLAIM_BACKOFF_MS = 100;
+const MAX_CLAIM_BACKOFF_MS = 2000;
 /** A claim that finds only runs of skipped tasks stops after putting back this many. */
 const MAX_SKIPPED_PER_CLAIM = 100;
 
@@ -109,6 +113,9 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
   /** When the current outage began (see `onBackendStatus`); undefined while the backend is up. */
   let downSince: number | undefined;
   let opened = false;
+  /** Claims that failed in a row, and when the next may be tried (backoff while the backend is down). */
+  let failedClaims = 0;
+  let retryAt = 0;
   const markDown = (message: string): void => {
     if (!opened || closed || downSince !== undefined) return;
     downSince = Date.now();
@@ -300,12 +307,18 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     },
     async claim(o: ClaimOptions): Promise<QueuedRun[]> {
       open();
+      // Backing off after failed claims: none is tried before `retryAt` (the consumer polls every 100 ms).
+      if (downSince !== undefined && Date.now() < retryAt) return [];
       try {
         const runs = await claimRuns(o);
+        failedClaims = 0;
+        retryAt = 0;
         markUp();
         return runs;
       } catch (error) {
         // A claim that fails is the backend going away (PostgreSQL; Redis commands wait instead).
+        failedClaims++;
+        retryAt = Date.now() + Math.min(CLAIM_BACKOFF_MS * 2 ** failedClaims, MAX_CLAIM_BACKOFF_MS);
         markDown((error as Error).message);
         throw error;
       }

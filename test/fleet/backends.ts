@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createConnection, createServer } from "node:net";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { Queue, createPostgresBackend } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -109,4 +109,32 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once("exit", r));
   child.kill("SIGTERM");
   await exited;
+}
+
+/** A TCP proxy on 127.0.0.1:`port` to 127.0.0.1:`target`: `stop` cuts every connection and stops listening (the server "goes away"), `start` listens again on the same port. */
+export function tcpProxy(port: number, target: number): { start: () => Promise<void>; stop: () => Promise<void> } {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  return {
+    start: () => new Promise((resolve, reject) => {
+      server = createServer((client) => {
+        const upstream = createConnection({ host: "127.0.0.1", port: target });
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("error", () => (client.destroy(), upstream.destroy()));
+          s.on("close", () => (sockets.delete(s), client.destroy(), upstream.destroy()));
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    }),
+    stop: () => new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      if (!server) return resolve();
+      server.close(() => resolve());
+      server = undefined;
+    }),
+  };
 }
