@@ -13,6 +13,20 @@ export interface BrokerCounts {
   claimed: number;
 }
 
+/**
+ * How a finished run ended, as `Broker.ack` may be told it. Brokers that keep no finished runs
+ * (memory, SQLite: the store has the record) ignore it; BullMQ ends the job as *completed* or
+ * *failed* by it, so BullMQ's own tools see the real outcome.
+ */
+export interface AckOutcome {
+  /** The run's final state: "success", or "failure", "timeout", "cancelled", "aborted", "rate_limited"... */
+  state: string;
+  /** The result of a successful run (JSON-serialisable), if any. */
+  result?: unknown;
+  /** Why it did not succeed: the error's message. */
+  error?: { name?: string; message: string };
+}
+
 /** Options of `Broker.claim`. */
 export interface ClaimOptions {
   /** Most runs to claim. */
@@ -67,9 +81,10 @@ export interface Broker {
    * The claimed run is finished: removes it. A no-op for an id that is not claimed. A durable
    * broker that cannot write now (disk full, I/O error) keeps the ack in memory and retries it
    * with backoff until it lands, and resolves: the outcome of a run is known, so it must not
-   * make the run execute again, and a consumer must not fail for it.
+   * make the run execute again, and a consumer must not fail for it. `outcome` (optional, ignored
+   * by memory and SQLite) says how the run ended; without it the run counts as a success.
    */
-  ack(id: string): Promise<void>;
+  ack(id: string, outcome?: AckOutcome): Promise<void>;
   /**
    * Puts a claimed run back as a delayed run (a retry) with a new attempt and runAfter; it keeps
    * its priority and enqueue order. Resolves true when re-queued; false when the id is not

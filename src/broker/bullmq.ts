@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Job, JobsOptions, MinimalJob, Queue, QueueEventsProducer, Worker } from "bullmq";
-import type { Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
+import { UnrecoverableError, type Job, type JobsOptions, type MinimalJob, type Queue, type QueueEventsProducer, type Worker } from "bullmq";
+import type { AckOutcome, Broker, BrokerCounts, ClaimOptions, QueuedRun } from "./broker.js";
 import { BrokerClosedError } from "./broker-closed-error.js";
 import { EnqueueListeners } from "./enqueue-listeners.js";
 import type { RunRecord } from "../core/run-record.js";
@@ -41,6 +41,23 @@ export interface BullmqBrokerOptions {
    * (a custom event on the queue's event stream; one more connection). Default true.
    */
   cancelEvents?: boolean;
+  /**
+   * Told once when the backend becomes unreachable (Redis: the connection dropped; either backend:
+   * a claim failed) and once when it is back (Redis: reconnected; either: a claim succeeded), not
+   * at every failed reconnect or poll. Meanwhile Redis commands wait for the reconnect (ioredis
+   * backoff) and claims on PostgreSQL fail; after a failed claim the next is tried 200 ms later,
+   * then twice as late each time up to 2 s (earlier claims return nothing). Default: nothing is told.
+   */
+  onBackendStatus?: (status: BackendStatus) => void;
+}
+
+/** The backend went away or came back (see `BullmqBrokerOptions.onBackendStatus`). */
+export interface BackendStatus {
+  state: "down" | "up";
+  /** One line for the log: what failed (down), or how long it was down (up). */
+  message: string;
+  /** How long the outage lasted, ms ("up" only). */
+  downMs?: number;
 }
 
 /** The custom queue event `cancel` publishes for a run active on some daemon. */
@@ -59,9 +76,30 @@ interface FluidJobFields {
 
 type FluidJob = Job<Record<string, unknown>, unknown, string>;
 
+/** The error a run that did not succeed ends its job with: `<state>: <message>`, never retried by BullMQ. */
+function failedError(outcome: AckOutcome): Error {
+  return new UnrecoverableError(outcome.error ? `${outcome.state}: ${outcome.error.message}` : outcome.state);
+}
+
+/** A successful job's return value: the run's result when it has one, else `{ state }`; null when the outcome is not known. */
+function completedValue(outcome: AckOutcome | undefined): unknown {
+  if (!outcome) return null;
+  if (outcome.result === undefined) return { state: outcome.state };
+  try {
+    // BullMQ stores it as JSON: a result JSON cannot hold (a BigInt, a cycle) is left out, not a failed ack.
+    JSON.stringify(outcome.result);
+    return outcome.result;
+  } catch {
+    return { state: outcome.state };
+  }
+}
+
 /** BullMQ priorities: jobs without one go first, then lower numbers. */
 const PRIORITY: Record<Priority, number> = { high: 0, medium: 1, low: 2 };
 const PENDING = new Set(["waiting", "prioritized", "delayed", "waiting-children", "active"]);
+/** After a failed claim the next is tried this long later, doubled each time up to MAX_CLAIM_BACKOFF_MS. */
+const CLAIM_BACKOFF_MS = 100;
+const MAX_CLAIM_BACKOFF_MS = 2000;
 /** A claim that finds only runs of skipped tasks stops after putting back this many. */
 const MAX_SKIPPED_PER_CLAIM = 100;
 
@@ -72,10 +110,28 @@ const MAX_SKIPPED_PER_CLAIM = 100;
  * job's name is the task, its data the validated params, its id the run id.
  */
 export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Broker> {
-  const connection = openFleetConnection(options.target, options.queueName ?? QUEUE_NAME);
+  /** When the current outage began (see `onBackendStatus`); undefined while the backend is up. */
+  let downSince: number | undefined;
+  let opened = false;
+  /** Claims that failed in a row, and when the next may be tried (backoff while the backend is down). */
+  let failedClaims = 0;
+  let retryAt = 0;
+  const markDown = (message: string): void => {
+    if (!opened || closed || downSince !== undefined) return;
+    downSince = Date.now();
+    options.onBackendStatus?.({ state: "down", message: `backend ${options.target.display} unreachable (${message}); reconnecting with backoff, runs in progress go on` });
+  };
+  const markUp = (): void => {
+    if (!opened || closed || downSince === undefined) return;
+    const downMs = Date.now() - downSince;
+    downSince = undefined;
+    options.onBackendStatus?.({ state: "up", message: `backend ${options.target.display} reachable again after ${(downMs / 1000).toFixed(1)} s`, downMs });
+  };
+  const connection = openFleetConnection(options.target, options.queueName ?? QUEUE_NAME, { down: markDown, up: markUp });
   const lockDuration = options.lockDurationMs ?? 30_000;
   const keepSeconds = options.keepFinishedSeconds ?? 86_400;
   const skipDelayMs = options.skipDelayMs ?? 250;
+  let closed = false;
   /** Retry delays the consumer chose, read by the Worker's backoff strategy in `moveToFailed`. */
   const retryDelays = new Map<string, number>();
   const queue: Queue = connection.queue();
@@ -118,7 +174,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
   const prefetched: Array<{ job: FluidJob; token: string }> = [];
   const prefetch = options.prefetch ?? true;
   const pendingAcks = new Set<NodeJS.Timeout>();
-  let closed = false;
+  opened = true;
   /**
    * What the last claim learnt of when a run is due, so `nextDue` (asked after every claim) costs
    * no round trip: "ready" (it took all it could: more may be ready), an epoch ms (the next delayed
@@ -178,6 +234,48 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     return job ? await job.getState() : undefined;
   };
 
+  /** Fetches up to `o.max` ready jobs (see `Broker.claim`). */
+  const claimRuns = async (o: ClaimOptions): Promise<QueuedRun[]> => {
+    const runs: QueuedRun[] = [];
+    let skipped = 0;
+    const take = ({ job, token }: { job: FluidJob; token: string }): void => {
+      if (o.skipTasks?.has(job.name)) {
+        // One queue for every task: a run of a disabled or full task goes back for a while.
+        skipped++;
+        void job.moveToDelayed(Date.now() + skipDelayMs, token).catch(() => {});
+        return;
+      }
+      claimed.set(runIdOf(job.id!), { job, token });
+      runs.push(toRun(job));
+    };
+    while (runs.length < o.max && prefetched.length > 0) take(prefetched.shift()!);
+    while (runs.length < o.max && !closed) {
+      // The fetches of a wave run at once (one round trip each, pipelined), not one after another.
+      const wave = o.max - runs.length;
+      let next: number | undefined;
+      const fetched = await Promise.all(Array.from({ length: wave }, async () => {
+        const token = `${o.owner}:${randomUUID()}`;
+        const job = (await worker.getNextJob(token, { block: false })) as FluidJob | undefined;
+        // A fetch that found nothing ready says when the next delayed job is due (0: none).
+        if (!job) next = blockUntil() || undefined;
+        return job ? { job, token } : undefined;
+      }));
+      due = fetched.every(Boolean) ? "ready" : next;
+      let empty = false;
+      for (const entry of fetched) {
+        if (!entry) {
+          empty = true;
+          continue;
+        }
+        take(entry);
+      }
+      if (empty || skipped >= MAX_SKIPPED_PER_CLAIM) break;
+    }
+    // Fetched at once, so not quite in queue order: put them back in it (priority, then due, then queued).
+    runs.sort((a, b) => PRIORITY[a.priority] - PRIORITY[b.priority] || a.runAfter - b.runAfter || a.queuedAt - b.queuedAt);
+    return runs;
+  };
+
   return {
     kind: "bullmq",
     recordsRuns: false,
@@ -209,49 +307,31 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     },
     async claim(o: ClaimOptions): Promise<QueuedRun[]> {
       open();
-      const runs: QueuedRun[] = [];
-      let skipped = 0;
-      const take = ({ job, token }: { job: FluidJob; token: string }): void => {
-        if (o.skipTasks?.has(job.name)) {
-          // One queue for every task: a run of a disabled or full task goes back for a while.
-          skipped++;
-          void job.moveToDelayed(Date.now() + skipDelayMs, token).catch(() => {});
-          return;
-        }
-        claimed.set(runIdOf(job.id!), { job, token });
-        runs.push(toRun(job));
-      };
-      while (runs.length < o.max && prefetched.length > 0) take(prefetched.shift()!);
-      while (runs.length < o.max && !closed) {
-        // The fetches of a wave run at once (one round trip each, pipelined), not one after another.
-        const wave = o.max - runs.length;
-        let next: number | undefined;
-        const fetched = await Promise.all(Array.from({ length: wave }, async () => {
-          const token = `${o.owner}:${randomUUID()}`;
-          const job = (await worker.getNextJob(token, { block: false })) as FluidJob | undefined;
-          // A fetch that found nothing ready says when the next delayed job is due (0: none).
-          if (!job) next = blockUntil() || undefined;
-          return job ? { job, token } : undefined;
-        }));
-        due = fetched.every(Boolean) ? "ready" : next;
-        let empty = false;
-        for (const entry of fetched) {
-          if (!entry) {
-            empty = true;
-            continue;
-          }
-          take(entry);
-        }
-        if (empty || skipped >= MAX_SKIPPED_PER_CLAIM) break;
+      // Backing off after failed claims: none is tried before `retryAt` (the consumer polls every 100 ms).
+      if (downSince !== undefined && Date.now() < retryAt) return [];
+      try {
+        const runs = await claimRuns(o);
+        failedClaims = 0;
+        retryAt = 0;
+        markUp();
+        return runs;
+      } catch (error) {
+        // A claim that fails is the backend going away (PostgreSQL; Redis commands wait instead).
+        failedClaims++;
+        retryAt = Date.now() + Math.min(CLAIM_BACKOFF_MS * 2 ** failedClaims, MAX_CLAIM_BACKOFF_MS);
+        markDown((error as Error).message);
+        throw error;
       }
-      // Fetched at once, so not quite in queue order: put them back in it (priority, then due, then queued).
-      runs.sort((a, b) => PRIORITY[a.priority] - PRIORITY[b.priority] || a.runAfter - b.runAfter || a.queuedAt - b.queuedAt);
-      return runs;
     },
-    async ack(id: string): Promise<void> {
+    async ack(id: string, outcome?: AckOutcome): Promise<void> {
       open();
       await settle(id, async (job, token) => {
-        const next = (await job.moveToCompleted(null, token, prefetch && !closed)) as unknown[] | undefined;
+        const fetchNext = prefetch && !closed;
+        // The real outcome, for BullMQ's tools: a run that did not succeed ends *failed* (its error as
+        // failedReason; unrecoverable, so BullMQ does not retry it: fluid's retries are already done).
+        const next = (outcome && outcome.state !== "success"
+          ? await job.moveToFailed(failedError(outcome), token, fetchNext)
+          : await job.moveToCompleted(completedValue(outcome), token, fetchNext)) as unknown[] | undefined;
         if (Array.isArray(next) && next[0]) {
           const fetched = (await (worker as unknown as { nextJobFromJobData(data: unknown, id: unknown, token: string): Promise<FluidJob | undefined> })
             .nextJobFromJobData(next[0], next[1], token));
@@ -267,7 +347,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       const entry = claimed.get(id);
       if (!entry) return false;
       if (cancelled.has(id)) {
-        await settle(id, (job, token) => job.moveToCompleted(null, token, false));
+        await settle(id, (job, token) => job.moveToFailed(failedError({ state: "cancelled", error: { message: "cancelled by request" } }), token, false));
         return false;
       }
       const { job } = entry;

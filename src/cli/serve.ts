@@ -251,6 +251,9 @@ export function prettyWriter(io: Output): ((e: DaemonEvent) => void) & { flush()
       case "warning":
         w(`${c.yellow("warning")} ${e.message}${e.hint ? `\n  ${c.dim(e.hint)}` : ""}`);
         break;
+      case "backend":
+        w(`${e.state === "down" ? c.red("backend down") : c.green("backend up")} ${e.message}`);
+        break;
       case "notify-failed":
         w(`${c.yellow("notify")} ${e.failure.notifier} ${e.failure.what} of ${c.bold(e.failure.task)} ${c.dim(e.failure.runId.slice(0, 8))} not delivered: ${e.failure.message}`);
         break;

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { Broker, QueuedRun } from "../broker/broker.js";
+import type { AckOutcome, Broker, QueuedRun } from "../broker/broker.js";
 import { watchStore, type StoreWatch } from "../broker/wake.js";
 import type { Registry } from "../config/registry.js";
 import { parseDuration } from "../core/duration.js";
@@ -334,7 +334,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       entry.ended = true;
       releaseSlot(entry);
       if (options.onEvent) emit({ type: "end", run, state: "rate_limited", durationMs: 0 });
-      await broker.ack(run.id);
+      await broker.ack(run.id, RATE_LIMITED);
       return;
     }
     let params: Record<string, unknown>;
@@ -393,7 +393,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       if (options.onEvent) emit(endEvent(run, outcome, endedAt - startedAt, wait));
       return;
     }
-    await broker.ack(run.id);
+    await broker.ack(run.id, outcome); // a PoolOutcome is an AckOutcome: no object per run
     if (options.onEvent) emit(endEvent(run, outcome, endedAt - startedAt, undefined));
   };
 
@@ -477,6 +477,9 @@ function attemptRecord(run: QueuedRun, task: Task | undefined, host: string, sta
   if (run.rootRunId) record.rootRunId = run.rootRunId;
   return record;
 }
+
+/** How a run dropped at its task's limit ends, for brokers that keep outcomes (BullMQ: failed). */
+const RATE_LIMITED: AckOutcome = { state: "rate_limited", error: { name: "RateLimited", message: "dropped: the task was at its maxConcurrency (onLimit \"drop\")" } };
 
 /** Adds the fields that come from how an attempt ended (as `outcomeFields`, without a spread per run). */
 function addOutcome(record: AttemptRecord, outcome: PoolOutcome): void {

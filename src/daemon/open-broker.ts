@@ -1,4 +1,5 @@
 import type { Broker } from "../broker/broker.js";
+import type { BackendStatus } from "../broker/bullmq.js";
 
 /** The fleet backend a daemon's broker opens: a URL and the project's namespace on it. */
 export interface BrokerBackend {
@@ -9,6 +10,8 @@ export interface BrokerBackend {
   stallMs?: number;
   /** Most attempts of a task's runs (its `retry.attempts`), stored with each BullMQ job. */
   maxAttempts?: (task: string) => number;
+  /** Told once when the backend becomes unreachable and once when it is back (see BullmqBrokerOptions.onBackendStatus). */
+  onStatus?: (status: BackendStatus) => void;
 }
 
 /**
@@ -25,6 +28,7 @@ export async function openBroker(kind: "memory" | "sqlite" | "bullmq", storePath
     await checkBackend(target);
     return (await import("../broker/bullmq.js")).openBullmqBroker({
       target, ...(backend!.maxAttempts ? { maxAttempts: backend!.maxAttempts } : {}),
+      ...(backend!.onStatus ? { onBackendStatus: backend!.onStatus } : {}),
       ...(backend!.stallMs ? { lockDurationMs: backend!.stallMs, stalledIntervalMs: backend!.stallMs } : {}),
     });
   }

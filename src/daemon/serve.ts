@@ -75,7 +75,8 @@ export type DaemonEvent =
   | { type: "pool"; event: PoolEvent }
   | { type: "notify-failed"; failure: NotifyFailure }
   | { type: "error"; message: string; error?: unknown }
-  | { type: "warning"; message: string; hint?: string };
+  | { type: "warning"; message: string; hint?: string }
+  | { type: "backend"; state: "down" | "up"; message: string; downMs?: number };
 
 /** The start-up summary. */
 export interface DaemonSummary {
@@ -196,8 +197,14 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       cwd: project.root,
     });
     releasers.push(() => notifier.close(options.notifyWaitMs ?? 5_000));
+    // A fleet backend that goes away: one line when it does, one when it is back (not one per poll).
+    let backendDown = false;
     const broker = await openBroker(kind, store?.path, lease?.owner, backend && {
       ...backend, maxAttempts: (name) => (project.registry.has(name) ? (project.registry.get(name).retry?.attempts ?? 1) : 1),
+      onStatus: (status) => {
+        backendDown = status.state === "down";
+        emit({ type: "backend", ...status });
+      },
     });
     releasers.push(() => broker.close());
 
@@ -248,7 +255,10 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
           // The broker's fence saw it first: the heartbeat says who took the lease, once.
           lease?.check();
           if (!failure) onLost(e.error);
-        } else emit({ type: "error", message: e.message, error: e.error });
+        } else if (!(backendDown && e.message.startsWith("claiming runs failed"))) {
+          // A claim that fails while the backend is down is that outage, already said once.
+          emit({ type: "error", message: e.message, error: e.error });
+        }
       },
     });
 

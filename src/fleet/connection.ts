@@ -23,15 +23,24 @@ export interface FleetConnection {
   close(): Promise<void>;
 }
 
+/** Hears a Redis connection go away and come back (ioredis reconnects by itself, with backoff). */
+export interface ConnectionWatch {
+  /** The connection failed or closed (called at every failed reconnect too: the caller keeps the first). */
+  down(message: string): void;
+  /** The connection is ready again. */
+  up(): void;
+}
+
 /** PostgreSQL: most pooled connections of each Queue or Worker (BullMQ adds one LISTEN connection to a Worker). */
 const PG_POOL_MAX = 4;
 
 /**
  * Opens what BullMQ needs to reach `target`. Redis: one ioredis connection shared by the Queue and
- * the Worker (BullMQ adds the Worker's blocking connection). PostgreSQL: BullMQ's own pools in the
- * target's schema (`createPostgresBackend`).
+ * the Worker (BullMQ adds the Worker's blocking connection), reconnecting with ioredis's backoff
+ * (50 ms more per attempt, at most 2 s), its state told to `watch`. PostgreSQL: BullMQ's own pools
+ * in the target's schema (`createPostgresBackend`); `watch` is not called (no connection to watch).
  */
-export function openFleetConnection(target: BackendTarget, queueName = QUEUE_NAME): FleetConnection {
+export function openFleetConnection(target: BackendTarget, queueName = QUEUE_NAME, watch?: ConnectionWatch): FleetConnection {
   if (target.kind === "redis") {
     const redis = new Redis({
       host: target.host, port: target.port, db: target.db,
@@ -42,7 +51,9 @@ export function openFleetConnection(target: BackendTarget, queueName = QUEUE_NAM
       maxRetriesPerRequest: null,
     });
     // Errors surface on the commands; an unhandled 'error' event would crash the process.
-    redis.on("error", () => {});
+    redis.on("error", (error: Error) => watch?.down(error.message));
+    redis.on("close", () => watch?.down("connection closed"));
+    redis.on("ready", () => watch?.up());
     return {
       queue: () => new Queue(queueName, { connection: redis, prefix: target.prefix }),
       worker: (options) => new Worker(queueName, null, { ...options, connection: redis, prefix: target.prefix }),

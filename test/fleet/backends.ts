@@ -1,8 +1,10 @@
-import { spawnSync } from "node:child_process";
-import { createConnection } from "node:net";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { Queue, createPostgresBackend } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { parseBackendUrl, type BackendTarget } from "../../src/fleet/backend-url.js";
+import { QUEUE_NAME } from "../../src/fleet/connection.js";
 
 /** The servers this machine kind runs for fleet tests. */
 export const REDIS_URL = "redis://127.0.0.1:6379/0";
@@ -60,4 +62,79 @@ export async function dropNamespace(target: BackendTarget): Promise<void> {
       await client.end();
     }
   }
+}
+
+/** A plain BullMQ Queue on fluid's queue in `target`, as any BullMQ tool opens it. */
+export function plainQueue(target: BackendTarget, name = QUEUE_NAME): { queue: Queue; close: () => Promise<void> } {
+  if (target.kind === "redis") {
+    const redis = new Redis({ host: target.host, port: target.port, db: target.db, maxRetriesPerRequest: null });
+    const queue = new Queue(name, { connection: redis, prefix: target.prefix });
+    return { queue, close: async () => (await queue.close(), redis.disconnect()) };
+  }
+  const queue = new Queue(name, { connection: { connectionString: target.connectionString, schema: target.schema, max: 2 } }, createPostgresBackend) as unknown as Queue;
+  return { queue, close: () => queue.close() };
+}
+
+/** A free TCP port on 127.0.0.1 (for a redis-server of a test's own). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a redis-server of the test's own on `port` (append-only file in `dir`, so a restart keeps the queue); resolves once it accepts connections. */
+export async function startRedisServer(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", ""], { stdio: ["ignore", "pipe", "ignore"] });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`redis-server exited ${code}`)));
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      if (out.includes("Ready to accept connections")) resolve();
+    });
+  });
+  child.removeAllListeners("exit");
+  return child;
+}
+
+/** Stops a child with SIGTERM (redis-server writes its append-only file) and waits for it. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** A TCP proxy on 127.0.0.1:`port` to 127.0.0.1:`target`: `stop` cuts every connection and stops listening (the server "goes away"), `start` listens again on the same port. */
+export function tcpProxy(port: number, target: number): { start: () => Promise<void>; stop: () => Promise<void> } {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  return {
+    start: () => new Promise((resolve, reject) => {
+      server = createServer((client) => {
+        const upstream = createConnection({ host: "127.0.0.1", port: target });
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("error", () => (client.destroy(), upstream.destroy()));
+          s.on("close", () => (sockets.delete(s), client.destroy(), upstream.destroy()));
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    }),
+    stop: () => new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      if (!server) return resolve();
+      server.close(() => resolve());
+      server = undefined;
+    }),
+  };
 }
