@@ -1,3 +1,4 @@
+import { callListener } from "../core/call-listener.js";
 import { hostname } from "node:os";
 import type { ErrorInfo } from "../core/errors.js";
 import type { LogLine, RunState } from "../core/types.js";
@@ -119,9 +120,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   };
   type Job = AlertJob<NotifierKind> & { what: NotifyFailure["what"]; task: string; runId: string };
   const report = (failure: NotifyFailure): void => {
-    try {
-      options.onFailure?.(failure);
-    } catch {} // a failing onFailure hook must not stop the alert queue
+    callListener(options.onFailure, failure); // a failing onFailure hook must not stop the alert queue
   };
   const queue = createAlertQueue<NotifierKind>({
     concurrency: options.concurrency ?? 4,

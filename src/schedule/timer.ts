@@ -47,6 +47,7 @@
  *     `scheduledAt` repeats; silence for the length of the jump (an hour of a 1 s heartbeat)
  *     would be worse.
  */
+import { callListener } from "../core/call-listener.js";
 import { Heap } from "../core/heap.js";
 import type { ResolvedCatchUp } from "../task/task.js";
 import { type MissedFires, missedFires, nextFireAfter } from "./catch-up.js";
@@ -125,11 +126,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   const emit = (event: SchedulerEvent): void => {
     if (!onEvent) return;
-    try {
-      onEvent(event);
-    } catch {
-      // A failing logger must not stop the schedules.
-    }
+    callListener(onEvent, event); // a failing logger must not stop the schedules
   };
 
   const enabled = (task: string): boolean => {

@@ -8,6 +8,7 @@
  * the program's, never the daemon's; the tree is found as in src/process-tree.ts (descendants
  * by parent links, also those that left the group, plus the group).
  */
+import { callListener } from "../core/call-listener.js";
 import type { Readable } from "node:stream";
 import { parseDurationAs } from "../core/duration.js";
 import { ExitCode, FluidError, UsageError } from "../core/errors.js";
@@ -145,9 +146,7 @@ export function createExec(line: (level: "stdout" | "stderr", message: string) =
           tail.push(message);
           if (tail.length > TAIL_LINES * 2) tail.shift();
         }
-        try {
-          line(level, message);
-        } catch {} // a log sink that fails must not crash the process from a stream handler
+        callListener(line, level, message); // a log sink that fails must not crash the process from a stream handler
       });
     const reading = Promise.all([read(child.stdout, "stdout"), read(child.stderr, "stderr")]);
     let stopping: "abort" | "timeout" | undefined;
