@@ -3,7 +3,9 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { Queue, createPostgresBackend } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { afterAll, beforeAll, it } from "vitest";
 import { parseBackendUrl, type BackendTarget } from "../../src/fleet/backend-url.js";
+import { checkBackend } from "../../src/fleet/check-backend.js";
 import { QUEUE_NAME } from "../../src/fleet/connection.js";
 
 /** The servers this machine kind runs for fleet tests. */
@@ -87,9 +89,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a redis-server of the test's own on `port` (append-only file in `dir`, so a restart keeps the queue); resolves once it accepts connections. */
-export async function startRedisServer(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", ""], { stdio: ["ignore", "pipe", "ignore"] });
+/**
+ * Starts a redis-server of the test's own on `port` (append-only file in `dir`, so a restart
+ * keeps the queue; `extra` arguments come last and win); resolves once it accepts connections.
+ */
+export async function startRedisServer(port: number, dir: string, extra: string[] = []): Promise<ChildProcess> {
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", ...extra], { stdio: ["ignore", "pipe", "ignore"] });
   await new Promise<void>((resolve, reject) => {
     let out = "";
     child.once("error", reject);
@@ -136,5 +141,28 @@ export function tcpProxy(port: number, target: number): { start: () => Promise<v
       server.close(() => resolve());
       server = undefined;
     }),
+  };
+}
+
+/**
+ * Gives the calling describe block a prefix / schema of its own on a backend (checked before,
+ * dropped after), and the `test` to declare its tests with: skipped, with the reason as a test
+ * of its own, when the backend is not reachable.
+ */
+export function useOwnNamespace(backend: { name: string; url: string; up: boolean }): { test: typeof it; target: () => BackendTarget } {
+  let namespace: ReturnType<typeof ownTarget> | undefined;
+  beforeAll(async () => {
+    if (!backend.up) return;
+    namespace = ownTarget(backend.url);
+    await checkBackend(namespace.target);
+  });
+  afterAll(async () => namespace?.drop());
+  if (!backend.up) it.skip(`${backend.name} is not reachable on 127.0.0.1: start it to run these tests`, () => {});
+  return {
+    test: backend.up ? it : (it.skip as typeof it),
+    target: () => {
+      if (!namespace) throw new Error("the backend namespace is made in beforeAll: use target() inside a test");
+      return namespace.target;
+    },
   };
 }

@@ -2,11 +2,10 @@ import type { Server } from "node:http";
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect } from "vitest";
 import { openBullmqBroker } from "../../src/broker/bullmq.js";
 import { newQueuedRun } from "../../src/core/queued-run.js";
-import { checkBackend } from "../../src/fleet/check-backend.js";
-import { BACKENDS, ownTarget, plainQueue } from "./backends.js";
+import { BACKENDS, useOwnNamespace, plainQueue } from "./backends.js";
 
 interface BoardQueue {
   name: string;
@@ -19,18 +18,10 @@ describe.each(BACKENDS)("bull-board lists fluid's queue on $name", ({ name, url,
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
-  let namespace: ReturnType<typeof ownTarget> | undefined;
-  beforeAll(async () => {
-    if (!up) return;
-    namespace = ownTarget(url);
-    await checkBackend(namespace.target);
-  });
-  afterAll(async () => namespace?.drop());
-  const test = up ? it : it.skip;
-  if (!up) it.skip(`${name} is not reachable on 127.0.0.1: start it to run these tests`, () => {});
+  const { test, target } = useOwnNamespace({ name, url, up });
 
   test("mounted as docs/fleet.md says, its API lists the queue `fluid` with fluid's runs as jobs", async () => {
-    const broker = await openBullmqBroker({ target: namespace!.target });
+    const broker = await openBullmqBroker({ target: target() });
     cleanups.push(() => broker.close());
     const [ok, boom, waiting] = ["say_hi", "boom", "say_hi"].map((task, n) => newQueuedRun({ name: task, priority: "medium" }, { n }));
     for (const run of [ok!, boom!]) await broker.enqueue(run);
@@ -41,7 +32,7 @@ describe.each(BACKENDS)("bull-board lists fluid's queue on $name", ({ name, url,
     await broker.enqueue(waiting!);
 
     // The board: a plain BullMQ Queue named "fluid" on fluid's prefix (Redis) or schema (PostgreSQL).
-    const plain = plainQueue(namespace!.target);
+    const plain = plainQueue(target());
     cleanups.push(plain.close);
     const serverAdapter = new ExpressAdapter();
     serverAdapter.setBasePath("/queues");

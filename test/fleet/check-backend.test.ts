@@ -1,22 +1,13 @@
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { checkBackend } from "../../src/fleet/check-backend.js";
 import { parseBackendUrl } from "../../src/fleet/backend-url.js";
-import { BACKENDS, HAS_REDIS_SERVER, ownTarget } from "./backends.js";
+import { BACKENDS, HAS_REDIS_SERVER, freePort, ownTarget, startRedisServer, stopChild } from "./backends.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const [redis, postgres] = BACKENDS;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("checkBackend", () => {
   it.runIf(redis.up)("accepts this machine's Redis (noeviction)", async () => {
@@ -36,24 +27,15 @@ describe("checkBackend", () => {
 
   it.runIf(HAS_REDIS_SERVER)("a Redis that may evict keys is refused, saying what to set (a redis-server of its own)", async () => {
     const port = await freePort();
-    const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory-policy", "allkeys-lru"], { stdio: ["ignore", "pipe", "ignore"] });
+    const dir = mkdtempSync(join(tmpdir(), "fluid-evict-"));
+    const server = await startRedisServer(port, dir, ["--appendonly", "no", "--maxmemory-policy", "allkeys-lru"]);
     try {
-      await new Promise<void>((resolve, reject) => {
-        let out = "";
-        server.once("error", reject);
-        server.once("exit", (code) => reject(new Error(`redis-server exited ${code}`)));
-        server.stdout!.on("data", (c: Buffer) => {
-          out += c.toString();
-          if (out.includes("Ready to accept connections")) resolve();
-        });
-      });
       const error = await checkBackend(parseBackendUrl(`redis://127.0.0.1:${port}/0`)).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: "FLUID_BACKEND", message: expect.stringContaining("maxmemory-policy allkeys-lru") });
       expect((error as { hint: string }).hint).toContain("noeviction");
     } finally {
-      const exited = new Promise((r) => server.once("exit", r));
-      server.kill("SIGKILL");
-      await exited;
+      await stopChild(server);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,11 +1,10 @@
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect } from "vitest";
 import { openBullmqBroker } from "../../src/broker/bullmq.js";
 import { newQueuedRun } from "../../src/core/queued-run.js";
-import { checkBackend } from "../../src/fleet/check-backend.js";
 import { fluid, useTempProjects } from "../helpers/cli.js";
 import { useServe } from "../helpers/serve.js";
-import { BACKENDS, ownTarget, plainQueue } from "./backends.js";
+import { BACKENDS, useOwnNamespace, plainQueue } from "./backends.js";
 
 describe.each(BACKENDS)("BullMQ sees how fluid's runs ended, on $name", ({ name, url, up }) => {
   const project = useTempProjects();
@@ -14,21 +13,13 @@ describe.each(BACKENDS)("BullMQ sees how fluid's runs ended, on $name", ({ name,
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
-  let namespace: ReturnType<typeof ownTarget> | undefined;
-  beforeAll(async () => {
-    if (!up) return;
-    namespace = ownTarget(url);
-    await checkBackend(namespace.target);
-  });
-  afterAll(async () => namespace?.drop());
-  const test = up ? it : it.skip;
-  if (!up) it.skip(`${name} is not reachable on 127.0.0.1: start it to run these tests`, () => {});
+  const { test, target } = useOwnNamespace({ name, url, up });
 
   test("ack(id, outcome): a success is a completed job with its result, anything else a failed job with its error", async () => {
     const queueName = "outcomes";
-    const broker = await openBullmqBroker({ target: namespace!.target, queueName });
+    const broker = await openBullmqBroker({ target: target(), queueName });
     cleanups.push(() => broker.close());
-    const plain = plainQueue(namespace!.target, queueName);
+    const plain = plainQueue(target(), queueName);
     cleanups.push(plain.close);
     const runs = ["ok", "bare", "legacy", "boom", "slow", "stopped"].map((n) => newQueuedRun({ name: n, priority: "medium" }, {}));
     for (const run of runs) await broker.enqueue(run);
@@ -52,7 +43,7 @@ describe.each(BACKENDS)("BullMQ sees how fluid's runs ended, on $name", ({ name,
   });
 
   test("through fluid serve --backend: a failing run is a failed job, a successful one completed with its result", async () => {
-    const t = namespace!.target;
+    const t = target();
     const backend = t.kind === "redis" ? `${url}?prefix=${t.prefix}` : `${url}?schema=${t.schema}`;
     const dir = project({
       "fluid.config.ts": `import { defineConfig } from "fluid-tasks";\nexport default defineConfig({ tasks: ["./tasks/*.ts"] });\n`,

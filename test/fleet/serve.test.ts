@@ -1,9 +1,8 @@
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { checkBackend } from "../../src/fleet/check-backend.js";
+import { describe, expect, onTestFinished } from "vitest";
 import { CONFIG, fluid, useTempProjects } from "../helpers/cli.js";
 import { useServe } from "../helpers/serve.js";
-import { BACKENDS, ownTarget } from "./backends.js";
+import { BACKENDS, ownTarget, useOwnNamespace } from "./backends.js";
 
 const TASKS = `import { every, task } from "fluid-tasks";
 export const tick = task({ schedule: every("1s") }, async () => {});
@@ -13,19 +12,11 @@ export const hello = task({}, async () => {});
 describe.each(BACKENDS)("fluid serve --backend on $name", ({ name, url, up }) => {
   const project = useTempProjects();
   const serve = useServe();
-  let namespace: ReturnType<typeof ownTarget> | undefined;
-  beforeAll(async () => {
-    if (!up) return;
-    namespace = ownTarget(url);
-    await checkBackend(namespace.target);
-  });
-  afterAll(async () => namespace?.drop());
-  const test = up ? it : it.skip;
-  if (!up) it.skip(`${name} is not reachable on 127.0.0.1: start it to run these tests`, () => {});
+  const { test, target } = useOwnNamespace({ name, url, up });
 
   test("two daemons fire every slot of a schedule once; fluid queue and cancel from a third store reach the fleet", async () => {
     const dir = project({ "fluid.config.ts": CONFIG, "tasks/t.ts": TASKS });
-    const t = namespace!.target;
+    const t = target();
     const backend = t.kind === "redis" ? `${url}?prefix=${t.prefix}` : `${url}?schema=${t.schema}`;
     // Two daemons of one project on one machine: a store file each (each holds its store's lease).
     const daemons = ["a", "b"].map((n) => serve(dir, { args: ["--backend", backend], env: { FLUID_STORE: join(dir, `${n}.db`) } }));
