@@ -24,7 +24,7 @@ describe("requirePrebundled", () => {
     expect(new croner.Cron("0 * * * *", { paused: true }).getPattern()).toBe("0 * * * *");
     expect(requirePrebundled(entry)).toBe(croner);
     // An earlier bundle of the same entry (an older install) is removed when one is written.
-    const stale = join(cache(), readdirSync(cache()).find((n) => n.startsWith("croner-"))!.replace(/-[\d.]+-/, "-0.0.1-"));
+    const stale = join(cache(), readdirSync(cache()).find((n) => n.startsWith("croner-"))!.replace(/^(croner-[0-9a-f]{8})-[\d.]+-/, "$1-0.0.1-"));
     writeFileSync(stale, "old");
     writeFileSync(`${stale}-x.v8`, "old");
     await buildPrebundle(entry, { external: ["nothing"] }); // another bundle of that entry: written now
