@@ -2,7 +2,7 @@ import type { Daemon, DaemonEvent } from "../daemon/serve.js";
 import { waitForRun } from "../daemon/client.js";
 import type { DaemonView, ViewEvent } from "../http/view.js";
 
-const VIEW_EVENTS = new Set<DaemonEvent["type"]>(["run-start", "run-end", "log", "fire", "fire-skipped"]);
+const VIEW_EVENTS = new Set<DaemonEvent["type"]>(["run-start", "run-end", "log", "fire", "queued", "fire-skipped"]);
 
 /** What the HTTP server sees of a running daemon (the http layer does not import the daemon). */
 export function daemonView(daemon: Daemon): DaemonView {

@@ -64,7 +64,10 @@ export type DaemonEvent =
   | { type: "run-start"; run: QueuedRun }
   | { type: "run-end"; run: QueuedRun; state: string; durationMs: number; error?: { name: string; message: string }; retryInMs?: number }
   | { type: "log"; line: RunLogLine }
+  /** A schedule fired; emitted as its run is queued, before the run can start. */
   | { type: "fire"; fire: Fire; runId: string }
+  /** `Daemon.queue` (the HTTP API) queued a run; emitted before the run can start. */
+  | { type: "queued"; runId: string; task: string }
   | { type: "fire-skipped"; fire: Fire; reason: string; skipped: number }
   | { type: "scheduler"; event: SchedulerEvent }
   | { type: "recovered"; runs: number; interrupted: number }
@@ -285,13 +288,14 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
         emit({ type: "fire-skipped", fire: f, reason, skipped });
         return;
       }
-      const id = await queueRun(task, task.schedule?.params ?? {}, "schedule", f.scheduledAt);
-      emit({ type: "fire", fire: f, runId: id });
+      await queueRun(task, task.schedule?.params ?? {}, "schedule", (runId) => emit({ type: "fire", fire: f, runId }), f.scheduledAt);
     };
-    const queueRun = async (task: Task, params: Record<string, unknown>, trigger: "schedule" | "queue", scheduledAt?: number): Promise<string> => {
+    /** `announce` is told the run's id before the enqueue: the consumer may start the run before the enqueue's promise settles, and "queued" must come before "start". */
+    const queueRun = async (task: Task, params: Record<string, unknown>, trigger: "schedule" | "queue", announce: (runId: string) => void, scheduledAt?: number): Promise<string> => {
       // On a fleet backend every daemon's timer enqueues the slot under the same id: one run results.
       const slotId = scheduledAt !== undefined && broker.kind === "bullmq" ? { id: slotRunId(task.name, scheduledAt) } : {};
       const run = newQueuedRun(task, params, { trigger, ...slotId, ...(scheduledAt !== undefined ? { scheduledAt } : {}) });
+      announce(run.id);
       await enqueueRecorded(broker, store, task, run);
       return run.id;
     };
@@ -373,7 +377,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       },
       async queue(taskName, params = {}) {
         const task = project.registry.get(taskName);
-        return queueRun(task, validateParams(task.name, task.params, params), "queue");
+        return queueRun(task, validateParams(task.name, task.params, params), "queue", (runId) => emit({ type: "queued", runId, task: task.name }));
       },
       startedAt,
       registry: () => project.registry,

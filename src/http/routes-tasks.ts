@@ -132,7 +132,6 @@ export function taskRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
       }
       throw error;
     }
-    parts.hub.publish("run-queued", { id, task: task.name, trigger: "queue", at: parts.now() });
     const current = (): RunRecord => parts.view.store?.latestAttempt(id) ?? {
       id, attempt: 1, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "queued", trigger: "queue", params: {}, queuedAt: parts.now(), host: "", pid: process.pid,
     };

@@ -164,6 +164,10 @@ function dispatch(parts: ApiParts, event: ViewEvent): void {
       if (parts.hub.size === 0) return;
       parts.hub.publish("run-queued", { id: event.runId, task: event.fire.task, trigger: "schedule", at: parts.now() });
       return;
+    case "queued":
+      if (parts.hub.size === 0) return;
+      parts.hub.publish("run-queued", { id: event.runId, task: event.task, trigger: "queue", at: parts.now() });
+      return;
     case "fire-skipped":
       parts.metrics.observe(event);
       parts.hub.publish("fire-skipped", { task: event.fire.task, scheduledAt: event.fire.scheduledAt, reason: event.reason, skipped: event.skipped });

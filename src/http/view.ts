@@ -12,6 +12,7 @@ export type ViewEvent =
   | { type: "run-end"; run: QueuedRun; state: string; durationMs: number; error?: { name: string; message: string }; retryInMs?: number }
   | { type: "log"; line: RunLogLine }
   | { type: "fire"; fire: { task: string; scheduledAt: number }; runId: string }
+  | { type: "queued"; runId: string; task: string }
   | { type: "fire-skipped"; fire: { task: string; scheduledAt: number }; reason: string; skipped: number };
 
 /** A run executing now in the daemon. */

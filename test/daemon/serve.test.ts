@@ -49,6 +49,28 @@ describe("fluid serve: the consumer side", () => {
     expect(end).toMatchObject({ id, task: "echo", state: "success", result: 41, trigger: "queue" });
   });
 
+  it("reports a run queued before it can start: before the broker has it", async () => {
+    const broker = d.daemon.broker;
+    const enqueue = broker.enqueue.bind(broker);
+    const announcedAtEnqueue: boolean[] = [];
+    broker.enqueue = (run, record) => {
+      announcedAtEnqueue.push(d.events.some((e) => e.type === "queued" && e.runId === run.id));
+      return enqueue(run, record);
+    };
+    let ids: string[];
+    try {
+      ids = await Promise.all(Array.from({ length: 20 }, (_, v) => d.daemon.queue("echo", { v })));
+    } finally {
+      broker.enqueue = enqueue;
+    }
+    expect(announcedAtEnqueue).toEqual(Array(20).fill(true));
+    await d.waitFor(() => ids.every((id) => ends(d.events).some((e) => e.run.id === id)));
+    for (const id of ids) {
+      const kinds = d.events.filter((e) => (e.type === "queued" && e.runId === id) || ((e.type === "run-start" || e.type === "run-end") && e.run.id === id)).map((e) => e.type);
+      expect(kinds).toEqual(["queued", "run-start", "run-end"]);
+    }
+  });
+
   it("refuses invalid params when queueing", async () => {
     await expect(d.daemon.queue("echo", { v: "x" })).rejects.toMatchObject({ code: "FLUID_PARAMS" });
   });
@@ -152,6 +174,12 @@ describe("fluid serve: schedules", () => {
       expect(fires.length).toBeLessThanOrEqual(6);
       expect(fires.every((t) => t % 200 === 0)).toBe(true);
       expect(new Set(fires).size).toBe(fires.length);
+      // Each fire is told before its run starts.
+      for (const f of d.events.filter((e) => e.type === "fire")) {
+        const id = (f as { runId: string }).runId;
+        const start = d.events.findIndex((e) => e.type === "run-start" && e.run.id === id);
+        if (start >= 0) expect(d.events.indexOf(f)).toBeLessThan(start);
+      }
     } finally {
       await d.close();
     }
