@@ -80,7 +80,10 @@ export function openRedisHistory(target: Extract<BackendTarget, { kind: "redis" 
     ...(o.failFast ? { maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 } : { maxRetriesPerRequest: null }),
     lazyConnect: false,
   }) as HistoryRedis;
-  redis.on("error", () => {}); // errors surface on the commands; an unhandled 'error' event would crash the process
+  // Errors surface on the commands (an unhandled 'error' event would crash the process); the last
+  // one says why a command failed better than "Connection is closed.".
+  let lastError: string | undefined;
+  redis.on("error", (error: Error) => void (lastError = error.message));
   redis.defineCommand("fluidHistoryWrite", { numberOfKeys: 5, lua: WRITE });
   redis.defineCommand("fluidHistoryPrune", { numberOfKeys: 2, lua: PRUNE });
   const k = keys(target.prefix);
@@ -92,7 +95,8 @@ export function openRedisHistory(target: Extract<BackendTarget, { kind: "redis" 
       return await fn();
     } catch (error) {
       if (isFluidError(error)) throw error;
-      throw new BackendError(`cannot read ${what} from the Redis backend ${target.display}: ${(error as Error).message}`, {
+      const message = /Connection is closed/.test((error as Error).message) && lastError ? lastError : (error as Error).message;
+      throw new BackendError(`cannot read ${what} from the Redis backend ${target.display}: ${message}`, {
         cause: error, hint: "start Redis, or check the backend URL (config `backend`, FLUID_BACKEND_URL, --backend)",
       });
     }

@@ -81,6 +81,8 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
   let trims = new Map<string, LogTrim>();
   const caps = new Map<string, CapState>();
   let inFlight: Promise<void> | undefined;
+  /** Rows of the batch in flight (lost too when `close` gives up on it). */
+  let inFlightRows = 0;
   let scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   let failingSince: number | undefined;
   let failDelay = 100;
@@ -173,6 +175,7 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
     }
     if (rows() === 0 && trims.size === 0) return;
     const batch = takeBatch();
+    inFlightRows = batch.attempts.length + batch.logs.length;
     const run = (async () => {
       try {
         await markInterrupted(batch);
@@ -202,6 +205,7 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
       await run;
     } finally {
       inFlight = undefined;
+      inFlightRows = 0;
       if (rows() > 0 || trims.size > 0) schedule(failingSince === undefined ? 0 : failDelay);
     }
   };
@@ -265,7 +269,8 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
         clearTimeout(timer);
         if (!ok) await new Promise((r) => setTimeout(r, Math.min(failDelay, Math.max(0, deadline - Date.now()))));
       }
-      if (rows() > 0) report(`run history: ${rows()} records and log lines could not be written to the backend ${backend.where} before closing; they are lost (each daemon's own store still has them)`);
+      const lost = rows() + inFlightRows;
+      if (lost > 0) report(`run history: ${lost} records and log lines could not be written to the backend ${backend.where} before closing; they are lost (each daemon's own store still has them)`);
       await backend.close();
     },
     async getRun(idOrPrefix) {

@@ -67,7 +67,7 @@ describe("fleet run history writes", () => {
   function fakeBackend() {
     const batches: HistoryBatch[] = [];
     const backend = {
-      down: false,
+      down: false as boolean,
       batches,
       where: "fake://",
       async write(batch: HistoryBatch) {
