@@ -217,7 +217,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     releasers.push(() => broker.close());
     // On a fleet backend every attempt and log line also goes to the fleet's run history (docs/fleet.md).
     const history = kind === "bullmq" && local ? await openProjectHistory(project.config, {
-      backend, onError: (message) => emit({ type: "error", message }),
+      // A warning: the backend's outage is already said by the broker's `backend` lines.
+      backend, onError: (message) => emit({ type: "warning", message }),
     }) : undefined;
     if (history) releasers.push(() => history.close());
     const store = local && history ? withHistory(local, history) : local;
