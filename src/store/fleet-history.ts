@@ -169,10 +169,8 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
   };
 
   const flushNow = async (): Promise<void> => {
-    if (inFlight) {
-      await inFlight.catch(() => {}); // that flush reports its own failure
-      if (rows() === 0 && trims.size === 0) return;
-    }
+    // One batch in flight at a time, so an attempt's log lines land in order.
+    while (inFlight) await inFlight.catch(() => {}); // that flush reports its own failure
     if (rows() === 0 && trims.size === 0) return;
     const batch = takeBatch();
     inFlightRows = batch.attempts.length + batch.logs.length;

@@ -103,6 +103,29 @@ describe("fleet run history writes", () => {
     await history.close();
   });
 
+  it("one batch in flight at a time: what comes in meanwhile goes in the next, after it", async () => {
+    const backend = fakeBackend();
+    let writing = 0;
+    let most = 0;
+    const write = backend.write;
+    backend.write = async (batch) => {
+      most = Math.max(most, ++writing);
+      await new Promise((r) => setTimeout(r, 20));
+      await write(batch);
+      writing--;
+    };
+    const history = createFleetHistory(backend);
+    history.appendLogs("r1", 1, [{ ts: T0, level: "info", message: "first" }]);
+    const first = history.flush();
+    history.appendLogs("r1", 1, [{ ts: T0, level: "info", message: "second" }]);
+    const second = history.flush();
+    history.appendLogs("r1", 1, [{ ts: T0, level: "info", message: "third" }]);
+    await Promise.all([first, second, history.flush()]);
+    expect(most).toBe(1);
+    expect(backend.batches.flatMap((b) => b.logs.map((l) => l.line.message))).toEqual(["first", "second", "third"]);
+    await history.close();
+  });
+
   it("a backend that cannot be reached: rows stay buffered and land when it is back, said in two lines; over the bound the oldest log lines are dropped, and said", async () => {
     const backend = fakeBackend();
     const messages: string[] = [];
