@@ -80,7 +80,7 @@ describe("a daemon whose Redis is restarted mid-run", () => {
     const history = JSON.parse((await fluid(["history", "--json"], { cwd: dir, env })).stdout) as Array<{ id: string; state: string }>;
     expect(history.map((r) => r.id).sort()).toEqual([...queued].sort());
     expect(history.every((r) => r.state === "success")).toBe(true);
-  });
+  }, 60_000); // an outage of a few seconds, nine runs and a look at the run history: slower than most on a loaded machine
 });
 
 const postgres = BACKENDS.find((b) => b.name === "postgres")!;
@@ -152,5 +152,5 @@ describe("a daemon whose PostgreSQL goes away mid-run (a TCP proxy of the test's
     const history = JSON.parse((await fluid(["history", "--json"], { cwd: dir, env })).stdout) as Array<{ id: string; state: string }>;
     expect(history.map((r) => r.id).sort()).toEqual([...queued].sort());
     expect(history.every((r) => r.state === "success")).toBe(true);
-  });
+  }, 60_000); // an outage of a few seconds, nine runs and a look at the run history: slower than most on a loaded machine
 });
