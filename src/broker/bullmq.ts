@@ -97,6 +97,15 @@ function completedValue(outcome: AckOutcome | undefined): unknown {
 /** BullMQ priorities: jobs without one go first, then lower numbers. */
 const PRIORITY: Record<Priority, number> = { high: 0, medium: 1, low: 2 };
 const PENDING = new Set(["waiting", "prioritized", "delayed", "waiting-children", "active"]);
+/**
+ * The attempt a claimed job runs as: BullMQ's attempts made (fluid's retries) plus one, plus its
+ * stalls: a run whose daemon died (its claim expired, BullMQ gave it back) runs again as the next
+ * attempt, so the run history keeps the dead daemon's attempt (`interrupted`) apart from the new one.
+ */
+function attemptOf(job: FluidJob): number {
+  return job.attemptsMade + 1 + (job.stalledCounter ?? 0);
+}
+
 /** After a failed claim the next is tried this long later, doubled each time up to MAX_CLAIM_BACKOFF_MS. */
 const CLAIM_BACKOFF_MS = 100;
 const MAX_CLAIM_BACKOFF_MS = 2000;
@@ -198,7 +207,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     const f = (job.opts as { fluid?: Partial<FluidJobFields> }).fluid ?? {};
     const priority = (Object.keys(PRIORITY) as Priority[]).find((p) => PRIORITY[p] === (job.opts.priority ?? 0)) ?? "medium";
     return {
-      id: runIdOf(job.id!), task: job.name, params: job.data ?? {}, priority, attempt: job.attemptsMade + 1,
+      id: runIdOf(job.id!), task: job.name, params: job.data ?? {}, priority, attempt: attemptOf(job),
       trigger: f.trigger ?? "queue", runAfter: job.timestamp + (job.delay ?? 0), queuedAt: f.queuedAt ?? job.timestamp,
       ...(f.fromRunId ? { fromRunId: f.fromRunId } : {}),
       ...(f.rootRunId ? { rootRunId: f.rootRunId } : {}),
@@ -351,7 +360,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         return false;
       }
       const { job } = entry;
-      const next = attempt > job.attemptsMade + 1 && (job.opts.attempts ?? 1) > job.attemptsMade + 1;
+      const next = attempt > attemptOf(job) && (job.opts.attempts ?? 1) > job.attemptsMade + 1;
       if (next) {
         // A retry: BullMQ counts the attempt (attemptsMade) and delays the job by our backoff.
         retryDelays.set(id, Math.max(0, runAfter - Date.now()));

@@ -24,7 +24,7 @@ export async function cancelCommand(idOrPrefix: string, o: { config?: string }, 
     io.err.write(`cancelling ${r.task} ${r.id}: the daemon aborts its signal\n`);
     // Report how it ends; a task that ignores its signal ends when it returns.
     for (let i = 0; i < 100; i++) {
-      const latest = conn.store.getRun(r.id).run;
+      const latest = (await conn.runs.getRun(r.id)).run;
       if (FINAL_STATES.has(latest.state)) {
         io.err.write(`${r.task} ${r.id} ${stateText(c, latest.state)}\n`);
         return ExitCode.success;

@@ -4,7 +4,7 @@ import type { RunRecord } from "../core/run-record.js";
 import { FINAL_STATES, type RunState } from "../core/types.js";
 import { stateText, table, type Output } from "./output.js";
 import { loadForStore } from "./project.js";
-import { localTime, readStore } from "./store-access.js";
+import { localTime, readRuns } from "./store-access.js";
 
 const STATES: RunState[] = ["queued", "running", ...FINAL_STATES];
 
@@ -31,15 +31,15 @@ export async function historyCommand(o: HistoryOptions, io: Output): Promise<num
   if (o.task !== undefined && !project.registry.has(o.task) && !project.broken?.length) {
     project.registry.get(o.task); // throws UnknownTaskError with a suggestion
   }
-  const store = await readStore(project);
+  const store = await readRuns(project);
   let runs: RunRecord[] = [];
   try {
-    runs = store?.listRuns({
+    runs = await store?.runs.listRuns({
       ...(o.task ? { task: o.task } : {}), ...(state ? { state } : {}),
       ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}), limit,
     }) ?? [];
   } finally {
-    store?.close();
+    await store?.close();
   }
   if (o.json) {
     io.out.write(JSON.stringify(runs) + "\n");

@@ -18,8 +18,8 @@ export function daemonView(daemon: Daemon): DaemonView {
     queue: (task, params) => daemon.queue(task, params),
     cancel: (id) => daemon.cancel(id),
     waitForRun: (id, timeoutMs, signal, pollMs) => {
-      if (!daemon.store) return Promise.reject(new Error("this daemon records no runs (store: false), so it cannot wait for one"));
-      return waitForRun({ store: daemon.store, broker: daemon.broker }, id, { timeoutMs, ...(signal ? { signal } : {}), ...(pollMs ? { pollMs } : {}) });
+      if (!daemon.runs) return Promise.reject(new Error("this daemon records no runs (store: false), so it cannot wait for one"));
+      return waitForRun({ runs: daemon.runs, broker: daemon.broker }, id, { timeoutMs, ...(signal ? { signal } : {}), ...(pollMs ? { pollMs } : {}) });
     },
     queueCounts: () => daemon.broker.counts(),
     running: () => daemon.consumer.running().map((r) => ({ id: r.run.id, task: r.run.task, attempt: r.run.attempt, startedAt: r.startedAt })),

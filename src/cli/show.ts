@@ -2,10 +2,9 @@ import type { ChalkInstance } from "chalk";
 import { formatDuration } from "../core/duration.js";
 import { StoreError, type ErrorInfo } from "../core/errors.js";
 import type { RunDetails, RunRecord } from "../core/run-record.js";
-import type { Store } from "../store/store.js";
 import { formatLogLine, stateText, type Output } from "./output.js";
 import { loadForStore } from "./project.js";
-import { localTime, readStore } from "./store-access.js";
+import { localTime, readRuns } from "./store-access.js";
 
 /** Options of `fluid show` and `fluid logs`. */
 export interface ShowOptions {
@@ -15,12 +14,12 @@ export interface ShowOptions {
 
 async function details(id: string, o: ShowOptions, io: Output): Promise<RunDetails> {
   const project = await loadForStore(o.config, "none", io);
-  const store: Store | undefined = await readStore(project);
+  const store = await readRuns(project);
   if (!store) throw new StoreError(`unknown run id "${id}": no runs are recorded yet`, { hint: "`fluid history` lists recorded runs" });
   try {
-    return store.getRun(id);
+    return await store.runs.getRun(id);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

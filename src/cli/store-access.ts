@@ -2,6 +2,7 @@ import type { Project } from "../config/load.js";
 import { StoreError } from "../core/errors.js";
 import { openProjectStore } from "../store/project-store.js";
 import type { Store } from "../store/store.js";
+import { storeReader, type RunReader } from "../store/run-reader.js";
 
 /**
  * Opens the project's store for reading, or returns undefined when recording is off or
@@ -18,6 +19,21 @@ export async function readStore(project: Project): Promise<Store | undefined> {
     if (error instanceof StoreError && /older fluid-tasks/.test(error.message)) return openProjectStore(project.config);
     throw error;
   }
+}
+
+/**
+ * What `fluid history`, `show` and `logs` read: the fleet's run history when the project has a
+ * backend (config `backend`, FLUID_BACKEND_URL), else the local store (undefined when recording
+ * is off or nothing is recorded yet). `close` it when done.
+ */
+export async function readRuns(project: Project): Promise<{ runs: RunReader; close: () => Promise<void> } | undefined> {
+  if (project.config.backend) {
+    const { openProjectHistory } = await import("../store/project-history.js");
+    const history = (await openProjectHistory(project.config, { failFast: true }))!;
+    return { runs: history, close: () => history.close() };
+  }
+  const store = await readStore(project);
+  return store && { runs: storeReader(store), close: async () => store.close() };
 }
 
 /** Opens the project's store for writing; a StoreError explains what is wrong and what to do. */

@@ -10,6 +10,9 @@ import { ConfigError, RunInterruptedError, StoreError, UsageError, WaitTimeoutEr
 import { printStoreError } from "../persistence/outage.js";
 import { isTransient, toStoreError } from "../persistence/store-error.js";
 import { openProjectStore } from "../store/project-store.js";
+import { openProjectHistory } from "../store/project-history.js";
+import { storeReader, type RunReader } from "../store/run-reader.js";
+import { withHistory } from "../store/with-history.js";
 import type { RunRecord } from "../core/run-record.js";
 import type { Store } from "../store/store.js";
 import { redactParams, validateParams } from "../task/params.js";
@@ -20,8 +23,11 @@ import { openBroker } from "./open-broker.js";
 /** The store and the SQLite broker of a project, for processes that talk to a daemon. */
 export interface Connection {
   project: Project;
+  /** The local store; on a fleet backend what it records goes to the fleet's run history too. */
   store: Store;
   broker: Broker;
+  /** Where runs are looked up: the fleet's run history on a backend, else the local store. */
+  runs: RunReader;
   /** Closes the broker, then the store; never throws (what it could not write is reported on stderr). */
   close(): Promise<void>;
 }
@@ -36,33 +42,40 @@ function report(error: unknown, path: string): void {
  * backend's BullMQ queue when the config has a `backend` (docs/fleet.md). `close()` never throws.
  */
 export async function connect(project: Project): Promise<Connection> {
-  const store = await openProjectStore(project.config);
-  if (!store || store.path === ":memory:") {
+  const local = await openProjectStore(project.config);
+  if (!local || local.path === ":memory:") {
     throw new ConfigError("queueing needs a store file that the daemon shares", {
       hint: "remove `store: false` (or the \":memory:\" path) from the config",
     });
   }
+  let broker: Broker | undefined;
   try {
-    // With a fleet backend the run goes to the backend's queue, for any daemon of the fleet.
+    // With a fleet backend the run goes to the backend's queue, for any daemon of the fleet, and
+    // its records to the fleet's run history, where every machine reads them.
     const backend = project.config.backend;
-    const broker = backend
-      ? await openBroker("bullmq", store.path, undefined, { ...backend, maxAttempts: (name) => (project.registry.has(name) ? (project.registry.get(name).retry?.attempts ?? 1) : 1) })
-      : await openBroker("sqlite", store.path);
+    broker = backend
+      ? await openBroker("bullmq", local.path, undefined, { ...backend, maxAttempts: (name) => (project.registry.has(name) ? (project.registry.get(name).retry?.attempts ?? 1) : 1) })
+      : await openBroker("sqlite", local.path);
+    const history = await openProjectHistory(project.config, { failFast: true });
+    const store = history ? withHistory(local, history) : local;
+    const opened = broker;
     return {
-      project, store, broker,
+      project, store, broker, runs: history ?? storeReader(local),
       // Never throws: after a committed enqueue, a failing close must not make the caller
       // believe nothing was queued and queue it again. What it could not write is reported.
       async close() {
-        await broker.close().catch((error: unknown) => report(error, store.path));
+        await opened.close().catch((error: unknown) => report(error, local.path));
+        await history?.close().catch((error: unknown) => report(error, local.path));
         try {
-          store.close();
+          local.close();
         } catch (error) {
-          report(error, store.path);
+          report(error, local.path);
         }
       },
     };
   } catch (error) {
-    store.close();
+    await broker?.close().catch(() => {}); // the error being thrown says what went wrong
+    local.close();
     throw error;
   }
 }
@@ -134,17 +147,18 @@ const STORE_PATIENCE_MS = 10_000;
  * failures a retry may cure) or knows no run with this id (neither recorded nor queued);
  * a WaitTimeoutError (exit 124) after `timeoutMs`; a RunInterruptedError when `signal` aborts.
  */
-export async function waitForRun(conn: Pick<Connection, "store" | "broker">, id: string, o: WaitOptions = {}): Promise<RunRecord> {
+export async function waitForRun(conn: Pick<Connection, "broker"> & ({ runs: RunReader } | { store: Store }), id: string, o: WaitOptions = {}): Promise<RunRecord> {
+  const runs = "runs" in conn ? conn.runs : storeReader(conn.store);
   const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
   let failingSince: number | undefined;
   let latest: RunRecord | undefined;
   for (;;) {
     if (o.signal?.aborted) throw new RunInterruptedError("stopped waiting");
     try {
-      latest = conn.store.latestAttempt(id);
+      latest = await runs.latestAttempt(id);
       const queued = await conn.broker.has(id);
       if (latest === undefined && !queued) {
-        throw new StoreError(`no run with id "${id}" in ${conn.store.path}: it is neither recorded nor queued`, {
+        throw new StoreError(`no run with id "${id}" in ${runs.where}: it is neither recorded nor queued`, {
           hint: "check the run id (`fluid history` lists runs) and that this process uses the daemon's store",
         });
       }
@@ -177,7 +191,7 @@ export type CancelResult =
  * Cancels a run by id or unique prefix: a queued run is removed (recorded `cancelled`); a
  * running one is flagged, and the daemon aborts its signal within a poll interval.
  */
-export async function cancel(conn: Connection, idOrPrefix: string): Promise<CancelResult> {
+export async function cancel(conn: Pick<Connection, "project" | "store" | "broker" | "runs">, idOrPrefix: string): Promise<CancelResult> {
   const run = await findRun(conn, idOrPrefix);
   const result = await conn.broker.cancel(run.id);
   if (result === "unknown") return { outcome: "ended", run };
@@ -201,10 +215,10 @@ export async function cancel(conn: Connection, idOrPrefix: string): Promise<Canc
  * store does not show yet (the daemon writes its records a moment later, or retries a write
  * while another process holds the lock) waits up to a second for the record.
  */
-async function findRun(conn: Connection, idOrPrefix: string): Promise<RunRecord> {
+async function findRun(conn: Pick<Connection, "broker" | "runs">, idOrPrefix: string): Promise<RunRecord> {
   for (let waited = 0; ; waited += 50) {
     try {
-      return conn.store.getRun(idOrPrefix).run;
+      return (await conn.runs.getRun(idOrPrefix)).run;
     } catch (error) {
       if (!(error instanceof StoreError) || waited >= 1000 || !(await conn.broker.has(idOrPrefix))) throw error;
     }

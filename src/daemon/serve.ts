@@ -11,6 +11,9 @@ import { createScheduler, type Fire, type SchedulerEvent, type UpcomingFire } fr
 import { isStarterAlive } from "../persistence/pid-alive.js";
 import { startPruning } from "../store/maybe-prune.js";
 import { openProjectStore } from "../store/project-store.js";
+import { openProjectHistory } from "../store/project-history.js";
+import { storeReader, type RunReader } from "../store/run-reader.js";
+import { withHistory } from "../store/with-history.js";
 import type { Store } from "../store/store.js";
 import type { TaskState } from "../core/run-record.js";
 import type { Registry } from "../config/registry.js";
@@ -108,6 +111,8 @@ export interface Daemon {
   consumer: Consumer;
   broker: Broker;
   store: Store | undefined;
+  /** Where runs are looked up: the fleet's run history on a backend, else the local store (undefined without one). */
+  runs: RunReader | undefined;
   /** Sends the alerts of runs (docs/notify.md); `notifier.stats()` counts them. */
   notifier: Notifier;
   /** When `serve` was called (epoch ms). */
@@ -181,28 +186,28 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       });
       releasers.push(() => lease!.release());
     }
-    const store = await openProjectStore(project.config);
-    if (store) releasers.push(() => store.close());
+    const local = await openProjectStore(project.config);
+    if (local) releasers.push(() => local.close());
     const backend = options.backend !== undefined ? { ...project.config.backend, url: options.backend } : project.config.backend;
-    const kind = options.broker ?? (backend ? "bullmq" : store && store.path !== ":memory:" ? "sqlite" : "memory");
+    const kind = options.broker ?? (backend ? "bullmq" : local && local.path !== ":memory:" ? "sqlite" : "memory");
     if (kind === "bullmq" && !backend) {
       throw new ConfigError("the bullmq broker needs a backend", { hint: "set `backend` in the config, FLUID_BACKEND_URL, or --backend redis://127.0.0.1:6379/0" });
     }
-    if (kind === "sqlite" && (!store || store.path === ":memory:")) {
+    if (kind === "sqlite" && (!local || local.path === ":memory:")) {
       throw new ConfigError("the SQLite broker needs a store file", { hint: "set store.path in the config, or use --broker memory" });
     }
     // Alerts of failed and recovered runs, in the background; shutdown waits for them briefly.
     const notifier = createNotifier({
       config: () => project.config.notify,
       task: (name) => (project.registry.has(name) ? project.registry.get(name) : undefined),
-      ...(store ? { previous: (task: string, runId: string) => previousHealth(store, task, runId) } : {}),
+      ...(local ? { previous: (task: string, runId: string) => previousHealth(local, task, runId) } : {}),
       onFailure: (failure) => emit({ type: "notify-failed", failure }),
       cwd: project.root,
     });
     releasers.push(() => notifier.close(options.notifyWaitMs ?? 5_000));
     // A fleet backend that goes away: one line when it does, one when it is back (not one per poll).
     let backendDown = false;
-    const broker = await openBroker(kind, store?.path, lease?.owner, backend && {
+    const broker = await openBroker(kind, local?.path, lease?.owner, backend && {
       ...backend, maxAttempts: (name) => (project.registry.has(name) ? (project.registry.get(name).retry?.attempts ?? 1) : 1),
       onStatus: (status) => {
         backendDown = status.state === "down";
@@ -210,6 +215,13 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       },
     });
     releasers.push(() => broker.close());
+    // On a fleet backend every attempt and log line also goes to the fleet's run history (docs/fleet.md).
+    const history = kind === "bullmq" && local ? await openProjectHistory(project.config, {
+      // A warning: the backend's outage is already said by the broker's `backend` lines.
+      backend, onError: (message) => emit({ type: "warning", message }),
+    }) : undefined;
+    if (history) releasers.push(() => history.close());
+    const store = local && history ? withHistory(local, history) : local;
 
     // A daemon that died left claimed runs and `running` rows: put them back and say so. Only
     // runs claimed by someone other than the lease holder (us) go back, and the broker is fenced
@@ -348,6 +360,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       consumer,
       broker,
       store,
+      runs: history ?? (local ? storeReader(local) : undefined),
       notifier,
       done,
       stop(reason = "stop requested") {
@@ -398,7 +411,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       },
       async cancel(idOrPrefix) {
         if (!store) throw new StoreError("this daemon records no runs (store: false), so it cannot look a run up to cancel it");
-        return cancelRun({ project, store, broker, close: async () => {} }, idOrPrefix);
+        return cancelRun({ project, store, broker, runs: history ?? storeReader(store) }, idOrPrefix);
       },
       upcoming: (n) => scheduler.upcoming(n),
       lastFires: () => lastFireAt,

@@ -76,7 +76,11 @@ describe("a daemon whose Redis is restarted mid-run", () => {
     expect(outage[0]!.message).toMatch(/unreachable .*reconnecting with backoff/);
     expect(outage[1]!.message).toMatch(/reachable again after [\d.]+ s/);
     expect(daemon.lines.filter((l) => l.event === "error")).toEqual([]);
-  });
+    // The fleet's run history lost no record either: every run, success, read from the backend.
+    const history = JSON.parse((await fluid(["history", "--json"], { cwd: dir, env })).stdout) as Array<{ id: string; state: string }>;
+    expect(history.map((r) => r.id).sort()).toEqual([...queued].sort());
+    expect(history.every((r) => r.state === "success")).toBe(true);
+  }, 60_000); // an outage of a few seconds, nine runs and a look at the run history: slower than most on a loaded machine
 });
 
 const postgres = BACKENDS.find((b) => b.name === "postgres")!;
@@ -144,5 +148,9 @@ describe("a daemon whose PostgreSQL goes away mid-run (a TCP proxy of the test's
     expect(outage[0]!.message).toMatch(/unreachable \(.+\); reconnecting with backoff/);
     expect(outage[1]!.message).toMatch(/reachable again after [\d.]+ s/);
     expect(daemon.lines.filter((l) => l.event === "error")).toEqual([]);
-  });
+    // The fleet's run history lost no record either: every run, success, read from the backend.
+    const history = JSON.parse((await fluid(["history", "--json"], { cwd: dir, env })).stdout) as Array<{ id: string; state: string }>;
+    expect(history.map((r) => r.id).sort()).toEqual([...queued].sort());
+    expect(history.every((r) => r.state === "success")).toBe(true);
+  }, 60_000); // an outage of a few seconds, nine runs and a look at the run history: slower than most on a loaded machine
 });

@@ -1,0 +1,25 @@
+import type { RunDetails, RunQuery, RunRecord } from "../core/run-record.js";
+import type { Store } from "./store.js";
+
+/**
+ * What `fluid history`, `show`, `logs`, `cancel` and `queue --wait` read runs through: the local
+ * SQLite store (embedded) or the fleet backend's run history (`openFleetHistory`). Async, so a
+ * network backend can implement it; the methods mean what `Store`'s methods of the same name mean.
+ */
+export interface RunReader {
+  /** Where the runs are read from, for messages: the store file, or the backend's URL without password. */
+  readonly where: string;
+  getRun(idOrPrefix: string): Promise<RunDetails>;
+  latestAttempt(id: string): Promise<RunRecord | undefined>;
+  listRuns(query?: RunQuery): Promise<RunRecord[]>;
+}
+
+/** A `RunReader` over a SQLite store (the store stays the caller's to close). */
+export function storeReader(store: Store): RunReader {
+  return {
+    where: store.path,
+    getRun: async (idOrPrefix) => store.getRun(idOrPrefix),
+    latestAttempt: async (id) => store.latestAttempt(id),
+    listRuns: async (query) => store.listRuns(query),
+  };
+}
