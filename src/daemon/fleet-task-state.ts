@@ -44,6 +44,9 @@ export async function openFleetTaskState(
   let version = 0;
   let polling = false;
   let failing = false;
+  let closing = false;
+  /** Writes of last fires under way (close waits for them briefly). */
+  const writes = new Set<Promise<void>>();
   const poll = setInterval(() => {
     if (polling) return;
     polling = true;
@@ -67,7 +70,10 @@ export async function openFleetTaskState(
     },
     lastFires,
     recordFire(task, at) {
-      state.setLastFire(task, at).catch((error: unknown) => onError(`recording the fire of ${task} in the backend failed: ${(error as Error).message}`, error));
+      const write = state.setLastFire(task, at).catch((error: unknown) => {
+        if (!closing) onError(`recording the fire of ${task} in the backend failed: ${(error as Error).message}`, error);
+      }).finally(() => writes.delete(write));
+      writes.add(write);
     },
     sharedLimit: {
       acquire: (task, runId, limit) => state.acquireSlot(task, runId, limit),
@@ -79,6 +85,11 @@ export async function openFleetTaskState(
     },
     async close() {
       clearInterval(poll);
+      // The last fires under way land first (not waiting long: the backend may be away).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(writes), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+      clearTimeout(timer);
+      closing = true;
       await state.close();
     },
   };
