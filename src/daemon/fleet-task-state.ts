@@ -5,6 +5,8 @@ import { openFleetState } from "../fleet/open-fleet-state.js";
 
 /** How often a daemon reads the fleet's task states (enable / disable from any machine), ms. */
 export const FLEET_STATE_POLL_MS = 1000;
+/** Reading the states fails this long before it is reported, ms. */
+const POLL_FAILURE_GRACE_MS = 5000;
 /** A run that found its task at the fleet's limit is tried again this much later, ms. */
 export const SHARED_LIMIT_RETRY_MS = 250;
 
@@ -44,6 +46,7 @@ export async function openFleetTaskState(
   let version = 0;
   let polling = false;
   let failing = false;
+  let failingSince: number | undefined;
   let closing = false;
   /** Writes of last fires under way (close waits for them briefly). */
   const writes = new Set<Promise<void>>();
@@ -54,10 +57,14 @@ export async function openFleetTaskState(
     state.taskStates().then((next) => {
       if (seen === version) states = next;
       failing = false;
+      failingSince = undefined;
     }, (error: unknown) => {
-      // Said once per outage: the backend's own down / up lines tell the rest.
-      if (!failing) onError(`reading the fleet's task states failed: ${(error as Error).message}`, error);
-      failing = true;
+      // Said once, and only when it lasts: a backend that went away is the broker's down / up lines.
+      failingSince ??= Date.now();
+      if (!failing && Date.now() - failingSince >= POLL_FAILURE_GRACE_MS) {
+        failing = true;
+        onError(`reading the fleet's task states failed for ${Math.round((Date.now() - failingSince) / 1000)} s (the daemon keeps the states it read last): ${(error as Error).message}`, error);
+      }
     }).finally(() => (polling = false));
   }, FLEET_STATE_POLL_MS);
   poll.unref();

@@ -230,7 +230,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     // On a fleet backend, task state, last fires and fleet-wide limits live in the backend (docs/fleet.md).
     let fleet: FleetTaskState | undefined;
     if (kind === "bullmq") {
-      fleet = await openFleetTaskState(backend!, (message, error) => emit({ type: "error", message, error }));
+      // While the backend is down its failures are that outage, already said once.
+      fleet = await openFleetTaskState(backend!, (message, error) => void (backendDown || emit({ type: "error", message, error })));
       releasers.push(() => fleet!.close());
     }
     let states = store?.taskStates() ?? new Map();
@@ -270,7 +271,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
           // The broker's fence saw it first: the heartbeat says who took the lease, once.
           lease?.check();
           if (!failure) onLost(e.error);
-        } else if (!(backendDown && e.message.startsWith("claiming runs failed"))) {
+        } else if (!(backendDown && /^(claiming runs|taking a slot of \S+ \(its limit is shared by the fleet\)) failed/.test(e.message))) {
           // A claim that fails while the backend is down is that outage, already said once.
           emit({ type: "error", message: e.message, error: e.error });
         }

@@ -79,7 +79,7 @@ describe.each(BACKENDS)("fleet-wide maxConcurrency on $name", ({ name, url, up }
     expect(ends.map((l) => l.state)).toEqual(Array(8).fill("success"));
     // The fleet's slot is given back after each run.
     expect(daemons.flatMap((d) => d.lines.filter((l) => l.event === "error"))).toEqual([]);
-  });
+  }, 90_000);
 
   test('onLimit "drop" across two daemons: a run claimed while the other daemon runs the task ends rate_limited', async () => {
     const dir = project({ "fluid.config.ts": config(url, target()), "tasks/t.ts": TASKS });
@@ -98,7 +98,7 @@ describe.each(BACKENDS)("fleet-wide maxConcurrency on $name", ({ name, url, up }
     const failed = await queue.getJob("late");
     expect(failed?.failedReason).toMatch(/^rate_limited: /);
     expect(spansOf(spans).map((s) => s.id)).toEqual(["holder"]);
-  });
+  }, 90_000);
 
   test("a daemon SIGKILLed while it holds the task's slot does not block the task: the slot's lease expires with the stall window", async () => {
     // A namespace of its own: a 1.5 s stall window (BullMQ's stall check runs once per window per queue).
@@ -123,5 +123,5 @@ describe.each(BACKENDS)("fleet-wide maxConcurrency on $name", ({ name, url, up }
     const runs = spansOf(spans).sort((x, y) => x.start - y.start);
     expect(runs.map((r) => r.id).sort()).toEqual(["after", "killed"]);
     expect(runs[1]!.start).toBeGreaterThanOrEqual(runs[0]!.end);
-  });
+  }, 90_000);
 });
