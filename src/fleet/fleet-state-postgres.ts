@@ -77,8 +77,9 @@ export async function openPostgresState(target: PostgresTarget, leaseMs: number)
     await pool.end().catch(() => {});
     throw error;
   }
+  // A lease that lapsed but is still there was taken over by no one (a take deletes lapsed rows first): renewing it is safe, as on Redis.
   const held = new HeldSlots(leaseMs, async (runs) => {
-    await pool.query(`UPDATE ${s}.fluid_slots SET expires_at = clock_timestamp() + $2 * interval '1 millisecond' WHERE run_id = ANY($1) AND expires_at > clock_timestamp()`, [[...runs.keys()], leaseMs]);
+    await pool.query(`UPDATE ${s}.fluid_slots SET expires_at = clock_timestamp() + $2 * interval '1 millisecond' WHERE run_id = ANY($1)`, [[...runs.keys()], leaseMs]);
   });
   return {
     async taskStates() {
