@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS ${s}.fluid_task_state (
   changed_at bigint,
   last_fire bigint
 );
-CREATE TABLE IF NOT EXISTS ${s}.fluid_slots (
+CREATE UNLOGGED TABLE IF NOT EXISTS ${s}.fluid_slots (
   task text NOT NULL,
   run_id text NOT NULL,
   expires_at timestamptz NOT NULL,
