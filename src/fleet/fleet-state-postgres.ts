@@ -9,7 +9,9 @@ type PostgresTarget = Extract<BackendTarget, { kind: "postgres" }>;
 /**
  * The tables and the slot function in schema `s`. `fluid_acquire_slot` takes a transaction-scoped
  * advisory lock per (schema, task) before it counts, and PL/pgSQL takes a new snapshot per
- * statement: two daemons cannot both see a free slot. Leases are by the server's clock.
+ * statement: two daemons cannot both see a free slot. Leases are by the server's clock. The
+ * slots table is UNLOGGED (no WAL flush per take and give-back; a server crash empties it: leases
+ * are short-lived and a lost one only lets a run start early, see docs/fleet.md).
  */
 function setupSql(s: string): string {
   return `
