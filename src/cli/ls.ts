@@ -4,6 +4,7 @@ import type { Task } from "../task/task.js";
 import type { RunRecord, TaskState } from "../core/run-record.js";
 import type { RunState } from "../core/types.js";
 import { clip, stateText, table, type Output } from "./output.js";
+import { projectTaskStates } from "./fleet-access.js";
 import { ago, readStore } from "./store-access.js";
 
 /** Options of `fluid ls`. */
@@ -69,6 +70,8 @@ export async function lsCommand(o: LsOptions, io: Output): Promise<number> {
   } finally {
     store?.close();
   }
+  // With a fleet backend, enabled / disabled is the fleet's (the last runs are still this store's).
+  states = await projectTaskStates(project, async () => states);
   const rows = tasks.map((t) => listing(t, project.registry.origin(t.name)?.file, now, states.get(t.name), lasts.get(t.name)));
   if (o.json) {
     io.out.write(JSON.stringify(rows, null, 2) + "\n");

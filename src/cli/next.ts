@@ -1,7 +1,9 @@
 import { loadProject } from "../config/load.js";
 import { UsageError } from "../core/errors.js";
 import { fireTimes } from "../schedule/fire-times.js";
+import { projectTaskStates } from "./fleet-access.js";
 import { table, type Output } from "./output.js";
+import { readStore } from "./store-access.js";
 
 /** Options of `fluid next`. */
 export interface NextOptions {
@@ -27,12 +29,23 @@ export async function nextCommand(name: string, o: NextOptions, io: Output): Pro
     return 0;
   }
   const fires = fireTimes(task.schedule, n, new Date(), o.tz);
+  // The task's state (the fleet's with a backend): a disabled task's fires go out but start no run.
+  const state = (await projectTaskStates(project, async () => {
+    const store = await readStore(project);
+    try {
+      return store?.taskStates() ?? new Map();
+    } finally {
+      store?.close();
+    }
+  })).get(task.name);
+  const off = state && !state.enabled ? `disabled${state.reason ? ` (${state.reason})` : ""}: these fires start no run until \`fluid enable ${task.name}\`` : undefined;
   if (o.json) {
     io.out.write(JSON.stringify(fires.map((f) => f.iso)) + "\n");
+    if (off) io.err.write(`${task.name}: ${off}\n`);
     return 0;
   }
   const c = io.out.c;
-  io.err.write(`${task.name}: ${task.schedule.describe()}\n`);
+  io.err.write(`${task.name}: ${task.schedule.describe()}${off ? ` ${io.err.c.yellow(`(${off})`)}` : ""}\n`);
   io.out.write(table(c, ["#", "LOCAL", "UTC", ""], fires.map((f, i) => [
     String(i + 1), f.local, f.utc, f.dstChange ? c.yellow(f.dstChange === "spring-forward" ? "DST starts (clocks forward)" : "DST ends (clocks back)") : "",
   ])));

@@ -59,6 +59,25 @@ export interface ConsumerOptions {
   taskLimit?: (task: Task) => number;
   /** Child-process pool for cpu-bound tasks. Default: none, they run on this event loop. */
   pool?: Pool;
+  /**
+   * Task limits shared with other consumers (a fleet's `maxConcurrency` and overlap, docs/fleet.md).
+   * Default: none, limits hold in this consumer only (and nothing is asked per run).
+   */
+  sharedLimit?: SharedLimit;
+}
+
+/**
+ * Slots of limited tasks shared by several consumers. A run of a task with a limit (`maxConcurrency`,
+ * `taskLimit`) takes one before it starts; a run that gets none goes back to the queue for `retryMs`
+ * (onLimit "wait") or ends `rate_limited` ("drop"), and its task is not claimed for `retryMs`.
+ */
+export interface SharedLimit {
+  /** Takes one of the `limit` slots of `task` for `runId`; false when all are held elsewhere. May reject (backend away): the run goes back to the queue. */
+  acquire(task: string, runId: string, limit: number): Promise<boolean>;
+  /** Gives the slot back when the run ends here (must not throw). */
+  release(task: string, runId: string): void;
+  /** How long a run that found its task full waits before it is tried again, ms. */
+  retryMs: number;
 }
 
 /** A run being executed. */
@@ -80,6 +99,10 @@ interface Entry extends RunningRun {
   ended: boolean;
   /** Its ack, retry or re-queue is written too (`done` resolved). */
   finished: boolean;
+  /** The limit of its task shared with other consumers (see SharedLimit), when it has one. */
+  sharedLimit?: number;
+  /** It holds a shared slot (released with its own slot). */
+  sharedHeld?: boolean;
 }
 
 /** Claims runs from a broker and executes them under concurrency limits, recording every attempt. */
@@ -122,6 +145,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   /** The same per task. */
   const perTask = new Map<string, number>();
   const emit = (event: ConsumerEvent): void => callListener(options.onEvent, event);
+  const shared = options.sharedLimit;
+  /** Tasks found at their shared limit, not claimed before this time (epoch ms). */
+  const fullUntil = new Map<string, number>();
   let stopped = true;
   let pumping = false;
   let again = false;
@@ -170,6 +196,13 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     for (const task of registry.list()) {
       if (options.isEnabled && !options.isEnabled(task.name)) skip.add(task.name);
       else if (task.onLimit === "wait" && (perTask.get(task.name) ?? 0) >= limitOf(task)) skip.add(task.name);
+    }
+    if (shared && fullUntil.size > 0) {
+      const now = Date.now();
+      for (const [name, until] of fullUntil) {
+        if (until > now) skip.add(name);
+        else fullUntil.delete(name);
+      }
     }
     return skip;
   };
@@ -269,6 +302,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
    */
   const start = (run: QueuedRun): void => {
     const entry: Entry = { run, startedAt: Date.now(), stop: new RunStop(), done: undefined!, holdsSlot: true, ended: false, finished: false };
+    if (shared) {
+      const limit = registry.has(run.task) ? limitOf(registry.get(run.task)) : Infinity;
+      if (limit !== Infinity) entry.sharedLimit = limit;
+    }
     running.set(run.id, entry);
     busy++;
     perTask.set(run.task, (perTask.get(run.task) ?? 0) + 1);
@@ -295,6 +332,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     entry.holdsSlot = false;
     busy--;
     perTask.set(entry.run.task, (perTask.get(entry.run.task) ?? 1) - 1);
+    if (entry.sharedHeld) {
+      entry.sharedHeld = false;
+      shared!.release(entry.run.task, entry.run.id);
+    }
     if (entry.finished) running.delete(entry.run.id);
     // Many runs end in the same turn of the event loop: one pump claims for them all.
     wakeNow();
@@ -315,7 +356,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
 
   const attempt = async (entry: Entry): Promise<void> => {
     const { run } = entry;
-    const startedAt = Date.now();
+    let startedAt = Date.now();
     let task: Task;
     try {
       task = registry.get(run.task);
@@ -323,7 +364,21 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       // The task was removed from the code: record why and drop the queue entry, never silently.
       return finish(entry, undefined, failed(error), startedAt);
     }
-    if (task.onLimit === "drop" && (perTask.get(task.name) ?? 0) > limitOf(task)) {
+    let overShared = false;
+    if (entry.sharedLimit !== undefined) {
+      const got = await takeShared(entry, task.name, entry.sharedLimit);
+      if (got !== true && (got === "error" || task.onLimit !== "drop")) {
+        // Full elsewhere (or the limit cannot be asked): back to the queue, and its task is not claimed for a while.
+        entry.ended = true;
+        releaseSlot(entry);
+        fullUntil.set(task.name, Date.now() + shared!.retryMs);
+        await broker.retry(run.id, run.attempt, Date.now() + shared!.retryMs);
+        return;
+      }
+      overShared = got === false;
+      startedAt = Date.now();
+    }
+    if (task.onLimit === "drop" && (overShared || (perTask.get(task.name) ?? 0) > limitOf(task))) {
       if (recorder) {
         const record = attemptRecord(run, task, host, "rate_limited");
         record.startedAt = startedAt;
@@ -356,6 +411,20 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     );
     if (outcome.settled) entry.settled = outcome.settled;
     await finish(entry, task, outcome, startedAt);
+  };
+
+  /** Takes a shared slot for a run (see SharedLimit): true, false (full elsewhere) or "error" (reported). */
+  const takeShared = async (entry: Entry, task: string, limit: number): Promise<boolean | "error"> => {
+    try {
+      const got = await shared!.acquire(task, entry.run.id, limit);
+      // Its own slot may be gone already (cancelled meanwhile): then give the shared one back at once.
+      if (got && !entry.holdsSlot) shared!.release(task, entry.run.id);
+      else if (got) entry.sharedHeld = true;
+      return got;
+    } catch (error) {
+      emit({ type: "error", message: `taking a slot of ${task} (its limit is shared by the fleet) failed: ${(error as Error).message}`, error });
+      return "error";
+    }
   };
 
   /** Records how an attempt ended, then acks it, retries it, or (on shutdown) re-queues it. */

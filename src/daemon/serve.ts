@@ -31,6 +31,7 @@ import { createNotifier, type Notifier, type NotifyFailure } from "../notify/not
 import { previousHealth } from "../notify/previous-health.js";
 import { slotRunId } from "../fleet/slot-run-id.js";
 import { callListener } from "../core/call-listener.js";
+import { openFleetTaskState, type FleetTaskState } from "./fleet-task-state.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -125,8 +126,11 @@ export interface Daemon {
   subscribe(listener: (event: DaemonEvent) => void): () => void;
   /** Enabled state of every task ever enabled or disabled, as the scheduler and the consumer see it now. */
   taskStates(): ReadonlyMap<string, TaskState>;
-  /** Enables or disables a task (recorded in the store); schedules and claims see it at once. Throws UnknownTaskError. */
-  setEnabled(task: string, enabled: boolean, reason?: string): void;
+  /**
+   * Enables or disables a task (recorded in the store, or on a fleet backend in the backend for
+   * every daemon); this daemon's schedules and claims see it at once. Rejects with UnknownTaskError.
+   */
+  setEnabled(task: string, enabled: boolean, reason?: string): Promise<void>;
   /** Cancels a run by id or unique prefix, as `fluid cancel` does. Throws a StoreError for an unknown run or without a store. */
   cancel(idOrPrefix: string): Promise<CancelResult>;
   /** The next `n` fires over all enabled tasks (see `Scheduler.upcoming`). */
@@ -235,10 +239,18 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     }
     if (recovered.length || interrupted.length) emit({ type: "recovered", runs: recovered.length, interrupted: interrupted.length });
 
+    // On a fleet backend, task state, last fires and fleet-wide limits live in the backend (docs/fleet.md).
+    let fleet: FleetTaskState | undefined;
+    if (kind === "bullmq") {
+      // While the backend is down its failures are that outage, already said once.
+      fleet = await openFleetTaskState(backend!, (message, error) => void (backendDown || emit({ type: "error", message, error })));
+      releasers.push(() => fleet!.close());
+    }
     let states = store?.taskStates() ?? new Map();
-    const isEnabled = (task: string): boolean => states.get(task)?.enabled !== false;
+    const taskStates = (): ReadonlyMap<string, TaskState> => (fleet ? fleet.states() : states);
+    const isEnabled = (task: string): boolean => taskStates().get(task)?.enabled !== false;
     // Read again when another process changes the store (fluid enable/disable), at most once a second.
-    if (store) releasers.push(onStoreChange(store.path, () => (states = store.taskStates()), 1000));
+    if (store && !fleet) releasers.push(onStoreChange(store.path, () => (states = store.taskStates()), 1000));
 
     const concurrency = options.concurrency ?? project.config.concurrency;
     const graceMs = options.graceMs ?? 30_000;
@@ -248,6 +260,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     if (pool) releasers.push(() => pool.close(graceMs));
     const consumer = createConsumer({
       registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}),
+      ...(fleet ? { sharedLimit: fleet.sharedLimit } : {}),
       ...(lease ? { owner: lease.owner } : {}),
       // A fleet backend is polled for other daemons' runs less often: each look is a round trip.
       pollMs: options.pollMs ?? (kind === "bullmq" ? 100 : 25),
@@ -270,7 +283,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
           // The broker's fence saw it first: the heartbeat says who took the lease, once.
           lease?.check();
           if (!failure) onLost(e.error);
-        } else if (!(backendDown && e.message.startsWith("claiming runs failed"))) {
+        } else if (!(backendDown && /^(claiming runs|taking a slot of \S+ \(its limit is shared by the fleet\)) failed/.test(e.message))) {
           // A claim that fails while the backend is down is that outage, already said once.
           emit({ type: "error", message: e.message, error: e.error });
         }
@@ -282,6 +295,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       const task = project.registry.has(f.task) ? project.registry.get(f.task) : undefined;
       if (!task) return;
       store?.setLastFire(task.name, f.scheduledAt);
+      fleet?.recordFire(task.name, f.scheduledAt);
       lastFireAt.set(task.name, f.scheduledAt);
       // On a fleet backend another daemon's timer may have enqueued this very slot already: that
       // is this fire's run, not an overlap.
@@ -315,6 +329,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     const entries = (p: Project) =>
       p.registry.list().filter((t) => t.schedule).map((t) => ({ task: t.name, schedule: t.schedule!, catchUp: t.catchUp }));
     const lastFireAt = new Map<string, number>(store?.lastFires() ?? []);
+    // The fleet's last fires: a daemon new to a machine does not catch up slots other daemons fired.
+    for (const [task, at] of fleet?.lastFires ?? []) lastFireAt.set(task, Math.max(at, lastFireAt.get(task) ?? -Infinity));
     const scheduler = createScheduler({
       entries: entries(project),
       lastFires: new Map(lastFireAt),
@@ -399,10 +415,12 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
         listeners.add(listener);
         return () => void listeners.delete(listener);
       },
-      taskStates: () => states,
-      setEnabled(taskName, enabled, reason) {
+      taskStates,
+      async setEnabled(taskName, enabled, reason) {
         const task = project.registry.get(taskName);
-        if (store) {
+        if (fleet) {
+          await fleet.setEnabled(task.name, enabled, reason);
+        } else if (store) {
           store.setTaskEnabled(task.name, enabled, reason);
           states = store.taskStates();
         } else {

@@ -101,7 +101,7 @@ export function taskRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
   app.patch("/api/tasks/:name", async (c) => {
     const task = findTask(parts, c.req.param("name"));
     const body = parseWith(s.PatchTaskBody, await jsonBody(c), "body");
-    parts.view.setEnabled(task.name, body.enabled, body.reason);
+    await parts.view.setEnabled(task.name, body.enabled, body.reason);
     parts.hub.publish("task", { name: task.name, enabled: body.enabled, reason: body.reason ?? null });
     return c.json(detail(parts, task));
   });

@@ -52,8 +52,8 @@ export interface DaemonView {
   readonly store: Store | undefined;
   /** Enabled state of each task ever enabled or disabled (as the daemon sees it now). */
   taskStates(): ReadonlyMap<string, TaskState>;
-  /** Enables or disables a task, recorded in the store; the scheduler and the consumer see it at once. */
-  setEnabled(task: string, enabled: boolean, reason?: string): void;
+  /** Enables or disables a task, recorded in the store (a fleet's: in its backend); the scheduler and the consumer see it at once. */
+  setEnabled(task: string, enabled: boolean, reason?: string): void | Promise<void>;
   /** Validates `params` with the task's schema and queues a run; resolves with its id. Throws a ParamsError or UnknownTaskError. */
   queue(task: string, params: Record<string, unknown>): Promise<string>;
   /** Cancels a run by id or unique prefix. Throws a StoreError for an unknown run. */
