@@ -28,6 +28,7 @@ import { createNotifier, type Notifier, type NotifyFailure } from "../notify/not
 import { previousHealth } from "../notify/previous-health.js";
 import { slotRunId } from "../fleet/slot-run-id.js";
 import { callListener } from "../core/call-listener.js";
+import { routingPredicate, routingProblems, type Routing } from "./routing.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -54,6 +55,14 @@ export interface ServeOptions extends LoadOptions {
   lease?: Partial<LeaseTiming>;
   /** How long shutdown waits for alerts still being delivered (docs/notify.md), in ms. Default 5000. */
   notifyWaitMs?: number;
+  /**
+   * Run only these tasks' runs (`fluid serve --tasks a,b --tags heavy`: the named tasks and those
+   * with any of the tags; docs/fleet.md, Routing). Runs of other tasks stay queued for other
+   * daemons. A name or tag no task has stops the start (a warning after a reload). Default: every task.
+   */
+  routing?: Routing;
+  /** False: this daemon fires no schedule (`fluid serve --no-schedules`, a consumer only). Default true. */
+  schedules?: boolean;
   /** Called with the loaded config before anything starts (no lease, no store yet); what it throws stops the start. */
   validate?: (config: Project["config"]) => void;
 }
@@ -94,6 +103,10 @@ export interface DaemonSummary {
   pid: number;
   /** The child-process pool of cpu-bound tasks, when the project has any. */
   pool: PoolStats | null;
+  /** The tasks this daemon runs, when it is routed (`--tasks`, `--tags`); absent: every task. */
+  serves?: string[];
+  /** False when this daemon fires no schedule (`--no-schedules`). */
+  firesSchedules: boolean;
 }
 
 /** A running daemon. */
@@ -152,6 +165,10 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
   const startedAt = Date.now();
   let project: Project = await loadProject(options);
   options.validate?.(project.config);
+  const [routingProblem] = routingProblems(options.routing, project.registry);
+  if (routingProblem) throw routingProblem;
+  const serves = routingPredicate(options.routing, () => project.registry);
+  const firesSchedules = options.schedules !== false;
   const releasers: Array<() => void | Promise<void>> = [];
   const release = async (): Promise<void> => {
     // Reverse order of acquisition.
@@ -235,7 +252,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     const pool = await openProjectPool(project, { onEvent: (event) => emit({ type: "pool", event }) });
     if (pool) releasers.push(() => pool.close(graceMs));
     const consumer = createConsumer({
-      registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}),
+      registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}), ...(serves ? { serves } : {}),
       ...(lease ? { owner: lease.owner } : {}),
       // A fleet backend is polled for other daemons' runs less often: each look is a round trip.
       pollMs: options.pollMs ?? (kind === "bullmq" ? 100 : 25),
@@ -300,8 +317,10 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       return run.id;
     };
 
+    // Routing does not change which schedules fire: on a backend each slot is one run whoever
+    // fires it (slotRunId), so every daemon with schedules on fires all of them; --no-schedules none.
     const entries = (p: Project) =>
-      p.registry.list().filter((t) => t.schedule).map((t) => ({ task: t.name, schedule: t.schedule!, catchUp: t.catchUp }));
+      p.registry.list().filter((t) => t.schedule && firesSchedules).map((t) => ({ task: t.name, schedule: t.schedule!, catchUp: t.catchUp }));
     const lastFireAt = new Map<string, number>(store?.lastFires() ?? []);
     const scheduler = createScheduler({
       entries: entries(project),
@@ -324,6 +343,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       }),
       pid: process.pid,
       pool: pool ? pool.stats() : null,
+      ...(serves ? { serves: project.registry.list().map((t) => t.name).filter(serves) } : {}),
+      firesSchedules,
     };
 
     let stopping: Promise<void> | undefined;
@@ -370,6 +391,9 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
           consumer.setRegistry(project.registry);
           pool?.reload(); // workers load the new code once their current run ends
           scheduler.replace(entries(project));
+          if (serves) summary.serves = project.registry.list().map((t) => t.name).filter(serves);
+          // The daemon goes on with the routing it was started with; a name the new code lost is said, not fatal.
+          for (const problem of routingProblems(options.routing, project.registry)) emit({ type: "warning", message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) });
           emit({ type: "reloaded", tasks: project.registry.size });
         } catch (error) {
           emit({ type: "reload-failed", error });
