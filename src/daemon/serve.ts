@@ -109,6 +109,17 @@ export interface DaemonSummary {
   firesSchedules: boolean;
 }
 
+/** The fleet backend as this daemon sees it (its broker reports outages: docs/fleet.md). */
+export interface BackendHealth {
+  /** The backend's URL without its password, and namespace. */
+  url: string;
+  state: "up" | "down";
+  /** Epoch ms of the last change (the daemon's start while it has always been up). */
+  since: number;
+  /** What the broker said of the last change. */
+  message?: string;
+}
+
 /** A running daemon. */
 export interface Daemon {
   readonly summary: DaemonSummary;
@@ -143,6 +154,8 @@ export interface Daemon {
   lastFires(): ReadonlyMap<string, number>;
   /** The pool's counters now, or null without cpu-bound tasks. */
   poolStats(): PoolStats | null;
+  /** The fleet backend now (up, or down since when and why); undefined without a backend. */
+  backend(): BackendHealth | undefined;
   /**
    * Resolves when the daemon has stopped; rejects when it stopped on its own because it cannot
    * go on: its lease was taken by another daemon (FLUID_LEASE_LOST) or its store file was
@@ -219,10 +232,12 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     releasers.push(() => notifier.close(options.notifyWaitMs ?? 5_000));
     // A fleet backend that goes away: one line when it does, one when it is back (not one per poll).
     let backendDown = false;
+    let health: BackendHealth | undefined = backend && kind === "bullmq" ? { url: backendDisplay(backend), state: "up", since: startedAt } : undefined;
     const broker = await openBroker(kind, store?.path, lease?.owner, backend && {
       ...backend, maxAttempts: (name) => (project.registry.has(name) ? (project.registry.get(name).retry?.attempts ?? 1) : 1),
       onStatus: (status) => {
         backendDown = status.state === "down";
+        if (health) health = { url: health.url, state: status.state, since: Date.now(), message: status.message };
         emit({ type: "backend", ...status });
       },
     });
@@ -427,6 +442,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       upcoming: (n) => scheduler.upcoming(n),
       lastFires: () => lastFireAt,
       poolStats: () => (pool ? pool.stats() : null),
+      backend: () => health,
     };
     const fail = (error: FluidError): void => {
       if (failure || stopping) return;
