@@ -3,7 +3,7 @@
  * the real consumer of src/consumer) next to a bare BullMQ 6 Worker, on the same backend, queue
  * options and concurrency, in the same run, on Redis and on PostgreSQL.
  *
- *   npx tsx bench/fleet.ts [rounds=3] [--redis-only | --postgres-only]
+ *   npm run build && npx tsx bench/fleet.ts [rounds=3] [--redis-only | --postgres-only] [--only=one,two,routing,late]
  *
  * Redis: a redis-server this script starts on a free port (`--save "" --appendonly no`, see
  * bench/redis.ts). PostgreSQL: the server on 127.0.0.1:5432, database `test`, in a schema of this
@@ -14,7 +14,22 @@
  * BullMQ: `addBulk` of 1,000), then the clock runs from the consumer's (Worker's) start until the
  * last run is acked (fluid: moved to completed) / completed (BullMQ). No store: history is not in
  * the backend yet (docs/fleet.md). Each figure is the median of `rounds` rounds after a warm-up
- * round, the two sides alternating.
+ * round, the two sides alternating (`one`).
+ *
+ * Two daemons (`two`): the same drain through two processes at once, each started by this script
+ * (fluid's broker and consumer as above, or a bare BullMQ Worker; concurrency 50 each), timed from
+ * the moment both are told to start until a plain Queue counts every run completed (polled every
+ * 20 ms, the same for both sides).
+ *
+ * Routing (`routing`): what routing by skipTasks costs the runs of a task a routed daemon does not
+ * serve (see measureRouting).
+ *
+ * Schedule lateness (`late`): real `fluid serve` daemons (bin/fluid: dist/, so build first) on a
+ * project of 1,000 tasks, task i `every("10000ms", { delay: i * 10 })`: 100 fires a second, spread
+ * evenly. Lateness = the `run-start` line's time minus the slot's `scheduledAt` (its `fire` line),
+ * over the slots due from 4 s to 16 s after the daemons started. Embedded: one daemon on its SQLite
+ * store; fleet: two daemons on the backend, each with its own store (both fire every slot, one run
+ * per slot). `FLUID_BENCH_LOG=path` keeps each daemon's log as path.<n>.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -36,7 +51,7 @@ import { startRedis } from "./redis.js";
 import { median, percentile, printTable } from "./stats.js";
 
 const ROUNDS = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 3);
-const ONLY = new Set((process.argv.find((a) => a.startsWith("--only="))?.slice(7) ?? "one,two,late").split(","));
+const ONLY = new Set((process.argv.find((a) => a.startsWith("--only="))?.slice(7) ?? "one,two,routing,late").split(","));
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = join(import.meta.dirname, "..");
 /** Schedule lateness: schedules, their interval, how long each round measures. */

@@ -337,11 +337,17 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     const entries = (p: Project) =>
       p.registry.list().filter((t) => t.schedule && firesSchedules).map((t) => ({ task: t.name, schedule: t.schedule!, catchUp: t.catchUp }));
     const lastFireAt = new Map<string, number>(store?.lastFires() ?? []);
+    const inFlight = new Set<Promise<void>>();
     const scheduler = createScheduler({
       entries: entries(project),
       lastFires: new Map(lastFireAt),
       isEnabled,
-      onFire: (f) => void fire(f).catch((error: unknown) => emit({ type: "error", message: `firing ${f.task} failed: ${(error as Error).message}`, error })),
+      onFire: (f) => {
+        // Tracked so that stop() lets a fire under way enqueue before the broker closes.
+        const firing = fire(f).catch((error: unknown) => emit({ type: "error", message: `firing ${f.task} failed: ${(error as Error).message}`, error }));
+        inFlight.add(firing);
+        void firing.finally(() => inFlight.delete(firing));
+      },
       onEvent: (event) => emit({ type: "scheduler", event }),
     });
 
@@ -389,6 +395,10 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       stop(reason = "stop requested") {
         stopping ??= (async () => {
           scheduler.stop();
+          // At most 2 s: a fire waiting on a backend that is down must not hold the shutdown.
+          let bound: NodeJS.Timeout | undefined;
+          await Promise.race([Promise.all(inFlight), new Promise((r) => (bound = setTimeout(r, 2000)))]);
+          clearTimeout(bound);
           // Runs of a daemon that lost its lease belong to the new holder now: stop them at once.
           const grace = failure?.code === "FLUID_LEASE_LOST" ? 0 : graceMs;
           emit({ type: "stopping", reason, running: consumer.running().length, graceMs: grace });
