@@ -395,13 +395,16 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       stop(reason = "stop requested") {
         stopping ??= (async () => {
           scheduler.stop();
-          // At most 2 s: a fire waiting on a backend that is down must not hold the shutdown.
-          let bound: NodeJS.Timeout | undefined;
-          await Promise.race([Promise.all(inFlight), new Promise((r) => (bound = setTimeout(r, 2000)))]);
-          clearTimeout(bound);
           // Runs of a daemon that lost its lease belong to the new holder now: stop them at once.
           const grace = failure?.code === "FLUID_LEASE_LOST" ? 0 : graceMs;
           emit({ type: "stopping", reason, running: consumer.running().length, graceMs: grace });
+          // Fires under way enqueue before the broker closes; at most 2 s (a backend that is down
+          // must not hold the shutdown), none after a lost lease (their enqueue would be refused).
+          if (grace > 0 && inFlight.size > 0) {
+            let bound: NodeJS.Timeout | undefined;
+            await Promise.race([Promise.all(inFlight), new Promise((r) => (bound = setTimeout(r, 2000)))]);
+            clearTimeout(bound);
+          }
           const result = await consumer.drain(grace);
           emit({ type: "stopped", ...result });
           await release();
