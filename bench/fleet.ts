@@ -25,8 +25,8 @@
  * serve (see measureRouting).
  *
  * Schedule lateness (`late`): real `fluid serve` daemons (bin/fluid: dist/, so build first) on a
- * project of 1,000 tasks, task i `every("10000ms", { delay: i * 10 })`: 100 fires a second, spread
- * evenly. Lateness = the `run-start` line's time minus the slot's `scheduledAt` (its `fire` line),
+ * project of 1,000 tasks spread evenly over their interval, task i `every(interval, { delay: i *
+ * interval / 1000 })`: 60 s (16.7 fires a second) by default, `--late-every=60000,10000` adds 10 s (100). Lateness = the `run-start` line's time minus the slot's `scheduledAt` (its `fire` line),
  * over the slots due from 4 s to 16 s after the daemons started. Embedded: one daemon on its SQLite
  * store; fleet: two daemons on the backend, each with its own store (both fire every slot, one run
  * per slot). `FLUID_BENCH_LOG=path` keeps each daemon's log as path.<n>.
@@ -56,8 +56,8 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = join(import.meta.dirname, "..");
 /** Schedule lateness: schedules, their interval, how long each round measures. */
 const LATE_SCHEDULES = 1000;
-/** Each schedule's interval: 60 s (1,000 schedules firing once a minute: 16.7 fires/s) and 10 s (100 fires/s). */
-const LATE_INTERVALS_MS = [60_000, 10_000];
+/** Each schedule's interval, ms: 60 s (1,000 schedules firing once a minute: 16.7 fires/s); `--late-every=60000,10000` adds 100 fires/s, where a fleet falls behind (docs/fleet.md). */
+const LATE_INTERVALS_MS = (process.argv.find((a) => a.startsWith("--late-every="))?.slice(13) ?? "60000").split(",").map(Number);
 const LATE_SECONDS = 12;
 const CONCURRENCY = 50;
 const RUNS = { redis: 10_000, postgres: 3_000 };
@@ -420,7 +420,12 @@ async function lateRound(backend: string | undefined, daemons: number, intervalM
     const none = late.length === 0;
     return { p50: none ? NaN : percentile(late, 50), p99: none ? NaN : percentile(late, 99), max: none ? NaN : Math.max(...late), runs: late.length, missed: slots - late.length };
   } finally {
-    await Promise.all(procs.map((p) => (p.exitCode !== null ? undefined : new Promise((r) => (p.once("exit", r), p.kill("SIGTERM"))))));
+    // SIGTERM, then SIGKILL after 10 s: a daemon that fell behind by thousands of fires takes minutes to stop.
+    await Promise.all(procs.map((p) => (p.exitCode !== null ? undefined : new Promise((r) => {
+      const kill = setTimeout(() => p.kill("SIGKILL"), 10_000);
+      p.once("exit", () => (clearTimeout(kill), r(undefined)));
+      p.kill("SIGTERM");
+    }))));
     project.cleanup();
   }
 }
