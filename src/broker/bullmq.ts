@@ -280,6 +280,10 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       }
       if (empty || skipped >= MAX_SKIPPED_PER_CLAIM) break;
     }
+    // The next due time learnt after putting runs back is likely theirs: waking exactly then, this
+    // daemon would race the daemons that serve them for them and put them back again. Poll at the
+    // usual interval instead (the cost of routing by skipping: docs/fleet.md, Routing).
+    if (skipped > 0 && typeof due === "number") due = undefined;
     // Fetched at once, so not quite in queue order: put them back in it (priority, then due, then queued).
     runs.sort((a, b) => PRIORITY[a.priority] - PRIORITY[b.priority] || a.runAfter - b.runAfter || a.queuedAt - b.queuedAt);
     return runs;

@@ -10,7 +10,13 @@ export function daemonView(daemon: Daemon): DaemonView {
     facts: {
       pid: daemon.summary.pid, startedAt: daemon.startedAt, configFile: daemon.summary.configFile, store: daemon.summary.store,
       broker: daemon.summary.broker, concurrency: daemon.summary.concurrency,
+      // A getter: a reload may add a task with a served tag.
+      get serves() {
+        return daemon.summary.serves ?? null;
+      },
+      firesSchedules: daemon.summary.firesSchedules,
     },
+    backend: () => daemon.backend(),
     tasks: () => daemon.registry().list(),
     store: daemon.store,
     taskStates: () => daemon.taskStates(),

@@ -132,6 +132,9 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     // Also as --env-file, but Node reads that flag itself, even after the script, and exits 9 when the file is missing (docs/service.md).
     .addOption(new Option("--env-file <path>").hideHelp().argParser(addEnvFile))
     .option("--http <[host:]port>", "serve the HTTP API, metrics and dashboard there (host default 127.0.0.1; port 0 takes a free one)")
+    .option("--tasks <names>", "run only the runs of these comma-separated tasks; the others stay queued for other daemons (routing)")
+    .option("--tags <tags>", "run only the runs of tasks with any of these comma-separated tags (with --tasks: either)")
+    .option("--no-schedules", "fire no schedule here: a daemon that only runs queued runs (on a fleet, another daemon fires them)")
     .option("-c, --config <path>", "config file")
     .action(async (opts: { concurrency?: string; grace?: string; broker?: string; backend?: string; logFormat?: string; config?: string; http?: string }) => {
       setExit(await serveCommand({ ...opts, ...configOf(opts), envFile: envFiles }, io));

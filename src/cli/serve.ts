@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import type { ChalkInstance } from "chalk";
 import { parseDuration, formatDuration } from "../core/duration.js";
 import { ExitCode, UsageError } from "../core/errors.js";
+import { splitList } from "../daemon/routing.js";
 import type { DaemonEvent, ServeOptions } from "../daemon/serve.js";
 import { formatLogLine, printError, stateText, type Output } from "./output.js";
 import type { RunState } from "../core/types.js";
@@ -27,6 +28,12 @@ export interface ServeCliOptions {
   envFile?: string[];
   /** `--http [host:]port`: serve the HTTP API there (docs/http.md). */
   http?: string;
+  /** `--tasks a,b`: run only these tasks' runs (routing, docs/fleet.md). */
+  tasks?: string;
+  /** `--tags heavy`: run only the runs of tasks with any of these tags. */
+  tags?: string;
+  /** false with `--no-schedules`: fire no schedule here. */
+  schedules?: boolean;
 }
 
 /** `fluid serve`: runs the daemon in the foreground until SIGTERM/SIGINT; resolves with the exit code. */
@@ -53,6 +60,8 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
     ...(o.broker ? { broker: o.broker as "sqlite" | "memory" } : {}),
     ...(o.envFile && o.envFile.length > 0 ? { envFiles: o.envFile } : {}),
     ...(o.backend ? { backend: o.backend } : {}),
+    ...routingOf(o),
+    ...(o.schedules === false ? { schedules: false } : {}),
     onEvent: write,
     // Before the daemon starts: a bad HTTP setting (a public address without a token) stops it here.
     validate: (config) => void (http = httpSettings(flag, config.http, process.env)),
@@ -322,9 +331,20 @@ function summaryText(c: ChalkInstance, s: import("../daemon/serve.js").DaemonSum
   let text = `${c.bold("fluid serve")} pid ${s.pid}\n`;
   text += `  config       ${s.configFile}\n  store        ${s.store}\n  broker       ${s.broker}${s.backend ? ` (${s.backend})` : ""}\n  concurrency  ${s.concurrency}\n  tasks        ${s.tasks}\n`;
   if (s.pool) text += `  cpu pool     ${s.pool.workers} worker(s) now, started on demand (size from config pool.size, default cores - 1)\n`;
-  if (s.schedules.length === 0) text += `  schedules    ${c.dim("none")}\n`;
-  for (const [i, sc] of s.schedules.entries()) {
+  if (s.serves) text += `  serves       ${s.serves.join(", ") || c.dim("no task loaded now")} ${c.dim("(--tasks/--tags: other runs are left to other daemons)")}\n`;
+  if (!s.firesSchedules) text += `  schedules    ${c.dim("not fired here (--no-schedules)")}\n`;
+  else if (s.schedules.length === 0) text += `  schedules    ${c.dim("none")}\n`;
+  for (const [i, sc] of (s.firesSchedules ? s.schedules : []).entries()) {
     text += `  ${i === 0 ? "schedules    " : "             "}${c.bold(sc.task)} ${sc.schedule}${sc.next ? c.dim(`, next ${sc.next}`) : ""}\n`;
   }
   return text;
+}
+
+/** `--tasks` / `--tags` as the daemon's routing; a flag given empty ("--tasks ,") is a usage error, not "every task". */
+function routingOf(o: ServeCliOptions): Pick<ServeOptions, "routing"> {
+  const tasks = splitList(o.tasks);
+  const tags = splitList(o.tags);
+  if (o.tasks !== undefined && tasks.length === 0) throw new UsageError("--tasks needs at least one task name", { hint: "e.g. fluid serve --tasks resize_images,transcode" });
+  if (o.tags !== undefined && tags.length === 0) throw new UsageError("--tags needs at least one tag", { hint: "e.g. fluid serve --tags heavy" });
+  return tasks.length || tags.length ? { routing: { ...(tasks.length ? { tasks } : {}), ...(tags.length ? { tags } : {}) } } : {};
 }

@@ -41,7 +41,13 @@ export function statusText(io: Output, s: DaemonStatus, now = Date.now()): strin
   }
   text += field("config", s.configFile);
   text += field("store", s.store ?? c.dim("(none)"));
-  if (s.queue) {
+  const b = s.backend;
+  if (b?.reachable) {
+    text += field("backend", `${b.url} ${c.green("reachable")}`);
+    text += field("queue", `${b.queue.ready} ready, ${b.queue.delayed} delayed, ${b.queue.claimed} claimed ${c.dim("(the fleet's)")}`);
+  } else if (b) {
+    text += field("backend", `${b.url} ${c.red("unreachable from here")}: ${b.error}`);
+  } else if (s.queue) {
     text += field("queue", `${s.queue.ready} ready, ${s.queue.delayed} delayed, ${s.queue.claimed} claimed`);
   }
   if (s.running.length === 0) text += field("running", c.dim("none"));

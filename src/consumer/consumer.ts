@@ -55,6 +55,11 @@ export interface ConsumerOptions {
   watch?: string;
   /** Is the task enabled? Runs of disabled tasks wait in the queue. Default: all enabled. */
   isEnabled?: (task: string) => boolean;
+  /**
+   * Does this consumer run the task's runs (routing: `fluid serve --tasks/--tags`)? Runs of
+   * tasks it does not serve are left to other consumers, as those of a disabled task. Default: all.
+   */
+  serves?: (task: string) => boolean;
   /** Most runs of a task at once besides its own `maxConcurrency` (e.g. 1 for overlap "queue"). */
   taskLimit?: (task: Task) => number;
   /** Child-process pool for cpu-bound tasks. Default: none, they run on this event loop. */
@@ -195,6 +200,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     const skip = new Set<string>();
     for (const task of registry.list()) {
       if (options.isEnabled && !options.isEnabled(task.name)) skip.add(task.name);
+      else if (options.serves && !options.serves(task.name)) skip.add(task.name);
       else if (task.onLimit === "wait" && (perTask.get(task.name) ?? 0) >= limitOf(task)) skip.add(task.name);
     }
     if (shared && fullUntil.size > 0) {

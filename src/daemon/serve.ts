@@ -32,6 +32,7 @@ import { previousHealth } from "../notify/previous-health.js";
 import { slotRunId } from "../fleet/slot-run-id.js";
 import { callListener } from "../core/call-listener.js";
 import { openFleetTaskState, type FleetTaskState } from "./fleet-task-state.js";
+import { routingPredicate, routingProblems, type Routing } from "./routing.js";
 
 /** Options of `serve`. */
 export interface ServeOptions extends LoadOptions {
@@ -58,6 +59,14 @@ export interface ServeOptions extends LoadOptions {
   lease?: Partial<LeaseTiming>;
   /** How long shutdown waits for alerts still being delivered (docs/notify.md), in ms. Default 5000. */
   notifyWaitMs?: number;
+  /**
+   * Run only these tasks' runs (`fluid serve --tasks a,b --tags heavy`: the named tasks and those
+   * with any of the tags; docs/fleet.md, Routing). Runs of other tasks stay queued for other
+   * daemons. A name or tag no task has stops the start (a warning after a reload). Default: every task.
+   */
+  routing?: Routing;
+  /** False: this daemon fires no schedule (`fluid serve --no-schedules`, a consumer only). Default true. */
+  schedules?: boolean;
   /** Called with the loaded config before anything starts (no lease, no store yet); what it throws stops the start. */
   validate?: (config: Project["config"]) => void;
 }
@@ -98,6 +107,21 @@ export interface DaemonSummary {
   pid: number;
   /** The child-process pool of cpu-bound tasks, when the project has any. */
   pool: PoolStats | null;
+  /** The tasks this daemon runs, when it is routed (`--tasks`, `--tags`); absent: every task. */
+  serves?: string[];
+  /** False when this daemon fires no schedule (`--no-schedules`). */
+  firesSchedules: boolean;
+}
+
+/** The fleet backend as this daemon sees it (its broker reports outages: docs/fleet.md). */
+export interface BackendHealth {
+  /** The backend's URL without its password, and namespace. */
+  url: string;
+  state: "up" | "down";
+  /** Epoch ms of the last change (the daemon's start while it has always been up). */
+  since: number;
+  /** What the broker said of the last change. */
+  message?: string;
 }
 
 /** A running daemon. */
@@ -139,6 +163,8 @@ export interface Daemon {
   lastFires(): ReadonlyMap<string, number>;
   /** The pool's counters now, or null without cpu-bound tasks. */
   poolStats(): PoolStats | null;
+  /** The fleet backend now (up, or down since when and why); undefined without a backend. */
+  backend(): BackendHealth | undefined;
   /**
    * Resolves when the daemon has stopped; rejects when it stopped on its own because it cannot
    * go on: its lease was taken by another daemon (FLUID_LEASE_LOST) or its store file was
@@ -161,6 +187,10 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
   const startedAt = Date.now();
   let project: Project = await loadProject(options);
   options.validate?.(project.config);
+  const [routingProblem] = routingProblems(options.routing, project.registry);
+  if (routingProblem) throw routingProblem;
+  const serves = routingPredicate(options.routing, () => project.registry);
+  const firesSchedules = options.schedules !== false;
   const releasers: Array<() => void | Promise<void>> = [];
   const release = async (): Promise<void> => {
     // Reverse order of acquisition.
@@ -211,10 +241,12 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     releasers.push(() => notifier.close(options.notifyWaitMs ?? 5_000));
     // A fleet backend that goes away: one line when it does, one when it is back (not one per poll).
     let backendDown = false;
+    let health: BackendHealth | undefined = backend && kind === "bullmq" ? { url: backendDisplay(backend), state: "up", since: startedAt } : undefined;
     const broker = await openBroker(kind, local?.path, lease?.owner, backend && {
       ...backend, maxAttempts: (name) => (project.registry.has(name) ? (project.registry.get(name).retry?.attempts ?? 1) : 1),
       onStatus: (status) => {
         backendDown = status.state === "down";
+        if (health) health = { url: health.url, state: status.state, since: Date.now(), message: status.message };
         emit({ type: "backend", ...status });
       },
     });
@@ -260,7 +292,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     if (pool) releasers.push(() => pool.close(graceMs));
     const consumer = createConsumer({
       registry: project.registry, broker, store, concurrency, deps, isEnabled, ...(pool ? { pool } : {}),
-      ...(fleet ? { sharedLimit: fleet.sharedLimit } : {}),
+      ...(fleet ? { sharedLimit: fleet.sharedLimit } : {}), ...(serves ? { serves } : {}),
       ...(lease ? { owner: lease.owner } : {}),
       // A fleet backend is polled for other daemons' runs less often: each look is a round trip.
       pollMs: options.pollMs ?? (kind === "bullmq" ? 100 : 25),
@@ -326,16 +358,24 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       return run.id;
     };
 
+    // Routing does not change which schedules fire: on a backend each slot is one run whoever
+    // fires it (slotRunId), so every daemon with schedules on fires all of them; --no-schedules none.
     const entries = (p: Project) =>
-      p.registry.list().filter((t) => t.schedule).map((t) => ({ task: t.name, schedule: t.schedule!, catchUp: t.catchUp }));
+      p.registry.list().filter((t) => t.schedule && firesSchedules).map((t) => ({ task: t.name, schedule: t.schedule!, catchUp: t.catchUp }));
     const lastFireAt = new Map<string, number>(store?.lastFires() ?? []);
     // The fleet's last fires: a daemon new to a machine does not catch up slots other daemons fired.
     for (const [task, at] of fleet?.lastFires ?? []) lastFireAt.set(task, Math.max(at, lastFireAt.get(task) ?? -Infinity));
+    const inFlight = new Set<Promise<void>>();
     const scheduler = createScheduler({
       entries: entries(project),
       lastFires: new Map(lastFireAt),
       isEnabled,
-      onFire: (f) => void fire(f).catch((error: unknown) => emit({ type: "error", message: `firing ${f.task} failed: ${(error as Error).message}`, error })),
+      onFire: (f) => {
+        // Tracked so that stop() lets a fire under way enqueue before the broker closes.
+        const firing = fire(f).catch((error: unknown) => emit({ type: "error", message: `firing ${f.task} failed: ${(error as Error).message}`, error }));
+        inFlight.add(firing);
+        void firing.finally(() => inFlight.delete(firing));
+      },
       onEvent: (event) => emit({ type: "scheduler", event }),
     });
 
@@ -352,6 +392,8 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       }),
       pid: process.pid,
       pool: pool ? pool.stats() : null,
+      ...(serves ? { serves: project.registry.list().map((t) => t.name).filter(serves) } : {}),
+      firesSchedules,
     };
 
     let stopping: Promise<void> | undefined;
@@ -385,6 +427,13 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
           // Runs of a daemon that lost its lease belong to the new holder now: stop them at once.
           const grace = failure?.code === "FLUID_LEASE_LOST" ? 0 : graceMs;
           emit({ type: "stopping", reason, running: consumer.running().length, graceMs: grace });
+          // Fires under way enqueue before the broker closes; at most 2 s (a backend that is down
+          // must not hold the shutdown), none after a lost lease (their enqueue would be refused).
+          if (grace > 0 && inFlight.size > 0) {
+            let bound: NodeJS.Timeout | undefined;
+            await Promise.race([Promise.all(inFlight), new Promise((r) => (bound = setTimeout(r, 2000)))]);
+            clearTimeout(bound);
+          }
           const result = await consumer.drain(grace);
           emit({ type: "stopped", ...result });
           await release();
@@ -399,6 +448,9 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
           consumer.setRegistry(project.registry);
           pool?.reload(); // workers load the new code once their current run ends
           scheduler.replace(entries(project));
+          if (serves) summary.serves = project.registry.list().map((t) => t.name).filter(serves);
+          // The daemon goes on with the routing it was started with; a name the new code lost is said, not fatal.
+          for (const problem of routingProblems(options.routing, project.registry)) emit({ type: "warning", message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) });
           emit({ type: "reloaded", tasks: project.registry.size });
         } catch (error) {
           emit({ type: "reload-failed", error });
@@ -434,6 +486,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       upcoming: (n) => scheduler.upcoming(n),
       lastFires: () => lastFireAt,
       poolStats: () => (pool ? pool.stats() : null),
+      backend: () => health,
     };
     const fail = (error: FluidError): void => {
       if (failure || stopping) return;

@@ -8,6 +8,7 @@ import { leaseVerdict, localProbe, readLease, type LeaseProbe } from "../persist
 import { openDatabase } from "../persistence/open-database.js";
 import { openProjectStore } from "../store/project-store.js";
 import { leaseTiming, type LeaseTiming } from "./lock.js";
+import type { BackendProbe } from "../fleet/probe-backend.js";
 
 /** The daemon that holds (or last held) a store's lease. */
 export interface LeaseHolderStatus {
@@ -69,6 +70,12 @@ export interface DaemonStatus {
   daemon: LeaseHolderStatus | null;
   /** Runs in the queue (SQLite broker); null when the store has no queue yet. */
   queue: BrokerCounts | null;
+  /**
+   * The fleet backend, asked from here (config `backend`, FLUID_BACKEND_URL): its queue's counts,
+   * or why it does not answer (within 2 s). Null without a backend. With one, the store's `queue`
+   * is not the fleet's: these counts are.
+   */
+  backend: BackendProbe | null;
   /** Runs whose latest record is `running`. */
   running: RunningStatus[];
   lastFailure: FailureStatus | null;
@@ -86,6 +93,8 @@ export interface StatusOptions {
   env?: NodeJS.ProcessEnv;
   /** This machine as the lease rules see it. Default: the real one. */
   probe?: LeaseProbe;
+  /** How long the fleet backend may take to answer, ms. Default 2000. */
+  backendTimeoutMs?: number;
 }
 
 /**
@@ -98,8 +107,9 @@ export async function readDaemonStatus(project: Project, options: StatusOptions 
   const now = options.now ?? Date.now();
   const probe = options.probe ?? localProbe();
   const status: DaemonStatus = {
-    serving: false, configFile: project.configFile, store: null, daemon: null, queue: null, running: [], lastFailure: null, next: [], notes: [],
+    serving: false, configFile: project.configFile, store: null, daemon: null, queue: null, backend: null, running: [], lastFailure: null, next: [], notes: [],
   };
+  const backend = project.config.backend ? askBackend(project.config.backend, options.backendTimeoutMs ?? 2000) : undefined;
   const config = project.config;
   let enabled = new Map<string, boolean>();
   if (config.store === false || config.store.path === ":memory:") {
@@ -118,7 +128,19 @@ export async function readDaemonStatus(project: Project, options: StatusOptions 
     status.next.push({ task: task.name, schedule: task.schedule.describe(), next: next ? next.toISOString() : null, enabled: enabled.get(task.name) !== false });
   }
   status.next.sort((a, b) => (a.next ?? "~").localeCompare(b.next ?? "~") || a.task.localeCompare(b.task));
+  if (backend) status.backend = await backend;
   return status;
+}
+
+/** The backend's queue counts, or why it cannot be asked (a URL that does not parse is said, not thrown: status still answers). */
+async function askBackend(backend: { url: string; prefix?: string }, timeoutMs: number): Promise<BackendProbe> {
+  try {
+    const { parseBackendUrl } = await import("../fleet/backend-url.js");
+    const target = parseBackendUrl(backend.url, backend.prefix !== undefined ? { prefix: backend.prefix } : {});
+    return await (await import("../fleet/probe-backend.js")).probeBackend(target, timeoutMs);
+  } catch (error) {
+    return { url: backend.url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, "$1***@"), reachable: false, error: (error as Error).message.split("\n")[0]! };
+  }
 }
 
 /** The lease row and queue counts, on a read-only connection of its own. */

@@ -62,11 +62,23 @@ export async function checkReadiness(view: DaemonView, o: ReadinessOptions): Pro
     checks.push({ name: "store", ok: true, detail: store ? "in memory" : "no store (store: false)" });
   }
 
+  const backend = view.backend?.();
+  if (backend?.state === "down") {
+    // The broker already knows: no need to wait for a command that would wait for the reconnect.
+    fail("backend", `backend down since ${new Date(backend.since).toISOString()}: ${backend.message ?? backend.url}`);
+  } else {
+    await checkQueue(view, o.backendTimeoutMs, checks, fail);
+  }
+  return reasons.length ? { ready: false, reasons, checks } : { ready: true, checks };
+}
+
+/** The backend check: the broker's queue answers within `timeoutMs`. */
+async function checkQueue(view: DaemonView, timeoutMs: number, checks: ReadyJson["checks"], fail: (name: "backend", detail: string) => void): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       view.queueCounts(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${o.backendTimeoutMs} ms`)), o.backendTimeoutMs))),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
     ]);
     checks.push({ name: "backend", ok: true });
   } catch (error) {
@@ -74,5 +86,4 @@ export async function checkReadiness(view: DaemonView, o: ReadinessOptions): Pro
   } finally {
     clearTimeout(timer);
   }
-  return reasons.length ? { ready: false, reasons, checks } : { ready: true, checks };
 }

@@ -8,6 +8,18 @@ import { checkReadiness } from "./readiness.js";
 import { apiSchemas, type StatusJson } from "./schemas.js";
 import { SSE_HEADERS, sseMessage } from "./sse.js";
 
+/** How long /api/status waits for the queue's counts from a fleet backend, ms. */
+const QUEUE_TIMEOUT_MS = 2000;
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** GET /healthz, /readyz, /metrics, /api/status, /api/events, /api/openapi.json. */
 export function statusRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
   const s = apiSchemas();
@@ -26,20 +38,27 @@ export function statusRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
 
   app.get("/api/status", async (c) => {
     parseWith(s.NoQuery, queryOf(c), "query");
-    let queue: StatusJson["queue"];
-    try {
-      queue = await view.queueCounts();
-    } catch (error) {
-      throw new HttpError(503, "unavailable", `the queue cannot be read: ${(error as Error).message.split("\n")[0]}`);
+    const backend = view.backend?.() ?? null;
+    let queue: StatusJson["queue"] = null;
+    // A backend known to be down is not asked (a Redis command waits for the reconnect): the status says so instead.
+    if (backend?.state !== "down") {
+      try {
+        const counts = await withTimeout(view.queueCounts(), QUEUE_TIMEOUT_MS);
+        queue = { ready: counts.ready, delayed: counts.delayed, claimed: counts.claimed };
+      } catch (error) {
+        // Without a backend the queue is the store's: a failure to read it is the daemon's, not a status.
+        if (!backend) throw new HttpError(503, "unavailable", `the queue cannot be read: ${(error as Error).message.split("\n")[0]}`);
+      }
     }
     const now = parts.now();
     const status: StatusJson = {
       daemon: {
         pid: view.facts.pid, host: hostname(), version: parts.version, startedAt: view.facts.startedAt, uptimeMs: now - view.facts.startedAt,
         configFile: view.facts.configFile, store: view.facts.store, broker: view.facts.broker, concurrency: view.facts.concurrency,
-        tasks: view.tasks().length,
+        tasks: view.tasks().length, serves: view.facts.serves ? [...view.facts.serves] : null, firesSchedules: view.facts.firesSchedules ?? true,
       },
-      queue: { ready: queue.ready, delayed: queue.delayed, claimed: queue.claimed },
+      backend,
+      queue,
       running: view.running(),
       pool: view.poolStats(),
       upcoming: view.upcoming(10).map((f) => ({ task: f.task, at: f.at })),

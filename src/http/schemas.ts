@@ -67,8 +67,14 @@ function build(z: typeof Z) {
     daemon: z.object({
       pid: z.number().int(), host: z.string(), version: z.string(), startedAt: epochMs, uptimeMs: z.number(), configFile: z.string(),
       store: z.string(), broker: z.string(), concurrency: z.number().int(), tasks: z.number().int(),
+      serves: z.array(z.string()).nullable().describe("the tasks this daemon runs when routed (fluid serve --tasks/--tags); null: every task"),
+      firesSchedules: z.boolean().describe("false when the daemon fires no schedule (fluid serve --no-schedules)"),
     }),
-    queue: z.object({ ready: z.number().int(), delayed: z.number().int(), claimed: z.number().int() }),
+    backend: z.object({
+      url: z.string(), state: z.enum(["up", "down"]), since: epochMs.describe("when it went up or down (the daemon's start while always up)"), message: z.string().optional(),
+    }).nullable().describe("the fleet backend as the daemon sees it; null without one"),
+    queue: z.object({ ready: z.number().int(), delayed: z.number().int(), claimed: z.number().int() }).nullable()
+      .describe("null when the backend is down or does not answer within 2 s"),
     running: z.array(z.object({ id: z.string(), task: z.string(), attempt: z.number().int(), startedAt: epochMs })),
     pool: PoolStats.nullable(),
     upcoming: z.array(z.object({ task: z.string(), at: epochMs })),

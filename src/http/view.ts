@@ -37,6 +37,18 @@ export interface DaemonFacts {
   store: string;
   broker: string;
   concurrency: number;
+  /** The tasks this daemon runs when routed (`--tasks`, `--tags`); null: every task. */
+  serves?: readonly string[] | null;
+  /** False with `--no-schedules`. Default true. */
+  firesSchedules?: boolean;
+}
+
+/** The fleet backend as the daemon sees it. */
+export interface BackendView {
+  url: string;
+  state: "up" | "down";
+  since: number;
+  message?: string;
 }
 
 /**
@@ -66,6 +78,8 @@ export interface DaemonView {
   waitForRun(id: string, timeoutMs: number, signal?: AbortSignal, pollMs?: number): Promise<RunRecord>;
   /** Ready, delayed and claimed runs in the broker; rejects when the backend cannot be reached. */
   queueCounts(): Promise<BrokerCounts>;
+  /** The fleet backend now (up, or down since when); undefined without one. */
+  backend?(): BackendView | undefined;
   /** Runs executing now. */
   running(): RunningView[];
   /** The child-process pool's counters, or null when the project has no cpu-bound task. */
