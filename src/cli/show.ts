@@ -36,7 +36,8 @@ export async function showCommand(id: string, o: ShowOptions, io: Output): Promi
   let text = `${c.bold(r.task)} ${r.id}\n`;
   text += field("state", stateText(c, r.state));
   text += field("trigger", r.trigger);
-  text += field("attempt", `${r.attempt} of ${r.maxAttempts}`);
+  // On a fleet a run whose daemon died runs again as the next attempt, also past the planned ones.
+  text += field("attempt", r.attempt > r.maxAttempts ? `${r.attempt} (${r.maxAttempts} planned; run again after an interruption)` : `${r.attempt} of ${r.maxAttempts}`);
   text += field("params", JSON.stringify(r.params));
   text += field("queued", localTime(r.queuedAt));
   text += field("started", localTime(r.startedAt));

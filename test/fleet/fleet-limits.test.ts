@@ -75,8 +75,10 @@ describe.each(BACKENDS)("fleet-wide maxConcurrency on $name", ({ name, url, up }
     expect(second.start).toBeGreaterThanOrEqual(first.end);
     for (let i = 1; i < runs.length; i++) expect(runs[i]!.start, `${runs[i]!.id} overlaps ${runs[i - 1]!.id}`).toBeGreaterThanOrEqual(runs[i - 1]!.end);
     expect(new Set(runs.map((r) => r.id)).size).toBe(8);
-    const ends = daemons.flatMap((d) => d.lines.filter((l) => l.event === "run-end"));
-    expect(ends.map((l) => l.state)).toEqual(Array(8).fill("success"));
+    // A run writes its span before it ends: its run-end line may come a moment later.
+    const endLines = () => daemons.flatMap((d) => d.lines.filter((l) => l.event === "run-end"));
+    await until(() => endLines().length >= 8, 10_000, "8 run-end lines");
+    expect(endLines().map((l) => l.state)).toEqual(Array(8).fill("success"));
     // The fleet's slot is given back after each run.
     expect(daemons.flatMap((d) => d.lines.filter((l) => l.event === "error"))).toEqual([]);
   }, 90_000);

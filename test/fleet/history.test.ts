@@ -117,5 +117,8 @@ export default defineConfig({ tasks: ["./tasks/*.ts"], backend: { url: ${JSON.st
     ]);
     const history = await fluid(["history", "--json"], { cwd: elsewhere, env });
     expect(JSON.parse(history.stdout)).toEqual([expect.objectContaining({ id, attempt: 2, state: "success" })]);
+    // The task plans one attempt: the plain form says why there is a second.
+    const plain = await fluid(["show", id], { cwd: elsewhere, env });
+    expect(plain.stdout).toMatch(/attempt\s+2 \(1 planned; run again after an interruption\)/);
   });
 });
