@@ -6,7 +6,7 @@ import { splitList } from "../daemon/routing.js";
 import type { DaemonEvent, ServeOptions } from "../daemon/serve.js";
 import { formatLogLine, printError, stateText, type Output } from "./output.js";
 import type { RunState } from "../core/types.js";
-import { flushCodeCache } from "../startup/code-cache.js";
+import { discardCodeCache } from "../startup/code-cache.js";
 import { DEFAULT_HOST, isLoopback, parseListen } from "../http/address.js";
 import type { HttpServer } from "../http/server.js";
 import { importModule } from "../core/dynamic-import.js";
@@ -94,7 +94,7 @@ export async function serveCommand(o: ServeCliOptions, io: Output): Promise<numb
   process.on("SIGHUP", onHup);
   // The handlers are set in the same turn as "started", so no signal meets a daemon without them.
   try {
-    flushCodeCache(); // now, not at exit: a daemon may run for months, or end by SIGKILL
+    discardCodeCache(); // a daemon's cached data would slow every later short command (see there)
     (await import("../config/compile.js")).stopEsbuild(); // start-up is over: no esbuild child for months
     await daemon.done;
   } finally {

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { codeCacheDir, codeCacheLog, flushCodeCache, requireCached, WRAPPER } from "../../src/startup/code-cache.js";
+import { codeCacheDir, codeCacheLog, discardCodeCache, flushCodeCache, requireCached, WRAPPER } from "../../src/startup/code-cache.js";
 import { fluid } from "../helpers/cli.js";
 
 const dirs: string[] = [];
@@ -40,6 +40,18 @@ describe("requireCached", () => {
     expect(written).toHaveLength(1);
     expect(written[0]).toMatch(/^m\.js-[0-9a-f]{8}-[0-9a-f]{12}\.v8$/);
     expect(statSync(join(cacheDir, written[0]!)).size).toBeGreaterThan(0);
+  });
+
+  it("writes nothing once the pending data is discarded (as fluid serve does)", () => {
+    const dir = tempDir();
+    const file = join(dir, "m.js");
+    writeFileSync(file, `${WRAPPER[0]}module.exports = 8;${WRAPPER[1]}`);
+    const cacheDir = join(dir, "cache");
+    expect(requireCached(file, cacheDir)).toBe(8);
+    expect(codeCacheLog.at(-1)).toEqual({ file, cache: "miss" });
+    discardCodeCache();
+    flushCodeCache();
+    expect(readdirSync(dir)).toEqual(["m.js"]);
   });
 
   it("without a cache directory, only runs the file", () => {
