@@ -1,8 +1,8 @@
-import { Redis } from "ioredis";
 import pg from "pg";
 import { MINIMUM_POSTGRES_VERSION, RedisConnection, runMigrations } from "bullmq";
 import { BackendError } from "./backend-error.js";
 import type { BackendTarget } from "./backend-url.js";
+import { oneShotRedis } from "./one-shot-redis.js";
 
 /** What `checkBackend` found. */
 export interface BackendInfo {
@@ -26,21 +26,12 @@ export async function checkBackend(target: BackendTarget): Promise<BackendInfo> 
 }
 
 async function checkRedis(target: Extract<BackendTarget, { kind: "redis" }>): Promise<BackendInfo> {
-  const redis = new Redis({
-    host: target.host, port: target.port, db: target.db, lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: CONNECT_TIMEOUT_MS,
-    retryStrategy: () => null,
-    ...(target.username ? { username: target.username } : {}),
-    ...(target.password ? { password: target.password } : {}),
-    ...(target.tls ? { tls: {} } : {}),
-  });
-  // The socket's error (ECONNREFUSED...) says more than the "Connection is closed." connect() rejects with.
-  let socketError: Error | undefined;
-  redis.on("error", (error: Error) => (socketError ??= error));
+  const { redis, connect } = oneShotRedis(target, CONNECT_TIMEOUT_MS);
   try {
     try {
-      await redis.connect();
+      await connect();
     } catch (error) {
-      throw new BackendError(`cannot reach the Redis backend ${target.display}: ${(socketError ?? (error as Error)).message}`, {
+      throw new BackendError(`cannot reach the Redis backend ${target.display}: ${(error as Error).message}`, {
         cause: error, hint: "start Redis, or check the backend URL (config `backend`, FLUID_BACKEND_URL, --backend)",
       });
     }

@@ -1,7 +1,8 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { createPostgresBackend, Queue } from "bullmq";
 import type { BackendTarget } from "./backend-url.js";
 import { QUEUE_NAME } from "./connection.js";
+import { oneShotRedis } from "./one-shot-redis.js";
 
 /** What `probeBackend` saw: the queue's counts, or why the backend did not answer. */
 export type BackendProbe =
@@ -20,18 +21,9 @@ export async function probeBackend(target: BackendTarget, timeoutMs = 2000): Pro
   try {
     const counts = (async () => {
       if (target.kind === "redis") {
-        redis = new Redis({
-          host: target.host, port: target.port, db: target.db, lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs,
-          retryStrategy: () => null,
-          ...(target.username ? { username: target.username } : {}),
-          ...(target.password ? { password: target.password } : {}),
-          ...(target.tls ? { tls: {} } : {}),
-        });
-        let socketError: Error | undefined;
-        redis.on("error", (error: Error) => (socketError ??= error));
-        await redis.connect().catch((error: unknown) => {
-          throw socketError ?? error;
-        });
+        const shot = oneShotRedis(target, timeoutMs);
+        redis = shot.redis;
+        await shot.connect();
         queue = new Queue(QUEUE_NAME, { connection: redis, prefix: target.prefix });
       } else {
         queue = new Queue(QUEUE_NAME, {
