@@ -172,11 +172,15 @@ describe("fluid serve across backward clock jumps (libfaketime)", () => {
       writeFileSync(clock, "-5\n");
       await s.waitFor(() => jumps().length === 1, "the first jump noticed", 10_000);
       const first = s.lines.length;
+      const lastBeatBefore = Math.max(...fireTimes("beat"));
       await sleep(7000);
       expect(jumps()[0]).toMatchObject({ direction: "backward" });
       expect(fireTimes("daily")).toEqual([slotAt.getTime()]);
-      // The intervals went on (before the fix: silent until the clock passed their last fire).
-      expect(fireTimes("beat", first).length).toBeGreaterThanOrEqual(4);
+      // The intervals went on, on the new clock's grid: slots before the last one fired before the
+      // jump (before the fix: silent until the clock passed their last fire). Counted loosely, as
+      // a loaded machine may delay a fire or two of the seven.
+      expect(fireTimes("beat", first).some((t) => t < lastBeatBefore)).toBe(true);
+      expect(fireTimes("beat", first).length).toBeGreaterThanOrEqual(3);
       expect(fireTimes("tick", first).length).toBeGreaterThanOrEqual(2);
 
       // 2. An hour back: every("1s") keeps firing every second (before the fix: silent for the hour).
