@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { UsageError } from "../core/errors.js";
@@ -84,7 +85,6 @@ async function readInput(file: string | undefined, cwd: string, stdin?: () => st
       });
     }
   }
-  const { spawnSync } = await import("node:child_process");
   const result = spawnSync("crontab", ["-l"], { encoding: "utf8" });
   if (result.error || result.status !== 0) {
     const why = result.error ? (result.error as NodeJS.ErrnoException).code ?? result.error.message : result.stderr.trim() || `exit ${result.status}`;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { transform } from "esbuild";
 import { describe, expect, it } from "vitest";
@@ -114,6 +114,26 @@ describe("fluid import crontab", () => {
     const missing = await fluid(["import", "crontab", "nope.cron"], { cwd: dir });
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain("cannot read nope.cron: ENOENT");
+  });
+
+  it("with no file reads the user's own crontab (crontab -l); a failing crontab -l is a usage error", async () => {
+    const dir = project({});
+    const bin = join(dir, "fake-bin");
+    mkdirSync(bin);
+    const fake = join(bin, "crontab");
+    // A crontab(1) that lists one line, as `crontab -l` does.
+    writeFileSync(fake, `#!/bin/sh\n[ "$1" = -l ] || exit 9\necho '*/5 * * * * /srv/poll.sh'\n`, { mode: 0o755 });
+    const path = `${bin}:${process.env.PATH ?? ""}`;
+    const r = await fluid(["import", "crontab", "--out", "t.ts", "--tz", "UTC"], { cwd: dir, env: { PATH: path } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const { calls } = await load(readFileSync(join(dir, "t.ts"), "utf8"));
+    expect(calls.map((c) => [c.name, c.command])).toEqual([["poll", "/srv/poll.sh"]]);
+    // No crontab for this user: crontab -l exits 1 with a message; fluid says so, exit 2.
+    writeFileSync(fake, `#!/bin/sh\necho 'no crontab for alice' >&2\nexit 1\n`, { mode: 0o755 });
+    const none = await fluid(["import", "crontab", "--check"], { cwd: dir, env: { PATH: path } });
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toContain("no file given and `crontab -l` failed: no crontab for alice");
+    expect(none.stderr).not.toMatch(/\n\s+at /);
   });
 
   it("imports every cron.d fixture without a problem, and each module loads (the module text, in this process)", async () => {
