@@ -41,7 +41,7 @@ export function crontabModule(parsed: ParsedCrontab, specs: readonly CommandSpec
     } else if (item.type === "comment") {
       body.push(comment(item.text));
     } else if (item.type === "env") {
-      body.push(`// ${item.raw.trim()}${mappingOf(item.name)}`);
+      body.push(`// ${item.raw.trim()}${mappingOf(item.name, item.value)}`);
       if (next?.type !== "env") {
         // The settings of the entries below, once, at the end of a run of settings.
         const spec = specs.find((s) => s.source.line > item.line);
@@ -113,9 +113,9 @@ function settingsText(spec: CommandSpec): string {
 }
 
 /** What a setting becomes, as a note on its comment. */
-function mappingOf(name: string): string {
+function mappingOf(name: string, value: string): string {
   if (name === "SHELL") return "  (-> shell option)";
-  if (name === "MAILTO") return "  (-> notify: { mailto })";
+  if (name === "MAILTO") return value === "" ? "  (-> no mail: the tasks below have no notify.mailto)" : "  (-> notify: { mailto })";
   if (name === "CRON_TZ") return "  (-> the tz of the schedules below)";
   return "  (-> env)";
 }

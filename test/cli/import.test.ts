@@ -79,6 +79,8 @@ describe("fluid import crontab", () => {
     expect(byName.get("pg_dump_mydb")!.command).toBe("pg_dump mydb > /backups/db-$(date +%F).sql");
     expect(byName.get("start_tunnel")!.options.schedule.kind).toBe("start");
     expect(byName.get("quiet_job")!.options.notify).toBeUndefined(); // MAILTO=""
+    expect(text).toContain('// MAILTO=""  (-> no mail: the tasks below have no notify.mailto)');
+    expect(text).toContain("// MAILTO=ops@example.com  (-> notify: { mailto })");
     expect(String(byName.get("ny_backup")!.options.schedule)).toBe('cron("30 2 * * *", { tz: "America/New_York" })');
     expect(String(byName.get("odd_mondays")!.options.schedule)).toBe('cron("0 0 */2 * +1", { tz: "UTC" })');
     const days = nextRuns(byName.get("odd_mondays")!.options.schedule, 3, new Date("2026-06-01T00:00:00Z")).map((d) => d.toISOString().slice(0, 10));
