@@ -149,6 +149,8 @@ export class TaskTimeoutError extends FluidError {
       hint: "raise the task's `timeout` option, or pass --timeout to `fluid run`",
     });
     this.timeoutMs = timeoutMs;
+    // Made by fluid's timer, not thrown by the task: its frames say nothing about the run.
+    this.stack = `${this.name}: ${this.message}`;
   }
 }
 

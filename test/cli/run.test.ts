@@ -278,6 +278,11 @@ describe("fluid run exit codes", () => {
     expect(r.stderr).toContain('task "sleepy" timed out after 200ms');
     expect(r.stderr).toContain("hint:");
     expect(Date.now() - started).toBeLessThan(4_500); // did not sleep the 5 s
+    // The record holds no stack of fluid's own timer: `fluid show` prints the message alone.
+    const json = await run(["run", "sleepy", "--seconds", "5", "--timeout", "200ms", "--json"]);
+    const shown = await run(["show", (JSON.parse(json.stdout) as { id: string }).id]);
+    expect(shown.stdout).toContain('task "sleepy" timed out after 200ms');
+    expect(shown.stdout).not.toMatch(/^\s+at /m);
   });
 
   it("exits 2 for an invalid --timeout", async () => {

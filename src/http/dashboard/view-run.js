@@ -60,7 +60,9 @@ export async function runView(main, ctx, id) {
             h("dt", {}, "Ended"), h("dd", {}, timeEl(r.endedAt)),
             h("dt", {}, "Duration"), h("dd", {}, fmtDuration(r.durationMs)),
             h("dt", {}, "Host"), h("dd", {}, `${r.host} (pid ${r.pid})`),
-            r.exitCode !== undefined ? [h("dt", {}, "Exit code"), h("dd", {}, String(r.exitCode))] : null)),
+            r.exitCode !== undefined ? [h("dt", {}, "Exit code"), h("dd", {}, String(r.exitCode))] : null,
+            // A command task that failed: the command's own exit code (the run's process exited normally).
+            r.error?.childExitCode !== undefined ? [h("dt", {}, "Command exit code"), h("dd", {}, String(r.error.childExitCode))] : null)),
         h("section", { class: "panel", "aria-labelledby": "io" }, h("h2", { id: "io" }, "Params and result"),
           h("h3", { class: "muted" }, "Params"), h("pre", { class: "json" }, pretty(r.params ?? {})),
           r.result !== undefined ? [h("h3", { class: "muted" }, "Result"), h("pre", { class: "json result" }, pretty(r.result))] : null)),
