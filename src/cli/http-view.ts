@@ -30,6 +30,7 @@ export function daemonView(daemon: Daemon): DaemonView {
     queueCounts: () => daemon.broker.counts(),
     running: () => daemon.consumer.running().map((r) => ({ id: r.run.id, task: r.run.task, attempt: r.run.attempt, startedAt: r.startedAt })),
     poolStats: () => daemon.poolStats(),
+    notifyStats: () => daemon.notifier.stats(),
     upcoming: (n) => daemon.upcoming(n).map((f) => ({ task: f.task, at: f.at })),
     lastFires: () => daemon.lastFires(),
     subscribe: (listener) => daemon.subscribe((event) => {

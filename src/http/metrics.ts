@@ -10,6 +10,18 @@ interface Histogram {
   count: number;
 }
 
+/** How often the event-loop monitor samples, ms (50 samples a second: enough for a p99, cheap). */
+const LAG_RESOLUTION_MS = 20;
+
+/**
+ * An event-loop delay in seconds from a value of Node's monitor (ns). The monitor records the
+ * whole time between two of its timer's wakes, sampling interval included (an idle loop reads
+ * ~20 ms): the delay is what exceeds the interval.
+ */
+export function lagSeconds(ns: number, resolutionMs = LAG_RESOLUTION_MS): number {
+  return Math.max(0, ns / 1e6 - resolutionMs) / 1000;
+}
+
 /** Event-loop delay percentiles of the last complete window, seconds. */
 interface LagWindow {
   p50: number;
@@ -48,7 +60,7 @@ export class Metrics {
 
   constructor(private readonly view: DaemonView, options: MetricsOptions = {}) {
     this.now = options.now ?? Date.now;
-    this.lag = monitorEventLoopDelay({ resolution: 20 }); // 50 samples a second: enough for a p99, cheap
+    this.lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     this.lag.enable();
     this.lagTimer = setInterval(() => this.rollLag(), options.lagWindowMs ?? 10_000).unref();
     this.seed();
@@ -90,14 +102,14 @@ export class Metrics {
   /** Event-loop delay p99 of the last window, ms. */
   lagP99Ms(): number {
     const h = this.lag;
-    return (this.lagTotal.count === 0 && h.count > 0 ? h.percentile(99) / 1e9 : this.lagWindow.p99) * 1000;
+    return (this.lagTotal.count === 0 && h.count > 0 ? lagSeconds(h.percentile(99)) : this.lagWindow.p99) * 1000;
   }
 
   private rollLag(): void {
     const h = this.lag;
     if (h.count > 0) {
-      this.lagWindow = { p50: h.percentile(50) / 1e9, p90: h.percentile(90) / 1e9, p99: h.percentile(99) / 1e9, max: h.max / 1e9 };
-      this.lagTotal.sum += (h.mean * h.count) / 1e9;
+      this.lagWindow = lagWindowOf(h);
+      this.lagTotal.sum += lagSeconds(h.mean) * h.count;
       this.lagTotal.count += h.count;
     }
     h.reset();
@@ -174,10 +186,21 @@ export class Metrics {
     family("fluid_pool_worker_exits_total", "counter", "Worker processes that ended, by reason, since the daemon started.");
     for (const reason of ["recycled", "reaped", "crashed", "killed"] as const) out.push(`fluid_pool_worker_exits_total{reason="${reason}"} ${pool?.[reason] ?? 0}`);
 
+    const notify = this.view.notifyStats?.();
+    if (notify) {
+      family("fluid_notify_alerts_total", "counter", "Alerts decided since the daemon started (each goes to every notifier of its task), by kind.");
+      for (const [kind, n] of Object.entries(notify.alerts)) out.push(`fluid_notify_alerts_total{kind="${label(kind)}"} ${n}`);
+      family("fluid_notify_deliveries_total", "counter", "Alert deliveries since the daemon started, by notifier and outcome (failed: for good, after its retries).");
+      for (const [notifier, n] of Object.entries(notify.sent)) out.push(`fluid_notify_deliveries_total{notifier="${label(notifier)}",outcome="sent"} ${n}`);
+      for (const [notifier, n] of Object.entries(notify.failed)) out.push(`fluid_notify_deliveries_total{notifier="${label(notifier)}",outcome="failed"} ${n}`);
+      family("fluid_notify_dropped_total", "counter", "Alert deliveries dropped (queue full, or still waiting at shutdown) since the daemon started.");
+      out.push(`fluid_notify_dropped_total ${notify.dropped}`);
+    }
+
     family("fluid_event_loop_lag_seconds", "summary", "Event-loop delay of the daemon (perf_hooks), percentiles of the last 10 s window.");
     // Before the first window is complete, what the monitor has seen so far.
     const h = this.lag;
-    const w = this.lagTotal.count === 0 && h.count > 0 ? { p50: h.percentile(50) / 1e9, p90: h.percentile(90) / 1e9, p99: h.percentile(99) / 1e9, max: h.max / 1e9 } : this.lagWindow;
+    const w = this.lagTotal.count === 0 && h.count > 0 ? lagWindowOf(h) : this.lagWindow;
     out.push(
       `fluid_event_loop_lag_seconds{quantile="0.5"} ${w.p50}`, `fluid_event_loop_lag_seconds{quantile="0.9"} ${w.p90}`,
       `fluid_event_loop_lag_seconds{quantile="0.99"} ${w.p99}`, `fluid_event_loop_lag_seconds_sum ${this.lagTotal.sum}`,
@@ -190,6 +213,11 @@ export class Metrics {
     out.push(`fluid_http_sse_clients ${extra.sseClients}`);
     return out.join("\n") + "\n";
   }
+}
+
+/** The delay percentiles the monitor `h` has seen, seconds. */
+function lagWindowOf(h: IntervalHistogram): LagWindow {
+  return { p50: lagSeconds(h.percentile(50)), p90: lagSeconds(h.percentile(90)), p99: lagSeconds(h.percentile(99)), max: lagSeconds(h.max) };
 }
 
 /** A label value escaped for the text format. */

@@ -56,6 +56,14 @@ export interface BackendView {
  * layer does not import the daemon): the tasks, the store, the queue, the pool, the scheduler's
  * next fires, an event subscription, and the few actions the API offers.
  */
+/** What the daemon's notifier counted: alerts decided by kind; deliveries sent and failed by notifier; dropped. */
+export interface NotifyCounts {
+  alerts: Readonly<Record<string, number>>;
+  sent: Readonly<Record<string, number>>;
+  failed: Readonly<Record<string, number>>;
+  dropped: number;
+}
+
 export interface DaemonView {
   readonly facts: DaemonFacts;
   /** The tasks now loaded (after a reload, the new ones), sorted by name. */
@@ -84,6 +92,8 @@ export interface DaemonView {
   running(): RunningView[];
   /** The child-process pool's counters, or null when the project has no cpu-bound task. */
   poolStats(): PoolStats | null;
+  /** The alerts' counters since the daemon started (docs/notify.md); undefined when not known. */
+  notifyStats?(): NotifyCounts;
   /** The next `n` fires over all enabled tasks, in order. */
   upcoming(n: number): Array<{ task: string; at: number }>;
   /** When each task's schedule last fired (epoch ms), as the daemon knows it. */

@@ -7,7 +7,7 @@ import { startApi, type TestApi } from "./helpers.js";
 const TASKS = `
 import { task, every } from "fluid-tasks";
 export const ok = task({}, async () => "fine");
-export const bad = task({}, async () => { throw new Error("no"); });
+export const bad = task({ notify: { command: "exit 3" } }, async () => { throw new Error("no"); });
 export const often = task({ schedule: every("1h") }, async () => {});
 `;
 
@@ -55,7 +55,24 @@ describe("GET /metrics", () => {
     expect(one("fluid_queue_runs", { state: "ready" })).toBe(0);
     expect(one("fluid_pool_workers", { state: "busy" })).toBe(0);
     expect(one("fluid_event_loop_lag_seconds", { quantile: "0.99" })).toBeGreaterThanOrEqual(0);
+    // The delay past the monitor's 20 ms sampling interval (an idle loop read 0.020 before).
+    expect(one("fluid_event_loop_lag_seconds", { quantile: "0.5" })).toBeLessThan(0.02);
     expect(one("fluid_running_runs")).toBe(0);
+  });
+
+  it("counts the alerts and their deliveries: bad's command notifier fails, and is counted", async () => {
+    let samples: ReturnType<typeof parse> = [];
+    const one = (name: string, labels: Record<string, string> = {}) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    for (let i = 0; i < 100; i++) {
+      samples = parse(await (await api.call("/metrics")).text());
+      if (one("fluid_notify_deliveries_total", { notifier: "command", outcome: "failed" }) === 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(one("fluid_notify_alerts_total", { kind: "failure" })).toBe(1);
+    expect(one("fluid_notify_deliveries_total", { notifier: "command", outcome: "failed" })).toBe(1);
+    expect(one("fluid_notify_deliveries_total", { notifier: "command", outcome: "sent" })).toBe(0);
+    expect(one("fluid_notify_dropped_total")).toBe(0);
   });
 
   it("passes promtool check metrics", async () => {
