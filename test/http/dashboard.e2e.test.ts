@@ -148,6 +148,9 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard in headless Chromium${HAS_CHROMIUM ? "
     await page.locator("#token-form button[type=submit]").click();
     await page.locator("#token-panel").waitFor({ state: "hidden" });
     expect(await page.inputValue("#param-greet-name")).toBe("Ada"); // the form kept what was typed
+    // The page opened its event stream again with the token: live again, and no notice of a lost connection.
+    await expect.poll(() => page.locator("#live").getAttribute("data-state")).toBe("live");
+    expect((await page.locator(".toast").allTextContents()).filter((t) => /live/i.test(t))).toEqual([]);
 
     // Bad params: the daemon's zod issues appear next to the field.
     await page.fill("#param-greet-times", "9");

@@ -79,25 +79,25 @@ export function query(params) {
 /**
  * The daemon's live events (server-sent events at /api/events). EventSource cannot send an
  * Authorization header, so the token goes as `?token=`. `handlers` maps an event name to a
- * function of its parsed data; `onState("live" | "connecting" | "down")` reports the stream's
- * state. EventSource reconnects by itself; after a failure that closed it (HTTP 401 or the
+ * function of its parsed data; `onState("live" | "connecting" | "down", { deliberate })` reports
+ * the stream's state (`deliberate`: `reopen()` closed it, nothing was lost). EventSource reconnects by itself; after a failure that closed it (HTTP 401 or the
  * daemon gone), this opens a new one after a pause. Returns `close()`.
  */
 export function liveEvents(handlers, onState = () => {}) {
   let source;
   let timer;
   let closed = false;
-  const open = () => {
+  const open = (deliberate = false) => {
     const token = getToken();
     source = new EventSource(`/api/events${token ? `?token=${encodeURIComponent(token)}` : ""}`);
-    onState("connecting");
+    onState("connecting", { deliberate });
     source.onopen = () => onState("live");
     source.onerror = () => {
       if (closed) return;
       if (source.readyState === EventSource.CLOSED) {
         onState("down");
         clearTimeout(timer);
-        timer = setTimeout(open, 3000);
+        timer = setTimeout(() => open(), 3000);
       } else onState("connecting");
     };
     for (const [name, fn] of Object.entries(handlers)) {
@@ -123,7 +123,7 @@ export function liveEvents(handlers, onState = () => {}) {
     reopen() {
       source.close();
       clearTimeout(timer);
-      open();
+      open(true);
     },
   };
 }

@@ -92,9 +92,10 @@ const liveEl = document.getElementById("live");
 const liveText = document.getElementById("live-text");
 const live = liveEvents(
   Object.fromEntries(EVENTS.map((type) => [type, (data) => dispatch(type, data)])),
-  (state) => {
-    // A notice when the stream is lost and when it is back; not for each retry in between.
-    if (state !== "live" && liveEl.dataset.state === "live") {
+  (state, info) => {
+    // A notice when the stream is lost and when it is back; not for each retry in between, nor
+    // when the page itself opened it again (a new token).
+    if (state !== "live" && liveEl.dataset.state === "live" && !info?.deliberate) {
       toast("Lost the live connection to the daemon; retrying", "bad");
       liveEl.dataset.lost = "true";
     }
