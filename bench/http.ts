@@ -11,7 +11,7 @@
  *    page deep in the history through its cursor, one task, one state), /metrics, /api/tasks,
  *    /api/status. Reported: p50 and p99 per round, the median over rounds; targets p99 <= 20 ms
  *    for /api/runs?limit=50 and <= 50 ms for /metrics.
- * 2. Throughput cost. On a second, small project: a daemon runs 3,000 no-op runs queued at once
+ * 2. Throughput cost. On a second, small project: a daemon runs 5,000 no-op runs (BENCH_HTTP_RUNS) queued at once
  *    (wall time from the first enqueue to the last run's end), in three conditions per round,
  *    in rotating order: no HTTP server; the HTTP server with no client; the HTTP server with
  *    20 idle dashboards holding GET /api/events open (in a child process that reads and drops
