@@ -334,7 +334,7 @@ function summaryText(c: ChalkInstance, s: import("../daemon/serve.js").DaemonSum
   if (s.serves) text += `  serves       ${s.serves.join(", ") || c.dim("no task loaded now")} ${c.dim("(--tasks/--tags: other runs are left to other daemons)")}\n`;
   if (!s.firesSchedules) text += `  schedules    ${c.dim("not fired here (--no-schedules)")}\n`;
   else if (s.schedules.length === 0) text += `  schedules    ${c.dim("none")}\n`;
-  for (const [i, sc] of (s.firesSchedules ? s.schedules : []).entries()) {
+  for (const [i, sc] of s.schedules.entries()) {
     text += `  ${i === 0 ? "schedules    " : "             "}${c.bold(sc.task)} ${sc.schedule}${sc.next ? c.dim(`, next ${sc.next}`) : ""}\n`;
   }
   return text;

@@ -103,6 +103,7 @@ export interface DaemonSummary {
   backend?: string;
   concurrency: number;
   tasks: number;
+  /** The schedules this daemon fires (none with `schedules: false`). */
   schedules: Array<{ task: string; schedule: string; next: string | null }>;
   pid: number;
   /** The child-process pool of cpu-bound tasks, when the project has any. */
@@ -386,7 +387,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       ...(backend && broker.kind === "bullmq" ? { backend: backendDisplay(backend) } : {}),
       concurrency,
       tasks: project.registry.size,
-      schedules: project.registry.list().filter((t) => t.schedule).map((t) => {
+      schedules: project.registry.list().filter((t) => t.schedule && firesSchedules).map((t) => {
         const next = t.schedule!.next(new Date());
         return { task: t.name, schedule: t.schedule!.describe(), next: next ? next.toISOString() : null };
       }),

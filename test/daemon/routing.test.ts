@@ -50,6 +50,7 @@ describe("fluid serve routing, embedded (SQLite broker)", () => {
   it("schedules: false fires nothing but runs queued runs", async () => {
     d = await startDaemon(TASKS, { schedules: false });
     expect(d.daemon.summary.firesSchedules).toBe(false);
+    expect(d.daemon.summary.schedules).toEqual([]); // the start line lists no schedule it will not fire
     expect(d.daemon.upcoming(5)).toEqual([]);
     const target = { store: d.daemon.store!, broker: d.daemon.broker };
     expect(await waitForRun(target, await d.daemon.queue("tick"), { timeoutMs: 5000 })).toMatchObject({ state: "success" });
