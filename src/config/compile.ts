@@ -15,7 +15,7 @@ import { registerCompiled } from "../startup/stack-map.js";
 import { publishedApi } from "./public-api.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
-const CACHE_FORMAT = 7;
+const CACHE_FORMAT = 8;
 
 interface Manifest {
   format: number;
