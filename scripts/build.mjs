@@ -6,6 +6,7 @@
 //   and parsing the CLI anew was a large part of every `fluid` start (src/startup/code-cache.ts).
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, renameSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { build } from "esbuild";
 
 const WRAPPER = ["(function (exports, require, module, __filename, __dirname) {", "\n})"]; // src/startup/code-cache.ts
@@ -45,21 +46,49 @@ const lazyChildProcess = {
     }));
   },
 };
-await build({
+// The fleet's packages (three quarters of the CLI's code) go into dist/cli/vendor.js, which the
+// CLI loads (src/cli/vendor.ts) only when a command uses a fleet backend.
+const VENDOR = ["bullmq", "ioredis", "pg"];
+const vendorStubs = {
+  name: "vendor-stubs",
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${VENDOR.join("|")})$`) }, (args) => ({ path: args.path, namespace: "vendor" }));
+    b.onLoad({ filter: /.*/, namespace: "vendor" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(resolve("src/cli/vendor.ts"))}).vendorModule(${JSON.stringify(args.path)});`,
+      resolveDir: resolve("src/cli"),
+      loader: "js",
+    }));
+  },
+};
+const cliBundle = {
   ...common,
-  entryPoints: ["src/cli/main.ts"],
-  plugins: [lazyChildProcess],
-  outfile: `${out}/cli/bundle.js`,
   format: "cjs",
-  // Loaded on demand (src/core/dynamic-import.ts): the cpu-bound pool, the spinner, globbing.
-  external: ["zod", "esbuild", "better-sqlite3", "execa", "tinyglobby"],
   minify: !process.env.NOMIN, // half the bytes to read at every start
   keepNames: true, // error classes name themselves from new.target.name
+  footer: { js: WRAPPER[1] },
+};
+await build({
+  ...cliBundle,
+  stdin: {
+    contents: `exports.load = (name) => { switch (name) { ${VENDOR.map((v) => `case ${JSON.stringify(v)}: return require(${JSON.stringify(v)});`).join(" ")} } };`,
+    resolveDir: resolve("."),
+    sourcefile: "vendor-entry.js",
+    loader: "js",
+  },
+  outfile: `${out}/cli/vendor.js`,
+  banner: { js: WRAPPER[0] },
+});
+await build({
+  ...cliBundle,
+  entryPoints: ["src/cli/main.ts"],
+  plugins: [lazyChildProcess, vendorStubs],
+  outfile: `${out}/cli/bundle.js`,
+  // Loaded on demand (src/core/dynamic-import.ts): the cpu-bound pool, the spinner, globbing.
+  external: ["zod", "esbuild", "better-sqlite3", "execa", "tinyglobby"],
   // Bundled ES modules read import.meta.url (to find this package's root, for instance).
   define: { "import.meta.url": "__fluidImportMetaUrl" },
   // The file is the module already in Node's CommonJS wrapper (see requireCached).
   banner: { js: `${WRAPPER[0]}var __fluidImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
-  footer: { js: WRAPPER[1] },
 });
 // The dashboard's static files (src/http/dashboard/), served by `fluid serve --http` as they are.
 if (existsSync("src/http/dashboard")) cpSync("src/http/dashboard", `${out}/http/dashboard`, { recursive: true });

@@ -9,7 +9,7 @@ import { buildProgram } from "./program.js";
  * exit code. Never exits the process itself; bin/fluid.js does.
  */
 export async function main(argv: string[]): Promise<number> {
-  const io = processOutput(argv);
+  const io = await processOutput(argv);
   // SIGINT and SIGTERM end every command with 130; `fluid run` and `fluid serve` add their own
   // handlers (abort the run, drain the daemon) and this one then steps aside.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

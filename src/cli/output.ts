@@ -1,5 +1,5 @@
 /** Everything the CLI prints goes through here: colours, tables, errors, log lines, spinner. */
-import { Chalk, type ChalkInstance } from "chalk";
+import type { ChalkInstance } from "chalk";
 import { isFluidError } from "../core/errors.js";
 import type { RunLogLine } from "../task/context.js";
 import type { RunState } from "../core/types.js";
@@ -52,16 +52,37 @@ export function canAnimate(s: { isTTY?: boolean; columns?: number }, env: NodeJS
   return env.CI === undefined || env.CI === "" || env.CI === "0" || env.CI === "false";
 }
 
-/** Builds the process's Output from its real streams. */
-export function processOutput(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Output {
-  const stream = (s: NodeJS.WriteStream): Stream => ({
+/**
+ * Builds the process's Output from its real streams. chalk is loaded only when a stream has
+ * colours (its module start-up probes the terminal): without, every style returns its text.
+ */
+export async function processOutput(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Output> {
+  const streams = [process.stdout, process.stderr];
+  const levels = streams.map((s) => colorLevel(Boolean(s.isTTY), env, argv));
+  const Chalk = levels.some((l) => l > 0) ? (await import("chalk")).Chalk : undefined;
+  const stream = (s: NodeJS.WriteStream, level: 0 | 1 | 2 | 3): Stream => ({
     write: (text) => void s.write(text),
     isTTY: Boolean(s.isTTY),
-    c: new Chalk({ level: colorLevel(Boolean(s.isTTY), env, argv) }),
+    c: Chalk ? new Chalk({ level }) : noColor(),
     columns: s.isTTY ? s.columns || 0 : 0,
     animate: canAnimate(s, env),
   });
-  return { out: stream(process.stdout), err: stream(process.stderr) };
+  return { out: stream(process.stdout, levels[0]!), err: stream(process.stderr, levels[1]!) };
+}
+
+/** The styles the CLI uses (a chalk instance of level 0 leaves text as it is, and so does noColor). */
+const STYLES = ["reset", "bold", "dim", "italic", "underline", "inverse", "hidden", "strikethrough",
+  "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white", "gray", "grey"] as const;
+
+/**
+ * What `new Chalk({ level: 0 })` is, without loading chalk: each style, chained or not, joins
+ * its arguments with spaces and returns them unstyled.
+ */
+export function noColor(): ChalkInstance {
+  const plain = ((...args: unknown[]): string => (args.length === 1 ? "" + (args[0] as string) : args.join(" "))) as unknown as Record<string, unknown>;
+  for (const style of STYLES) Object.defineProperty(plain, style, { get: () => plain });
+  plain.level = 0;
+  return plain as unknown as ChalkInstance;
 }
 
 const STATE_COLOR: Record<RunState, (c: ChalkInstance, s: string) => string> = {

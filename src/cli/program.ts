@@ -18,11 +18,19 @@ const initSystemdCommand: typeof import("./init.js").initSystemdCommand = async 
 const enableCommand: typeof import("./enable.js").enableCommand = async (...a) => (await import("./enable.js")).enableCommand(...a);
 const importCrontabCommand: typeof import("./import.js").importCrontabCommand = async (...a) => (await import("./import.js")).importCrontabCommand(...a);
 
+/** The program's commands, by name. */
+const COMMANDS: readonly string[] = ["run", "ls", "history", "show", "logs", "enable", "disable", "serve", "status", "init", "queue", "cancel", "next", "import"];
+
 /**
  * Builds the `fluid` commander program. Each command maps argv to options and calls a library
  * function; the resolved exit code is stored through `setExit`.
  */
 export function buildProgram(io: Output, setExit: (code: number) => void, argv: readonly string[]): Command {
+  // Building every command costs each start: when the command line starts with a command's
+  // name, only that command is built (commander then dispatches to it; no other command could
+  // take part in parsing the line). `command(name)?.` skips the whole chain of another one.
+  const only = COMMANDS.includes(argv[0] ?? "") ? argv[0] : undefined;
+  const command = (name: string): Command | undefined => (only === undefined || only === name ? program.command(name) : undefined);
   const program = new Command("fluid")
     .description("Run TypeScript tasks now (fluid run) or on a schedule (fluid serve).")
     .version(packageRoot().version, "-V, --version")
@@ -32,9 +40,8 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });
 
-  program
-    .command("run")
-    .description("run one task now in this process; flags come from the task's params schema")
+  command("run")
+    ?.description("run one task now in this process; flags come from the task's params schema")
     .argument("[task]", "task name")
     .argument("[flags...]", "the task's flags (see fluid run <task> --help)")
     .helpOption(false)
@@ -44,9 +51,8 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
       setExit(await runCommand(rawArgsOf(cmd, argv), program.opts().config as string | undefined, io));
     });
 
-  program
-    .command("ls")
-    .description("list the tasks: schedule, next run, cpu-bound, timeout, tags")
+  command("ls")
+    ?.description("list the tasks: schedule, next run, cpu-bound, timeout, tags")
     .option("-t, --tags <tags>", "only tasks with any of these comma-separated tags")
     .option("--json", "print JSON")
     .option("-c, --config <path>", "config file")
@@ -64,9 +70,8 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
     return config ? { config } : {};
   };
 
-  program
-    .command("history")
-    .description("recorded runs, newest first")
+  command("history")
+    ?.description("recorded runs, newest first")
     .argument("[task]", "only runs of this task")
     .option("-s, --state <state>", "only runs in this state (success, failure, timeout, aborted, ...)")
     .option("--since <when>", 'runs since a time: "2h", "3d" back from now, or a date')
@@ -78,9 +83,8 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
       setExit(await historyCommand({ ...opts, ...configOf(opts), ...(taskName ? { task: taskName } : {}) }, io));
     });
 
-  program
-    .command("show")
-    .description("everything about one run: state, params, result or error, attempts, chain, logs")
+  command("show")
+    ?.description("everything about one run: state, params, result or error, attempts, chain, logs")
     .argument("<run-id>", "run id, or a unique prefix of it")
     .option("--json", "print JSON")
     .option("-c, --config <path>", "config file")
@@ -88,9 +92,8 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
       setExit(await showCommand(id, { ...configOf(opts), json: opts.json === true }, io));
     });
 
-  program
-    .command("logs")
-    .description("the log lines of one run")
+  command("logs")
+    ?.description("the log lines of one run")
     .argument("<run-id>", "run id, or a unique prefix of it")
     .option("--json", "print JSON")
     .option("-c, --config <path>", "config file")
@@ -98,18 +101,16 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
       setExit(await logsCommand(id, { ...configOf(opts), json: opts.json === true }, io));
     });
 
-  program
-    .command("enable")
-    .description("enable a task (fluid run and schedules run it again)")
+  command("enable")
+    ?.description("enable a task (fluid run and schedules run it again)")
     .argument("<task>", "task name")
     .option("-c, --config <path>", "config file")
     .action(async (name: string, opts: { config?: string }) => {
       setExit(await enableCommand(name, true, configOf(opts), io));
     });
 
-  program
-    .command("disable")
-    .description("disable a task: schedules skip it and fluid run refuses it without --force")
+  command("disable")
+    ?.description("disable a task: schedules skip it and fluid run refuses it without --force")
     .argument("<task>", "task name")
     .option("-r, --reason <text>", "why, shown by fluid ls and fluid run")
     .option("-c, --config <path>", "config file")
@@ -120,9 +121,8 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
   // `fluid serve --environment-file` / `--env-file`, in command-line order.
   const envFiles: string[] = [];
   const addEnvFile = (value: string): string[] => (envFiles.push(value), envFiles);
-  program
-    .command("serve")
-    .description("the daemon: fire schedules, run queued runs, record everything; stops gracefully on SIGTERM/SIGINT")
+  command("serve")
+    ?.description("the daemon: fire schedules, run queued runs, record everything; stops gracefully on SIGTERM/SIGINT")
     .option("--concurrency <n>", "most runs at once (default: the config's concurrency, 10)")
     .option("--grace <duration>", "on shutdown, how long running runs may finish before they are interrupted and re-queued", "30s")
     .option("--broker <kind>", "where queued runs wait: sqlite (durable, in the store file) or memory", undefined)
@@ -140,18 +140,16 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
       setExit(await serveCommand({ ...opts, ...configOf(opts), envFile: envFiles }, io));
     });
 
-  program
-    .command("status")
-    .description("is a daemon serving this store (pid, host, since), the queue, running runs, the last failure, the next fires; exit 0 serving, 3 not")
+  command("status")
+    ?.description("is a daemon serving this store (pid, host, since), the queue, running runs, the last failure, the next fires; exit 0 serving, 3 not")
     .option("--json", "print JSON")
     .option("-c, --config <path>", "config file")
     .action(async (opts: { json?: boolean; config?: string }) => {
       setExit(await statusCommand({ ...configOf(opts), json: opts.json === true }, io));
     });
 
-  program
-    .command("init")
-    .description("set up how fluid serve runs")
+  command("init")
+    ?.description("set up how fluid serve runs")
     .command("systemd")
     .description("print (or --write) a systemd unit that runs fluid serve for this project")
     .option("--user", "a user unit (~/.config/systemd/user/) instead of a system one")
@@ -168,9 +166,8 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
       setExit(await initSystemdCommand({ ...rest, ...configOf(opts), ...(environmentFile !== undefined ? { envFile: environmentFile } : {}) }, io));
     });
 
-  program
-    .command("queue")
-    .description("queue a run for the daemon and print its id; --wait waits for it to end")
+  command("queue")
+    ?.description("queue a run for the daemon and print its id; --wait waits for it to end")
     .argument("[task]", "task name")
     .argument("[flags...]", "the task's flags (see fluid queue <task> --help)")
     .helpOption(false)
@@ -180,18 +177,16 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
       setExit(await queueCommand(rawArgsOf(cmd, argv), program.opts().config as string | undefined, io));
     });
 
-  program
-    .command("cancel")
-    .description("cancel a run: a queued run is removed, a running one is aborted")
+  command("cancel")
+    ?.description("cancel a run: a queued run is removed, a running one is aborted")
     .argument("<run-id>", "run id, or a unique prefix of it")
     .option("-c, --config <path>", "config file")
     .action(async (id: string, opts: { config?: string }) => {
       setExit(await cancelCommand(id, configOf(opts), io));
     });
 
-  program
-    .command("next")
-    .description("the next fire times of a task's schedule, local and UTC, with DST changes marked")
+  command("next")
+    ?.description("the next fire times of a task's schedule, local and UTC, with DST changes marked")
     .argument("<task>", "task name")
     .option("-n, --count <n>", "how many", "10")
     .option("--tz <zone>", "show times in this IANA time zone (default: the schedule's)")
@@ -201,9 +196,8 @@ export function buildProgram(io: Output, setExit: (code: number) => void, argv: 
       setExit(await nextCommand(name, { ...opts, ...configOf(opts) }, io));
     });
 
-  program
-    .command("import")
-    .description("turn other schedulers' jobs into fluid tasks")
+  command("import")
+    ?.description("turn other schedulers' jobs into fluid tasks")
     .command("crontab")
     .description("write a task module with one command task per crontab line (schedule, environment, MAILTO, comments kept)")
     .argument("[file]", "crontab file, - for standard input (default: your own crontab, crontab -l)")

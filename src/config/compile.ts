@@ -15,7 +15,7 @@ import { registerCompiled } from "../startup/stack-map.js";
 import { publishedApi } from "./public-api.js";
 
 /** Bump when the shape of compiled output changes, so old cache entries are not reused. */
-const CACHE_FORMAT = 7;
+const CACHE_FORMAT = 8;
 
 interface Manifest {
   format: number;
@@ -81,6 +81,8 @@ let compiling = 0;
 export function stopEsbuild(): void {
   if (compiling > 0) return;
   const require = createRequire(import.meta.url);
+  // Resolving "esbuild" costs a start milliseconds: first see whether any esbuild was loaded.
+  if (!Object.keys(require.cache).some((file) => /[\\/]esbuild[\\/]/.test(file))) return;
   let loaded: typeof import("esbuild") | undefined;
   try {
     loaded = require.cache[require.resolve("esbuild")]?.exports as typeof import("esbuild") | undefined;

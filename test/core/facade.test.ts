@@ -1,3 +1,4 @@
+import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { exportProperties } from "../../src/core/facade.js";
 
@@ -15,5 +16,23 @@ describe("exportProperties", () => {
 
   it("gives nothing for no names", () => {
     expect(exportProperties("x", [])).toBe("");
+  });
+
+  it("lets a bundler drop the properties a module does not import", async () => {
+    const result = await build({
+      stdin: { contents: `import { z } from "facade"; globalThis.seen = z;`, loader: "js" },
+      bundle: true, write: false, format: "esm", logLevel: "silent",
+      plugins: [{
+        name: "facade",
+        setup(b) {
+          b.onResolve({ filter: /^facade$/ }, () => ({ path: "facade", namespace: "facade" }));
+          b.onLoad({ filter: /.*/, namespace: "facade" }, () => ({ contents: `const src = globalThis.src;\n${exportProperties("src", ["z", "enum", "object"])}`, loader: "js" }));
+        },
+      }],
+    });
+    const code = result.outputFiles[0]!.text;
+    expect(code).toContain(`"z"`);
+    expect(code).not.toContain(`"enum"`);
+    expect(code).not.toContain(`"object"`);
   });
 });
