@@ -514,7 +514,7 @@ async function consumerMain(): Promise<void> {
         consumerMem: await measure("consumerMem", () => daemonDrain(memN, false, "memory")),
         bareSql: await measure("bareSql", () => oursDrain(() => openSqliteBroker({ path: newPath() }), n)),
         daemon: await measure("daemon", () => daemonDrain(n, false)),
-        daemonRecorded: await daemonDrain(n, true),
+        daemonRecorded: await measure("daemonRecorded", () => daemonDrain(n, true)),
         bull: await bullDrain(redis.port, n, false),
       };
       if (round === 0) continue; // warm-up
@@ -525,6 +525,7 @@ async function consumerMain(): Promise<void> {
       add("sqlCpu", cpu.daemon! / cpu.bareSql!);
       add("cpuBareSql", cpu.bareSql!);
       add("cpuDaemon", cpu.daemon!);
+      add("cpuRecorded", cpu.daemonRecorded!);
       add("daemonVsBull", m.daemon / m.bull);
       add("recordedVsBull", m.daemonRecorded / m.bull);
       console.log(`round ${round}: ${Object.entries(m).map(([k, v]) => `${k} ${Math.round(v)}/s`).join(", ")}; ` +
@@ -546,6 +547,7 @@ async function consumerMain(): Promise<void> {
       ["consumer cost by CPU time, sqlite broker", `${med("sqlCpu").toFixed(2)}x`],
       ["consumer cost by CPU time, memory broker", `${med("memCpu").toFixed(2)}x`],
       ["fluid serve's consumer on sqlite, every run recorded", rate(med("daemonRecorded"))],
+      ["CPU per run: consumer on sqlite, no recording / every run recorded", `${med("cpuDaemon").toFixed(1)} µs / ${med("cpuRecorded").toFixed(1)} µs`],
       ["BullMQ drain", rate(med("bull"))],
       ["no recording / BullMQ", `${med("daemonVsBull").toFixed(2)}x`],
       ["every run recorded / BullMQ", `${med("recordedVsBull").toFixed(2)}x`],
