@@ -438,10 +438,10 @@ class SqliteStore implements Store {
     if (this.s.exactId.get(runIdKey(idOrPrefix)) !== undefined) return idOrPrefix;
     // The key of an id is the id rotated left by RUN_ID_HEAD characters: a prefix within the
     // head is found by a scan of the keys' ends, a longer one by a range of keys.
-    const head = Array.from(idOrPrefix);
-    const rows = (head.length <= RUN_ID_HEAD
-      ? this.s.headIds.all({ n: head.length, prefix: idOrPrefix, limit: CANDIDATES + 1 })
-      : this.s.longIds.all({ tail: head.slice(RUN_ID_HEAD).join(""), prefix: idOrPrefix, limit: CANDIDATES + 1 })) as Array<{ id: string; task: string }>;
+    const chars = Array.from(idOrPrefix);
+    const rows = (chars.length <= RUN_ID_HEAD
+      ? this.s.headIds.all({ n: chars.length, prefix: idOrPrefix, limit: CANDIDATES + 1 })
+      : this.s.longIds.all({ head: chars.slice(0, RUN_ID_HEAD).join(""), tail: chars.slice(RUN_ID_HEAD).join(""), limit: CANDIDATES + 1 })) as Array<{ id: string; task: string }>;
     if (rows.length === 1) return rows[0]!.id;
     if (rows.length === 0) {
       throw new StoreError(`no run with id "${idOrPrefix}" in ${this.path}`, {
@@ -521,11 +521,13 @@ function prepareStatements(db: Database.Database) {
          SELECT DISTINCT id_key FROM runs INDEXED BY runs_key WHERE substr(substr(id_key, -8), 1, @n) = @prefix LIMIT @limit)
        GROUP BY id_key ORDER BY id LIMIT @limit`,
     ),
-    // Ids starting with @prefix (more than 8 characters): their keys start with @tail (what
-    // follows the first 8), a range of the key index; the first 8 are checked on each.
+    // Ids starting with @head (8 characters) and then @tail: their keys start with @tail and end
+    // with @head, a range of the key index (narrow when @tail holds more than the counter's
+    // first digits, which change every ~37 hours).
     longIds: db.prepare(
-      `SELECT id, task FROM runs WHERE id_key >= @tail AND id_key < @tail || char(1114111)
-         AND substr(id, 1, length(@prefix)) = @prefix
+      `SELECT id, task FROM runs WHERE id_key IN (
+         SELECT DISTINCT id_key FROM runs INDEXED BY runs_key
+         WHERE id_key >= @tail AND id_key < @tail || char(1114111) AND length(id_key) > 8 AND substr(id_key, -8) = @head LIMIT @limit)
        GROUP BY id_key ORDER BY id LIMIT @limit`,
     ),
     attempts: db.prepare("SELECT * FROM runs WHERE id_key = ? ORDER BY attempt"),
