@@ -68,10 +68,11 @@ const newPath = (): string => join(dir, `runs-${files++}.db`);
 const noop = async (): Promise<void> => {};
 
 /**
- * A run id as fluid makes them (`newRunId`: 80 random bits), or with `--sequential-ids` the
- * bench's own `<prefix>-<i>` (what its figures used before). Random keys cost SQLite's
- * indexes much more than ordered ones (each insert or delete dirties a page of its own), so only
- * the default says what a daemon pays.
+ * A run id as fluid makes them (`newRunId`: 8 random hex, then a time counter; the store keys
+ * rows by the counter first, schema v5), or with `--sequential-ids` the bench's own
+ * `<prefix>-<i>` (what its figures used before). Random keys cost SQLite's indexes much more
+ * than ordered ones (each insert or delete dirties a page of its own), so only the default
+ * says what a daemon pays.
  */
 function runId(i: number, prefix: string): string {
   return SEQUENTIAL_IDS ? `${prefix}-${i}` : newRunId();
