@@ -68,10 +68,11 @@ const newPath = (): string => join(dir, `runs-${files++}.db`);
 const noop = async (): Promise<void> => {};
 
 /**
- * A run id as fluid makes them (`newRunId`: 80 random bits), or with `--sequential-ids` the
- * bench's own `<prefix>-<i>` (what its figures used before). Random keys cost SQLite's
- * indexes much more than ordered ones (each insert or delete dirties a page of its own), so only
- * the default says what a daemon pays.
+ * A run id as fluid makes them (`newRunId`: 8 random hex, then a time counter; the store keys
+ * rows by the counter first, schema v5), or with `--sequential-ids` the bench's own
+ * `<prefix>-<i>` (what its figures used before). Random keys cost SQLite's indexes much more
+ * than ordered ones (each insert or delete dirties a page of its own), so only the default
+ * says what a daemon pays.
  */
 function runId(i: number, prefix: string): string {
   return SEQUENTIAL_IDS ? `${prefix}-${i}` : newRunId();
@@ -514,7 +515,7 @@ async function consumerMain(): Promise<void> {
         consumerMem: await measure("consumerMem", () => daemonDrain(memN, false, "memory")),
         bareSql: await measure("bareSql", () => oursDrain(() => openSqliteBroker({ path: newPath() }), n)),
         daemon: await measure("daemon", () => daemonDrain(n, false)),
-        daemonRecorded: await daemonDrain(n, true),
+        daemonRecorded: await measure("daemonRecorded", () => daemonDrain(n, true)),
         bull: await bullDrain(redis.port, n, false),
       };
       if (round === 0) continue; // warm-up
@@ -525,6 +526,7 @@ async function consumerMain(): Promise<void> {
       add("sqlCpu", cpu.daemon! / cpu.bareSql!);
       add("cpuBareSql", cpu.bareSql!);
       add("cpuDaemon", cpu.daemon!);
+      add("cpuRecorded", cpu.daemonRecorded!);
       add("daemonVsBull", m.daemon / m.bull);
       add("recordedVsBull", m.daemonRecorded / m.bull);
       console.log(`round ${round}: ${Object.entries(m).map(([k, v]) => `${k} ${Math.round(v)}/s`).join(", ")}; ` +
@@ -546,6 +548,7 @@ async function consumerMain(): Promise<void> {
       ["consumer cost by CPU time, sqlite broker", `${med("sqlCpu").toFixed(2)}x`],
       ["consumer cost by CPU time, memory broker", `${med("memCpu").toFixed(2)}x`],
       ["fluid serve's consumer on sqlite, every run recorded", rate(med("daemonRecorded"))],
+      ["CPU per run: consumer on sqlite, no recording / every run recorded", `${med("cpuDaemon").toFixed(1)} µs / ${med("cpuRecorded").toFixed(1)} µs`],
       ["BullMQ drain", rate(med("bull"))],
       ["no recording / BullMQ", `${med("daemonVsBull").toFixed(2)}x`],
       ["every run recorded / BullMQ", `${med("recordedVsBull").toFixed(2)}x`],

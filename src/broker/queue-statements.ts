@@ -11,17 +11,18 @@ export function prepareQueueStatements(db: Database.Database): QueueStatements {
     insert: db.prepare(
       `INSERT INTO queue (id, task, params, priority, attempt, trigger, run_after, queued_at, from_run_id, root_run_id, scheduled_at)
        VALUES (@id, @task, @params, @priority, @attempt, @trigger, @run_after, @queued_at, @from_run_id, @root_run_id, @scheduled_at)
-       ON CONFLICT (id) DO NOTHING`,
+       ON CONFLICT (id_key) DO NOTHING`,
     ),
-    /** Whether the store holds a record of this run id (an id is used once). */
-    recorded: db.prepare("SELECT 1 FROM runs WHERE id = ? LIMIT 1").pluck(),
+    /** Whether the store holds a record of this run id (an id is used once). Every statement here
+     * that takes a run id takes its key (`runIdKey`): the tables are indexed by id_key. */
+    recorded: db.prepare("SELECT 1 FROM runs WHERE id_key = ? LIMIT 1").pluck(),
     /** The store's own write of an attempt row: a record never goes backwards. */
     upsertRun: db.prepare(UPSERT_RUN_SQL),
-    ack: db.prepare("DELETE FROM queue WHERE id = ? AND claimed_by IS NOT NULL"),
+    ack: db.prepare("DELETE FROM queue WHERE id_key = ? AND claimed_by IS NOT NULL"),
     requeue: db.prepare(
-      "UPDATE queue SET attempt = ?, run_after = ?, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND claimed_by IS NOT NULL AND cancel_requested = 0",
+      "UPDATE queue SET attempt = ?, run_after = ?, claimed_by = NULL, claimed_at = NULL WHERE id_key = ? AND claimed_by IS NOT NULL AND cancel_requested = 0",
     ),
-    dropCancelled: db.prepare("DELETE FROM queue WHERE id = ? AND claimed_by IS NOT NULL AND cancel_requested = 1"),
+    dropCancelled: db.prepare("DELETE FROM queue WHERE id_key = ? AND claimed_by IS NOT NULL AND cancel_requested = 1"),
     /** The common claim: no task skipped, one statement. */
     claimDue: db.prepare(`UPDATE queue SET claimed_by = @owner, claimed_at = @now WHERE seq IN (SELECT seq FROM queue WHERE ${DUE} LIMIT @limit) RETURNING *`),
     /** The first due rows not of skipped tasks (@skip: JSON array) among the first @limit due rows. */
@@ -67,13 +68,13 @@ export function prepareQueueStatements(db: Database.Database): QueueStatements {
            UNION ALL SELECT min(run_after) FROM queue WHERE claimed_by IS NULL AND priority = 2)`,
       )
       .pluck(),
-    removeQueued: db.prepare("DELETE FROM queue WHERE id = ? AND claimed_by IS NULL"),
-    flagCancel: db.prepare("UPDATE queue SET cancel_requested = 1 WHERE id = ? AND claimed_by IS NOT NULL"),
+    removeQueued: db.prepare("DELETE FROM queue WHERE id_key = ? AND claimed_by IS NULL"),
+    flagCancel: db.prepare("UPDATE queue SET cancel_requested = 1 WHERE id_key = ? AND claimed_by IS NOT NULL"),
     cancelRequested: db.prepare("SELECT id FROM queue WHERE claimed_by = ? AND cancel_requested = 1 ORDER BY seq").pluck(),
     dropCancelledOf: db.prepare("DELETE FROM queue WHERE claimed_by = ? AND cancel_requested = 1"),
     recoverOf: db.prepare("UPDATE queue SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ? RETURNING *"),
     hasTask: db.prepare("SELECT 1 FROM queue WHERE task = ? LIMIT 1").pluck(),
-    hasId: db.prepare("SELECT 1 FROM queue WHERE id = ?").pluck(),
+    hasId: db.prepare("SELECT 1 FROM queue WHERE id_key = ?").pluck(),
     /** One statement, so the three counts come from one snapshot. */
     counts: db.prepare(
       `SELECT (SELECT count(*) FROM queue WHERE claimed_by IS NULL AND priority IN (0, 1, 2) AND run_after <= ?) AS ready,

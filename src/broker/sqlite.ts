@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { StoreError } from "../core/errors.js";
+import { runIdKey } from "../core/run-id.js";
 import { OutageReporter, printStoreError } from "../persistence/outage.js";
 import { toRow, type RunRow } from "../persistence/rows.js";
 import { STATE_RANK } from "../persistence/state-order.js";
@@ -194,7 +195,7 @@ class SqliteBroker implements Broker {
       }
       return this.buffer(() => {
         // An id is used once: one the store has recorded (the run ended) is refused like a queued one.
-        if (this.s.recorded.get(run.id) !== undefined) return false;
+        if (this.s.recorded.get(runIdKey(run.id)) !== undefined) return false;
         if (this.s.insert.run(row).changes !== 1) return false;
         if (recordRow) this.s.upsertRun.run(recordRow);
         return true;
@@ -242,15 +243,16 @@ class SqliteBroker implements Broker {
   }
 
   ack(id: string): Promise<void> {
-    return this.guarded(() => this.buffer(() => void this.s.ack.run(id), { wakes: false, keep: true }));
+    return this.guarded(() => this.buffer(() => void this.s.ack.run(runIdKey(id)), { wakes: false, keep: true }));
   }
 
   retry(id: string, attempt: number, runAfter: number): Promise<boolean> {
     return this.guarded(() => {
       checkRetry(id, attempt, runAfter);
+      const key = runIdKey(id);
       return this.buffer(() => {
-        if (this.s.requeue.run(attempt, runAfter, id).changes === 1) return true;
-        this.s.dropCancelled.run(id); // cancel wins over a retry
+        if (this.s.requeue.run(attempt, runAfter, key).changes === 1) return true;
+        this.s.dropCancelled.run(key); // cancel wins over a retry
         return false;
       }, { wakes: true, keep: true, keptResult: true });
     });
@@ -260,8 +262,9 @@ class SqliteBroker implements Broker {
     return this.guarded(() =>
       Promise.resolve(
         this.run("cancelling a run", () => {
-          if (this.s.removeQueued.run(id).changes === 1) return "removed" as const;
-          if (this.s.flagCancel.run(id).changes === 1) return "flagged" as const;
+          const key = runIdKey(id);
+          if (this.s.removeQueued.run(key).changes === 1) return "removed" as const;
+          if (this.s.flagCancel.run(key).changes === 1) return "flagged" as const;
           return "unknown" as const;
         }),
       ),
@@ -313,7 +316,7 @@ class SqliteBroker implements Broker {
   }
 
   has(id: string): Promise<boolean> {
-    return this.guarded(() => Promise.resolve(this.read("reading the queue", () => this.s.hasId.get(id) !== undefined)));
+    return this.guarded(() => Promise.resolve(this.read("reading the queue", () => this.s.hasId.get(runIdKey(id)) !== undefined)));
   }
 
   counts(now = Date.now()): Promise<BrokerCounts> {

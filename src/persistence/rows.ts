@@ -53,10 +53,11 @@ export const RUN_COLUMNS = [
 /**
  * The one write of an attempt row, bound positionally with a `RunRow`: inserts it, or replaces
  * the stored row of the same (id, attempt) unless the stored one is further along (STATE_RANK).
- * The rule sits in the statement, so it holds whichever process writes last.
+ * The conflict is on the unique index (id_key, attempt), the id's key (schema v5). The rule
+ * sits in the statement, so it holds whichever process writes last.
  */
 export const UPSERT_RUN_SQL = `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})
-  ON CONFLICT (id, attempt) DO UPDATE SET ${RUN_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(", ")}
+  ON CONFLICT (id_key, attempt) DO UPDATE SET ${RUN_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(", ")}
   WHERE ${stateRankSql("excluded.state")} >= ${stateRankSql("runs.state")}`;
 
 /** A `runs` row as read back. */

@@ -104,6 +104,79 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE log_counts ADD COLUMN dropped_bytes INTEGER;
   `,
+  // v5: runs and queue keyed by the run id rotated left by 8 characters (`id_key`, a generated
+  // column: src/core/run-id.ts runIdKey), no longer by the id itself. A run id is 8 random hex
+  // characters and then a time counter, so its key grows with time and a new run is appended to
+  // these indexes instead of dirtying a random page of each (every dirty page is written to
+  // the WAL at commit). Both tables are rebuilt: a PRIMARY KEY or UNIQUE constraint on `id`
+  // cannot be dropped in place. Rows keep their rowid (the queue's seq: claim order); ids made
+  // before v5 (20 random hex characters) keep working, their keys are just not ordered.
+  `
+  CREATE TABLE runs_v5 (
+    id           TEXT    NOT NULL,
+    attempt      INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    task         TEXT    NOT NULL,
+    state        TEXT    NOT NULL,
+    trigger      TEXT    NOT NULL,
+    params       TEXT,
+    result       TEXT,
+    error        TEXT,
+    at           INTEGER NOT NULL,
+    queued_at    INTEGER,
+    started_at   INTEGER,
+    ended_at     INTEGER,
+    duration_ms  INTEGER,
+    from_run_id  TEXT,
+    root_run_id  TEXT,
+    host         TEXT    NOT NULL,
+    pid          INTEGER NOT NULL,
+    exit_code    INTEGER,
+    id_key       TEXT    GENERATED ALWAYS AS (substr(id, 9) || substr(id, 1, 8)) VIRTUAL
+  );
+  INSERT INTO runs_v5 (rowid, id, attempt, max_attempts, task, state, trigger, params, result, error, at, queued_at,
+                       started_at, ended_at, duration_ms, from_run_id, root_run_id, host, pid, exit_code)
+    SELECT rowid, id, attempt, max_attempts, task, state, trigger, params, result, error, at, queued_at,
+           started_at, ended_at, duration_ms, from_run_id, root_run_id, host, pid, exit_code
+    FROM runs ORDER BY rowid;
+  DROP TABLE runs;
+  ALTER TABLE runs_v5 RENAME TO runs;
+  CREATE UNIQUE INDEX runs_key ON runs (id_key, attempt);
+  CREATE INDEX runs_task_at ON runs (task, at);
+  CREATE INDEX runs_state_at ON runs (state, at);
+  CREATE INDEX runs_at ON runs (at);
+  CREATE INDEX runs_from ON runs (from_run_id) WHERE from_run_id IS NOT NULL;
+
+  CREATE TABLE queue_v5 (
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT    NOT NULL,
+    task             TEXT    NOT NULL,
+    params           TEXT    NOT NULL,
+    priority         INTEGER NOT NULL,
+    attempt          INTEGER NOT NULL,
+    trigger          TEXT    NOT NULL,
+    run_after        INTEGER NOT NULL,
+    queued_at        INTEGER NOT NULL,
+    from_run_id      TEXT,
+    root_run_id      TEXT,
+    scheduled_at     INTEGER,
+    claimed_by       TEXT,
+    claimed_at       INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    id_key           TEXT    GENERATED ALWAYS AS (substr(id, 9) || substr(id, 1, 8)) VIRTUAL
+  );
+  INSERT INTO queue_v5 (seq, id, task, params, priority, attempt, trigger, run_after, queued_at, from_run_id,
+                        root_run_id, scheduled_at, claimed_by, claimed_at, cancel_requested)
+    SELECT seq, id, task, params, priority, attempt, trigger, run_after, queued_at, from_run_id,
+           root_run_id, scheduled_at, claimed_by, claimed_at, cancel_requested
+    FROM queue ORDER BY seq;
+  DROP TABLE queue;
+  ALTER TABLE queue_v5 RENAME TO queue;
+  CREATE UNIQUE INDEX queue_key ON queue (id_key);
+  CREATE INDEX queue_due ON queue (priority, run_after) WHERE claimed_by IS NULL;
+  CREATE INDEX queue_task ON queue (task, priority, run_after);
+  CREATE INDEX queue_claimed ON queue (claimed_by) WHERE claimed_by IS NOT NULL;
+  `,
 ];
 
 /** The schema version this fluid-tasks writes. */

@@ -13,6 +13,7 @@ import { createPruner, type Pruner, type Retention } from "./prune.js";
 import { RUN_COLUMNS, UPSERT_RUN_SQL, fromRow, toJson, toRow, type RunRowObject } from "../persistence/rows.js";
 import type { RunDetails, RunQuery, RunRecord, TaskState } from "../core/run-record.js";
 import { migrate, requireCurrent } from "../persistence/schema.js";
+import { RUN_ID_HEAD, runIdKey } from "../core/run-id.js";
 import type { Store, StoreOptions } from "./store.js";
 import { isTransient, toStoreError } from "../persistence/store-error.js";
 import { capLine, droppedMarker } from "./log-cap.js";
@@ -32,7 +33,7 @@ const DEFAULTS = {
 const CANDIDATES = 5;
 
 /** SQL condition: row `r` is the latest attempt of its run. */
-const LATEST = "NOT EXISTS (SELECT 1 FROM runs n WHERE n.id = r.id AND n.attempt > r.attempt)";
+const LATEST = "NOT EXISTS (SELECT 1 FROM runs n WHERE n.id_key = r.id_key AND n.attempt > r.attempt)";
 
 /**
  * Opens (creating when missing) the run store at `options.path`: creates the parent directory,
@@ -160,16 +161,16 @@ class SqliteStore implements Store {
     // One read transaction: every statement sees the same snapshot while other processes write.
     return this.guard("reading a run", () => this.snapshot(() => {
       const id = this.resolveId(idOrPrefix);
-      const attempts = (this.s.attempts.all(id) as RunRowObject[]).map(fromRow);
+      const attempts = (this.s.attempts.all(runIdKey(id)) as RunRowObject[]).map(fromRow);
       const run = attempts[attempts.length - 1]!;
       const { logs, dropped, droppedBytes } = this.readLogs(id);
       const details: RunDetails = { run, attempts, logs, droppedLogLines: dropped, droppedLogBytes: droppedBytes, children: this.readChildren(id) };
       if (run.fromRunId !== undefined) {
-        const parent = this.s.latest.get(run.fromRunId) as RunRowObject | undefined;
+        const parent = this.s.latest.get(runIdKey(run.fromRunId)) as RunRowObject | undefined;
         if (parent) details.parent = fromRow(parent);
       }
       if (run.rootRunId !== undefined && run.rootRunId !== id) {
-        const root = this.s.latest.get(run.rootRunId) as RunRowObject | undefined;
+        const root = this.s.latest.get(runIdKey(run.rootRunId)) as RunRowObject | undefined;
         if (root) details.root = fromRow(root);
       }
       return details;
@@ -179,7 +180,7 @@ class SqliteStore implements Store {
   latestAttempt(id: string): RunRecord | undefined {
     this.beforeRead();
     return this.guard("reading a run", () => {
-      const row = this.s.latest.get(id) as RunRowObject | undefined;
+      const row = this.s.latest.get(runIdKey(id)) as RunRowObject | undefined;
       return row && fromRow(row);
     });
   }
@@ -291,7 +292,7 @@ class SqliteStore implements Store {
           message: `interrupted: the process running it (pid ${row.pid} on ${row.host || "an unknown host"}) is gone`,
         };
         const durationMs = rec.startedAt === undefined ? undefined : Math.max(0, now - rec.startedAt);
-        const changes = this.s.interrupt.run(now, durationMs ?? null, toJson(error), row.id, row.attempt).changes;
+        const changes = this.s.interrupt.run(now, durationMs ?? null, toJson(error), runIdKey(row.id), row.attempt).changes;
         if (changes !== 1) continue;
         rec.state = "interrupted";
         rec.endedAt = now;
@@ -434,10 +435,13 @@ class SqliteStore implements Store {
   /** The full id for an id or a unique prefix of one. */
   private resolveId(idOrPrefix: string): string {
     if (idOrPrefix === "") throw new StoreError("no run id given", { hint: "pass a run id or the first characters of one" });
-    if (this.s.exactId.get(idOrPrefix) !== undefined) return idOrPrefix;
-    // Every id starting with the prefix sorts between it and the prefix followed by the highest
-    // code point, so the primary key index answers this as a range.
-    const rows = this.s.prefixIds.all(idOrPrefix, `${idOrPrefix}\u{10FFFF}`, CANDIDATES + 1) as Array<{ id: string; task: string }>;
+    if (this.s.exactId.get(runIdKey(idOrPrefix)) !== undefined) return idOrPrefix;
+    // The key of an id is the id rotated left by RUN_ID_HEAD characters: a prefix within the
+    // head is found by a scan of the keys' ends, a longer one by a range of keys.
+    const chars = Array.from(idOrPrefix);
+    const rows = (chars.length <= RUN_ID_HEAD
+      ? this.s.headIds.all({ n: chars.length, prefix: idOrPrefix, limit: CANDIDATES + 1 })
+      : this.s.longIds.all({ head: chars.slice(0, RUN_ID_HEAD).join(""), tail: chars.slice(RUN_ID_HEAD).join(""), limit: CANDIDATES + 1 })) as Array<{ id: string; task: string }>;
     if (rows.length === 1) return rows[0]!.id;
     if (rows.length === 0) {
       throw new StoreError(`no run with id "${idOrPrefix}" in ${this.path}`, {
@@ -487,7 +491,7 @@ function prepareStatements(db: Database.Database) {
     upsertRun: db.prepare(UPSERT_RUN_SQL),
     insertRun: db.prepare(
       `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})
-       ON CONFLICT (id, attempt) DO NOTHING`,
+       ON CONFLICT (id_key, attempt) DO NOTHING`,
     ),
     logCount: db.prepare("SELECT lines, dropped FROM log_counts WHERE id = ? AND attempt = ?"),
     tailBytes: db.prepare(
@@ -507,10 +511,27 @@ function prepareStatements(db: Database.Database) {
     upsertFire: db.prepare(
       "INSERT INTO schedule_state (task, last_fire) VALUES (?, ?) ON CONFLICT (task) DO UPDATE SET last_fire = excluded.last_fire",
     ),
-    exactId: db.prepare("SELECT id FROM runs WHERE id = ? LIMIT 1").pluck(),
-    prefixIds: db.prepare("SELECT id, task FROM runs WHERE id >= ? AND id < ? GROUP BY id ORDER BY id LIMIT ?"),
-    attempts: db.prepare("SELECT * FROM runs WHERE id = ? ORDER BY attempt"),
-    latest: db.prepare("SELECT * FROM runs WHERE id = ? ORDER BY attempt DESC LIMIT 1"),
+    // Statements taking a run id take its key (`runIdKey`): runs is indexed by (id_key, attempt).
+    exactId: db.prepare("SELECT id FROM runs WHERE id_key = ? LIMIT 1").pluck(),
+    // Ids whose first 8 characters (the last 8 of the key) start with @prefix (at most 8
+    // characters): a scan of the key index, the only index holding every id (~0.2 s for a
+    // million runs; see docs/store.md).
+    headIds: db.prepare(
+      `SELECT id, task FROM runs WHERE id_key IN (
+         SELECT DISTINCT id_key FROM runs INDEXED BY runs_key WHERE substr(substr(id_key, -8), 1, @n) = @prefix LIMIT @limit)
+       GROUP BY id_key ORDER BY id LIMIT @limit`,
+    ),
+    // Ids starting with @head (8 characters) and then @tail: their keys start with @tail and end
+    // with @head, a range of the key index (narrow when @tail holds more than the counter's
+    // first digits, which change every ~37 hours).
+    longIds: db.prepare(
+      `SELECT id, task FROM runs WHERE id_key IN (
+         SELECT DISTINCT id_key FROM runs INDEXED BY runs_key
+         WHERE id_key >= @tail AND id_key < @tail || char(1114111) AND length(id_key) > 8 AND substr(id_key, -8) = @head LIMIT @limit)
+       GROUP BY id_key ORDER BY id LIMIT @limit`,
+    ),
+    attempts: db.prepare("SELECT * FROM runs WHERE id_key = ? ORDER BY attempt"),
+    latest: db.prepare("SELECT * FROM runs WHERE id_key = ? ORDER BY attempt DESC LIMIT 1"),
     logs: db.prepare("SELECT attempt, seq, ts, level, message FROM logs WHERE id = ? ORDER BY attempt, seq"),
     droppedCounts: db.prepare("SELECT attempt, lines, dropped, dropped_ts, dropped_bytes FROM log_counts WHERE id = ? AND dropped > 0"),
     children: db.prepare(`SELECT * FROM runs r WHERE r.from_run_id = ? AND ${LATEST} ORDER BY r.at, r.id`),
@@ -527,7 +548,7 @@ function prepareStatements(db: Database.Database) {
     running: db.prepare("SELECT * FROM runs WHERE state = 'running'"),
     runningOn: db.prepare("SELECT * FROM runs WHERE state = 'running' AND host = ?"),
     interrupt: db.prepare(
-      "UPDATE runs SET state = 'interrupted', ended_at = ?, duration_ms = ?, error = ? WHERE id = ? AND attempt = ? AND state = 'running'",
+      "UPDATE runs SET state = 'interrupted', ended_at = ?, duration_ms = ?, error = ? WHERE id_key = ? AND attempt = ? AND state = 'running'",
     ),
     };
 }

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { runIdKey } from "../core/run-id.js";
 
 /** Runs deleted per transaction, so a prune never holds the write lock for long. */
 export const PRUNE_CHUNK = 500;
@@ -29,7 +30,7 @@ export function createPruner(db: Database.Database): Pruner {
     .prepare(
       `SELECT DISTINCT r.id FROM runs r
        WHERE r.at < @cutoff
-         AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.id = r.id
+         AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.id_key = r.id_key
                          AND (coalesce(n.ended_at, n.at) >= @cutoff OR n.state IN ('queued', 'running')))
        LIMIT @chunk`,
     )
@@ -38,16 +39,16 @@ export function createPruner(db: Database.Database): Pruner {
   // Latest attempt of each run of a task beyond the newest `offset` runs.
   const surplus = db.prepare(
     `SELECT r.id, r.state FROM runs r
-     WHERE r.task = ? AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.id = r.id AND n.attempt > r.attempt)
+     WHERE r.task = ? AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.id_key = r.id_key AND n.attempt > r.attempt)
      ORDER BY r.at DESC, r.id DESC LIMIT ? OFFSET ?`,
   );
-  const deleteRun = db.prepare("DELETE FROM runs WHERE id = ?");
+  const deleteRun = db.prepare("DELETE FROM runs WHERE id_key = ?");
   const deleteLogs = db.prepare("DELETE FROM logs WHERE id = ?");
   const deleteCounts = db.prepare("DELETE FROM log_counts WHERE id = ?");
 
   const deleteIds = (ids: readonly string[]): void => {
     for (const id of ids) {
-      deleteRun.run(id);
+      deleteRun.run(runIdKey(id));
       deleteLogs.run(id);
       deleteCounts.run(id);
     }

@@ -54,11 +54,12 @@ describe("sqlite broker: migration", () => {
     writeV2Fixture(path);
     const broker = openSqliteBroker({ path });
     try {
-      expect(SCHEMA_VERSION).toBe(4);
+      expect(SCHEMA_VERSION).toBe(5);
       expect(readRows(path, "PRAGMA user_version")).toEqual([{ user_version: SCHEMA_VERSION }]);
       expect(readRows(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'queue' AND name LIKE 'queue_%' ORDER BY name")).toEqual([
         { name: "queue_claimed" },
         { name: "queue_due" },
+        { name: "queue_key" },
         { name: "queue_task" },
       ]);
       await broker.enqueue(makeRun({ id: "new-1" }));

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { setImmediate as tick } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { StoreError } from "../../src/core/errors.js";
+import { newRunId } from "../../src/core/run-id.js";
 import { isPidAlive, openStore, type RunRecord } from "../../src/store/index.js";
 import { catchStoreError, makeRecord, readTable, useTempStores } from "./temp-store.js";
 
@@ -176,6 +177,30 @@ describe("openStore: getRun", () => {
     expect(error).toBeInstanceOf(StoreError);
     expect(error.message).toBe('run id prefix "ab" is ambiguous: it matches ab1 (t_ab1), ab2 (t_ab2), ab3 (t_ab3), ab4 (t_ab4), ab5 (t_ab5), ...');
     expect(error.hint).toMatch(/more characters/);
+  });
+
+  it("finds fluid's time-ordered ids by their shown head, by longer prefixes, and keeps them in time order on disk", () => {
+    const store = open();
+    const ids = Array.from({ length: 300 }, newRunId);
+    // Two ids sharing their first 8 characters (what people see), one of them with 7 attempts.
+    const twin = `${ids[0]!.slice(0, 8)}${ids[299]!.slice(8)}`;
+    for (const id of ids) store.writeAttempt(makeRecord({ id, task: "t" }));
+    for (let attempt = 1; attempt <= 7; attempt++) store.writeAttempt(makeRecord({ id: ids[0]!, attempt, task: "t" }));
+    store.writeAttempt(makeRecord({ id: twin, task: "twin" }));
+    for (const id of ids.slice(1, 299)) {
+      expect(store.getRun(id.slice(0, 8)).run.id).toBe(id);
+      expect(store.getRun(id.slice(0, 14)).run.id).toBe(id);
+    }
+    // (7 attempts of one id are one candidate: the other id is still found.)
+    const ambiguous = catchStoreError(() => store.getRun(ids[0]!.slice(0, 8)));
+    expect(ambiguous.message).toBe(`run id prefix "${ids[0]!.slice(0, 8)}" is ambiguous: it matches ${[`${ids[0]} (t)`, `${twin} (twin)`].sort().join(", ")}`);
+    expect(store.getRun(ids[0]!).attempts).toHaveLength(7);
+    expect(store.getRun(ids[0]!.slice(0, 19)).run.id).toBe(ids[0]);
+    expect(store.getRun(twin.slice(0, 19)).run.id).toBe(twin);
+    expect(catchStoreError(() => store.getRun(`${ids[5]!.slice(0, 8)}x`)).message).toMatch(/no run with id/);
+    // The key index holds them in the order they were made.
+    store.flush();
+    expect((readTable(store.path, "SELECT id FROM runs INDEXED BY runs_key WHERE task = 't' AND attempt = 1 ORDER BY id_key") as Array<{ id: string }>).map((r) => r.id)).toEqual(ids);
   });
 
   it("refuses an unknown id, saying where it looked", () => {
