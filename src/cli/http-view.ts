@@ -19,6 +19,8 @@ export function daemonView(daemon: Daemon): DaemonView {
     backend: () => daemon.backend(),
     tasks: () => daemon.registry().list(),
     store: daemon.store,
+    runs: daemon.runs,
+    fleet: daemon.broker.kind === "bullmq",
     taskStates: () => daemon.taskStates(),
     setEnabled: (task, enabled, reason) => daemon.setEnabled(task, enabled, reason),
     queue: (task, params) => daemon.queue(task, params),
