@@ -175,7 +175,6 @@ describe("fleet run history writes", () => {
       listRuns: async () => [],
       lastRun: async () => undefined,
       takePruneTurn: async () => false,
-      // eslint-disable-next-line require-yield
       pruneSteps: async function* () {},
       close: async () => {},
     } satisfies HistoryBackend & { down: boolean; batches: HistoryBatch[] };
