@@ -7,13 +7,12 @@ import { clip, stateText, table, type Output } from "./output.js";
 import { projectTaskStates } from "./fleet-access.js";
 import { ago, readRuns, readStore } from "./store-access.js";
 
-/** The last run of each task in the fleet's run history (one read per task, at once). */
+/** The last run of each task in the fleet's run history (one read for all of them). */
 async function fleetLastRuns(project: Awaited<ReturnType<typeof loadProject>>, tasks: Task[]): Promise<Map<string, RunRecord>> {
   const opened = await readRuns(project);
   if (!opened) return new Map();
   try {
-    const lasts = await Promise.all(tasks.map((t) => opened.runs.lastRun(t.name)));
-    return new Map(lasts.flatMap((r, i) => (r ? [[tasks[i]!.name, r] as const] : [])));
+    return await opened.runs.lastRuns(tasks.map((t) => t.name));
   } finally {
     await opened.close();
   }

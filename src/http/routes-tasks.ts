@@ -41,14 +41,20 @@ function runsOf(parts: ApiParts): RunReader | undefined {
   return parts.view.runs ?? (parts.view.store ? storeReader(parts.view.store) : undefined);
 }
 
-async function summary(parts: ApiParts, task: Task, running: Map<string, number>): Promise<TaskSummaryJson> {
+/** The last run of each task (one read for all of them); empty when it cannot be read now (the tasks are shown without it). */
+async function lastRuns(parts: ApiParts, tasks: readonly Task[]): Promise<Map<string, RunRecord>> {
+  try {
+    return (await runsOf(parts)?.lastRuns(tasks.map((t) => t.name))) ?? new Map();
+  } catch {
+    return new Map(); // the store (or the backend) cannot be read now
+  }
+}
+
+function summary(parts: ApiParts, task: Task, running: Map<string, number>, lasts: Map<string, RunRecord>): TaskSummaryJson {
   const state = parts.view.taskStates().get(task.name);
   const enabled = state?.enabled !== false;
   const next = task.schedule && enabled ? task.schedule.next(new Date(parts.now())) : null;
-  let lastRun: RunRecord | undefined;
-  try {
-    lastRun = await runsOf(parts)?.lastRun(task.name);
-  } catch {} // the store (or the backend) cannot be read now: the task is shown without its last run
+  const lastRun = lasts.get(task.name);
   return {
     name: task.name, description: task.description, tags: [...task.tags], cpuBound: task.cpuBound, priority: task.priority,
     schedule: task.schedule
@@ -68,7 +74,7 @@ function runningByTask(parts: ApiParts): Map<string, number> {
 }
 
 async function detail(parts: ApiParts, task: Task): Promise<TaskDetailJson> {
-  const base = await summary(parts, task, runningByTask(parts));
+  const base = summary(parts, task, runningByTask(parts), await lastRuns(parts, [task]));
   const nextFires: number[] = [];
   if (task.schedule && base.enabled) {
     let at = new Date(parts.now());
@@ -96,7 +102,9 @@ export function taskRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
   app.get("/api/tasks", async (c) => {
     parseWith(s.NoQuery, queryOf(c), "query");
     const running = runningByTask(parts);
-    return c.json({ tasks: await Promise.all(parts.view.tasks().map((t) => summary(parts, t, running))) });
+    const tasks = parts.view.tasks();
+    const lasts = await lastRuns(parts, tasks);
+    return c.json({ tasks: tasks.map((t) => summary(parts, t, running, lasts)) });
   });
 
   app.get("/api/tasks/:name", async (c) => {

@@ -169,9 +169,12 @@ UPDATE ${s}.fluid_attempts a SET dropped_lines = t.dropped, dropped_bytes = t.by
       );
       return rows.map(rec);
     }),
-    lastRun: (task) => read(async () => {
-      const { rows } = await pool.query(`SELECT record FROM ${s}.fluid_runs WHERE task = $1 AND state <> 'queued' ORDER BY at DESC, id DESC LIMIT 1`, [task]);
-      return rows[0] ? rec(rows[0]) : undefined;
+    lastRuns: (tasks) => read(async () => {
+      // One statement: an index lookup per task (its newest runs, passing over queued ones).
+      const { rows } = await pool.query(`
+SELECT t.task, r.record FROM unnest($1::text[]) AS t(task)
+CROSS JOIN LATERAL (SELECT record FROM ${s}.fluid_runs WHERE task = t.task AND state <> 'queued' ORDER BY at DESC, id DESC LIMIT 1) r`, [tasks]);
+      return new Map(rows.map((row: { task: string; record: RunRecord }) => [row.task, row.record]));
     }),
     async takePruneTurn(now, everyMs) {
       // A row, not a lock: the turn lasts `everyMs`, whoever takes it prunes for the whole fleet.

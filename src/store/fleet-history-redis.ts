@@ -265,7 +265,8 @@ export function openRedisHistory(target: Extract<BackendTarget, { kind: "redis" 
       const max = q.after ? String(q.after.at) : q.until !== undefined ? `(${q.until}` : "+inf";
       const min = q.since !== undefined ? String(q.since) : "-inf";
       const out: RunRecord[] = [];
-      const page = Math.min(1000, Math.max(50, Number.isFinite(limit) ? limit * 2 : 1000));
+      // A state filter passes over the runs in other states: bigger pages, fewer round trips.
+      const page = q.state !== undefined ? 1000 : Math.min(1000, Math.max(50, Number.isFinite(limit) ? limit * 2 : 1000));
       for (let offset = 0; out.length < limit; offset += page) {
         const ids = await redis.zrevrangebyscore(zset, max, min, "WITHSCORES", "LIMIT", offset, page);
         if (ids.length === 0) break;
@@ -285,18 +286,34 @@ export function openRedisHistory(target: Extract<BackendTarget, { kind: "redis" 
       }
       return out;
     }),
-    lastRun: (task) => read("runs", async () => {
-      // Newest first; queued runs (a backlog) are passed over a page at a time.
-      for (let offset = 0; ; offset += 50) {
-        const ids = await redis.zrevrange(k.task(task), offset, offset + 49);
-        if (ids.length === 0) return undefined;
-        const lasts = (await redis.pipeline(ids.map((id) => ["hget", k.run(id), "last"])).exec()) ?? [];
-        for (const [, v] of lasts) {
-          const r = parse(v as string | null);
-          if (r && r.state !== "queued") return r;
+    lastRuns: (tasks) => read("runs", async () => {
+      // Every task's newest few runs in one pipeline, their records in a second; a task whose
+      // newest runs are all queued (a backlog) is then read on its own, a page at a time.
+      const out = new Map<string, RunRecord>();
+      const FIRST = 4;
+      const heads = tasks.length ? ((await redis.pipeline(tasks.map((t) => ["zrevrange", k.task(t), 0, FIRST - 1])).exec()) ?? []) : [];
+      const ids = heads.map(([, v]) => (v as string[] | null) ?? []);
+      const flat = ids.flat();
+      const lasts = flat.length ? ((await redis.pipeline(flat.map((id) => ["hget", k.run(id), "last"])).exec()) ?? []) : [];
+      let at = 0;
+      const backlog: string[] = [];
+      tasks.forEach((task, i) => {
+        const mine = lasts.slice(at, at + ids[i]!.length).map(([, v]) => parse(v as string | null));
+        at += ids[i]!.length;
+        const found = mine.find((r) => r && r.state !== "queued");
+        if (found) out.set(task, found);
+        else if (ids[i]!.length === FIRST) backlog.push(task);
+      });
+      for (const task of backlog) {
+        for (let offset = FIRST; ; offset += 100) {
+          const page = await redis.zrevrange(k.task(task), offset, offset + 99);
+          const recs = page.length ? ((await redis.pipeline(page.map((id) => ["hget", k.run(id), "last"])).exec()) ?? []) : [];
+          const found = recs.map(([, v]) => parse(v as string | null)).find((r) => r && r.state !== "queued");
+          if (found) out.set(task, found);
+          if (found || page.length < 100) break;
         }
-        if (ids.length < 50) return undefined;
       }
+      return out;
     }),
     async takePruneTurn(now, everyMs) {
       // The key's expiry is the turn: whoever sets it prunes for the whole fleet until it expires.

@@ -347,6 +347,6 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
     },
     latestAttempt: (id) => backend.latestAttempt(id),
     listRuns: (query) => backend.listRuns(query),
-    lastRun: (task) => backend.lastRun(task),
+    lastRuns: (tasks) => backend.lastRuns(tasks),
   };
 }

@@ -56,8 +56,8 @@ export interface HistoryBackend {
   latestAttempt(id: string): Promise<RunRecord | undefined>;
   children(id: string): Promise<RunRecord[]>;
   listRuns(query?: RunQuery): Promise<RunRecord[]>;
-  /** Latest attempt of the newest run of `task` that is not queued. */
-  lastRun(task: string): Promise<RunRecord | undefined>;
+  /** Per task, the latest attempt of its newest run that is not queued (absent: none). */
+  lastRuns(tasks: readonly string[]): Promise<Map<string, RunRecord>>;
   /**
    * Takes the fleet's turn to apply the retention, atomically across daemons: true for at most
    * one caller per `everyMs` (the turn is a value in the backend, not a process's memory).

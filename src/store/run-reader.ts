@@ -13,8 +13,8 @@ export interface RunReader {
   getRun(idOrPrefix: string): Promise<RunDetails>;
   latestAttempt(id: string): Promise<RunRecord | undefined>;
   listRuns(query?: RunQuery): Promise<RunRecord[]>;
-  /** Latest attempt that is running or finished (not queued) of one task, newest run first (`fluid ls`, the HTTP API's tasks). */
-  lastRun(task: string): Promise<RunRecord | undefined>;
+  /** Per task, the latest attempt that is running or finished (not queued), newest run first (`fluid ls`, the HTTP API's tasks); a task without one is absent. */
+  lastRuns(tasks: readonly string[]): Promise<Map<string, RunRecord>>;
 }
 
 /** A `RunReader` over a SQLite store (the store stays the caller's to close). */
@@ -24,6 +24,13 @@ export function storeReader(store: Store): RunReader {
     getRun: async (idOrPrefix) => store.getRun(idOrPrefix),
     latestAttempt: async (id) => store.latestAttempt(id),
     listRuns: async (query) => store.listRuns(query),
-    lastRun: async (task) => store.lastRun(task),
+    lastRuns: async (tasks) => {
+      const out = new Map<string, RunRecord>();
+      for (const task of tasks) {
+        const r = store.lastRun(task);
+        if (r) out.set(task, r);
+      }
+      return out;
+    },
   };
 }

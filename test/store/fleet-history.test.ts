@@ -55,6 +55,7 @@ describe.each(BACKENDS)("fleet run history on $name", ({ name, url, up }) => {
       for (const q of queries) expect(await history.listRuns(q)).toEqual(store.listRuns(q));
       expect(await history.latestAttempt("run-aa1")).toEqual(store.latestAttempt("run-aa1"));
       expect(await history.latestAttempt("nope")).toBeUndefined();
+      expect(await history.lastRuns(["a", "none"])).toEqual(new Map([["a", store.lastRun("a")]]));
       await expect(history.getRun("run-a")).rejects.toThrow(/run id prefix "run-a" is ambiguous: it matches run-aa1 \(a\), run-ab2 \(b\), run-ac3 \(b\)/);
       await expect(history.getRun("nope")).rejects.toThrow(/no run with id "nope" in /);
     } finally {
@@ -173,7 +174,7 @@ describe("fleet run history writes", () => {
       latestAttempt: async () => undefined,
       children: async () => [],
       listRuns: async () => [],
-      lastRun: async () => undefined,
+      lastRuns: async () => new Map(),
       takePruneTurn: async () => false,
       pruneSteps: async function* () {},
       close: async () => {},
