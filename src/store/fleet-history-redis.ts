@@ -266,7 +266,8 @@ export function openRedisHistory(target: Extract<BackendTarget, { kind: "redis" 
       const min = q.since !== undefined ? String(q.since) : "-inf";
       const out: RunRecord[] = [];
       // A state filter passes over the runs in other states: bigger pages, fewer round trips.
-      const page = q.state !== undefined ? 1000 : Math.min(1000, Math.max(50, Number.isFinite(limit) ? limit * 2 : 1000));
+      // Without one, the page asked for and a few more (a cursor's own run, records that expired).
+      const page = q.state !== undefined ? 1000 : Math.min(1000, Number.isFinite(limit) ? limit + 8 : 1000);
       for (let offset = 0; out.length < limit; offset += page) {
         const ids = await redis.zrevrangebyscore(zset, max, min, "WITHSCORES", "LIMIT", offset, page);
         if (ids.length === 0) break;
