@@ -1,7 +1,7 @@
 /**
  * The HTTP API of `fluid serve` against a big history, and what it costs the daemon.
  *
- *   npx tsx bench/http.ts [rounds=5] [runs=1000000] [--throughput-only]
+ *   npx tsx bench/http.ts [rounds=5] [runs=1000000] [--throughput-only | --latency-only]
  *
  * 1. Latency. A project whose store holds `runs` recorded runs (1,000,000 by default, 50 tasks,
  *    one per 2 s over ~23 days, 2% failures; written in one transaction straight into the
@@ -54,6 +54,7 @@ const REQUESTS = 400;
 const THROUGHPUT_RUNS = Number(process.env.BENCH_HTTP_RUNS ?? 5000);
 const SSE_CLIENTS = 20;
 const THROUGHPUT_ONLY = process.argv.includes("--throughput-only");
+const LATENCY_ONLY = process.argv.includes("--latency-only");
 const FLEET_ARG = process.argv.find((a) => a === "--fleet" || a.startsWith("--fleet="));
 const FLEET_RUNS = FLEET_ARG?.includes("=") ? Number(FLEET_ARG.split("=")[1]) : 100_000;
 
@@ -273,7 +274,7 @@ async function main(): Promise<void> {
     await measure(base, routesOf(await deepCursor(base)));
     await server.close();
     await daemon.stop("bench done");
-    await throughput(small);
+    if (!LATENCY_ONLY) await throughput(small);
   } finally {
     rmSync(big, { recursive: true, force: true });
     rmSync(small, { recursive: true, force: true });
