@@ -11,6 +11,20 @@ import type { Store } from "./store.js";
  * the history: it records and says yes (run ids are random; a slot's id is the queue's to refuse).
  */
 export function historyOnly(history: FleetHistory): Store {
+  const store = historyOnlyStore(history);
+  HISTORY_ONLY.add(store);
+  return store;
+}
+
+/** The stores `historyOnly` made: not a local store (the HTTP API's readiness and metrics pass over them). */
+const HISTORY_ONLY = new WeakSet<Store>();
+
+/** True for a store `historyOnly` made (nothing local behind it). */
+export function isHistoryOnly(store: Store | undefined): boolean {
+  return store !== undefined && HISTORY_ONLY.has(store);
+}
+
+function historyOnlyStore(history: FleetHistory): Store {
   const noLocal = (): never => {
     throw new StoreError("this daemon keeps no local store (store: false): its runs are in the fleet's run history", {
       hint: "read runs with `fluid history` / `fluid show`, or the HTTP API",

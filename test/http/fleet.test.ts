@@ -49,8 +49,8 @@ describe.each(BACKENDS)("HTTP API of a fleet daemon on $name", ({ name, url, up 
   test("serves the runs another daemon ran (one with store: false): lists with filters and cursor, a run, its logs and live stream, cancel, the task's last run", async () => {
     const env = { FLUID_BACKEND_URL: urlOf(url, target()) };
     // B runs everything and keeps no local store; A serves the API and runs only `other`.
-    const b: Served = serve(project({ "fluid.config.ts": config(false), "tasks/t.ts": TASKS }), { env });
-    await b.started();
+    const b: Served = serve(project({ "fluid.config.ts": config(false), "tasks/t.ts": TASKS }), { env, args: ["--http", "0"] });
+    const bPort = (await b.waitFor((l) => l.event === "http", 30_000)).port as number;
     const a: Served = serve(project({ "fluid.config.ts": config(true), "tasks/t.ts": TASKS }), { env, args: ["--http", "0", "--tasks", "other"] });
     const port = (await a.waitFor((l) => l.event === "http", 30_000)).port as number;
     const base = `http://127.0.0.1:${port}`;
@@ -85,6 +85,11 @@ describe.each(BACKENDS)("HTTP API of a fleet daemon on $name", ({ name, url, up 
     expect((page2.body.runs as Run[]).map((r) => r.id)).toEqual([ann.id]);
     expect(page2.body.nextCursor).toBeNull();
     expect(((await get("/api/runs?state=failure")).body.runs as Run[]).map((r) => r.id)).toEqual([failed.id]);
+    // B, without a store of its own, is ready and serves the same runs.
+    const ready = await fetch(`http://127.0.0.1:${bPort}/readyz`);
+    expect(await ready.json()).toMatchObject({ ready: true, checks: expect.arrayContaining([{ name: "store", ok: true, detail: "no store (store: false)" }]) });
+    const fromB = (await (await fetch(`http://127.0.0.1:${bPort}/api/runs`)).json()) as { runs: Run[] };
+    expect(fromB.runs.map((r) => r.id)).toEqual([failed.id, bob.id, ann.id]);
 
     const one = await get(`/api/runs/${ann.id.slice(0, 10)}`);
     expect(one.status).toBe(200);
