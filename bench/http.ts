@@ -1,7 +1,7 @@
 /**
  * The HTTP API of `fluid serve` against a big history, and what it costs the daemon.
  *
- *   npx tsx bench/http.ts [rounds=5] [runs=1000000] [--throughput-only]
+ *   npx tsx bench/http.ts [rounds=5] [runs=1000000] [--throughput-only | --latency-only]
  *
  * 1. Latency. A project whose store holds `runs` recorded runs (1,000,000 by default, 50 tasks,
  *    one per 2 s over ~23 days, 2% failures; written in one transaction straight into the
@@ -22,6 +22,14 @@
  *
  * The latency table has a peer measured in the same run: a bare node:http server answering
  * with the bytes of the same /api/runs page, the floor of serving it on this machine now.
+ *
+ *   npx tsx bench/http.ts [rounds=5] --fleet[=100000] [--redis-only | --postgres-only]
+ *
+ * 3. Fleet. The same routes on a daemon whose runs are the fleet's run history in a backend
+ *    (docs/fleet.md): the history filled with `--fleet` runs (100,000 by default, same shape as
+ *    above) through the history's own writer, a daemon (`serve()` with the backend) and its HTTP
+ *    server; Redis and PostgreSQL on 127.0.0.1 (6379, 5432 database `test`), each in a key
+ *    prefix / schema of the run's, deleted at the end.
  */
 import { fork } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -46,6 +54,9 @@ const REQUESTS = 400;
 const THROUGHPUT_RUNS = Number(process.env.BENCH_HTTP_RUNS ?? 5000);
 const SSE_CLIENTS = 20;
 const THROUGHPUT_ONLY = process.argv.includes("--throughput-only");
+const LATENCY_ONLY = process.argv.includes("--latency-only");
+const FLEET_ARG = process.argv.find((a) => a === "--fleet" || a.startsWith("--fleet="));
+const FLEET_RUNS = FLEET_ARG?.includes("=") ? Number(FLEET_ARG.split("=")[1]) : 100_000;
 
 function project(tasks: string): string {
   const dir = mkdtempSync(join(tmpdir(), "fluid-bench-http-"));
@@ -126,7 +137,125 @@ async function startDaemon(dir: string, onEnd?: () => void): Promise<Daemon> {
   return daemon;
 }
 
+/** The routes measured, given a cursor deep in the history. */
+function routesOf(cursor: string): Array<[string, string, number | undefined]> {
+  return [
+    ["GET /api/runs?limit=50", "/api/runs?limit=50", 20],
+    ["GET /api/runs?limit=50&cursor= (10,500 runs deep)", `/api/runs?limit=50&cursor=${cursor}`, 20],
+    ["GET /api/runs?limit=50&task=task7", "/api/runs?limit=50&task=task7", undefined],
+    ["GET /api/runs?limit=50&state=failure", "/api/runs?limit=50&state=failure", undefined],
+    ["GET /metrics", "/metrics", 50],
+    ["GET /api/tasks (50 tasks)", "/api/tasks", undefined],
+    ["GET /api/status", "/api/status", undefined],
+  ];
+}
+
+/** A cursor 10,500 runs deep (21 pages of 500). */
+async function deepCursor(base: string): Promise<string> {
+  let cursor = (JSON.parse((await get(`${base}/api/runs?limit=500`)).body) as { nextCursor: string }).nextCursor;
+  for (let i = 0; i < 20; i++) cursor = (JSON.parse((await get(`${base}/api/runs?limit=500&cursor=${cursor}`)).body) as { nextCursor: string }).nextCursor;
+  return cursor;
+}
+
+/** Measures `routes` on `base` for ROUNDS rounds, with the bare-server peer, and prints the table. */
+async function measure(base: string, routes: Array<[string, string, number | undefined]>): Promise<void> {
+  const peer = await bareServer((await get(`${base}/api/runs?limit=50`)).body);
+  const PEER = "peer: bare node:http, the same page's bytes";
+  const results = new Map<string, { p50: number[]; p99: number[]; cpu: number[] }>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, path] of [...routes, [PEER, "", undefined] as const]) {
+      const r = await latency(name === PEER ? peer.base : base, name === PEER ? "/" : path);
+      const entry = results.get(name) ?? { p50: [], p99: [], cpu: [] };
+      entry.p50.push(r.p50);
+      entry.p99.push(r.p99);
+      entry.cpu.push(r.cpu);
+      results.set(name, entry);
+    }
+  }
+  await peer.close();
+  const peerP99 = median(results.get(PEER)!.p99);
+  console.log(`load average while measuring: ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")} (${(await import("node:os")).availableParallelism()} cores)\n`);
+  printTable(["route", "p50 ms", "p99 ms", "p99 / peer", "CPU ms/req", "target p99", "ok"], [...routes, [PEER, "", undefined] as const].map(([name, , target]) => {
+    const r = results.get(name)!;
+    const p99 = median(r.p99);
+    return [name, median(r.p50).toFixed(2), p99.toFixed(2), (p99 / peerP99).toFixed(2), median(r.cpu).toFixed(3), target === undefined ? "-" : `<= ${target}`, target === undefined ? "" : p99 <= target ? "yes" : "NO"];
+  }));
+}
+
+/** Part 3: the same routes on a daemon that reads the fleet's run history (Redis, PostgreSQL). */
+async function fleet(big: string): Promise<void> {
+  const { parseBackendUrl } = await import("../src/fleet/backend-url.js");
+  const { openFleetHistory } = await import("../src/store/fleet-history.js");
+  const backends = [
+    { name: "Redis", url: "redis://127.0.0.1:6379/0", skip: process.argv.includes("--postgres-only") },
+    { name: "PostgreSQL", url: "postgres://postgres@127.0.0.1:5432/test", skip: process.argv.includes("--redis-only") },
+  ];
+  for (const b of backends.filter((x) => !x.skip)) {
+    const ns = `fluid_bench_http_${process.pid}`;
+    const url = `${b.url}?${b.name === "Redis" ? "prefix" : "schema"}=${ns}`;
+    const target = parseBackendUrl(url);
+    console.log(`\nfleet: ${b.name}, ${FLEET_RUNS.toLocaleString("en")} runs in the fleet's run history, ${ROUNDS} rounds\n`);
+    try {
+      const history = await openFleetHistory(target, { retentionDays: 3650, retentionPerTask: 10_000_000 });
+      const start = performance.now();
+      const t0 = Date.now() - FLEET_RUNS * 2000;
+      for (let i = 0; i < FLEET_RUNS; i++) {
+        const at = t0 + i * 2000;
+        const failed = i % 50 === 7;
+        history.writeAttempt({
+          id: `r${i.toString(16).padStart(12, "0")}`, attempt: 1, maxAttempts: 1, task: `task${i % TASKS}`, state: failed ? "failure" : "success", trigger: "schedule",
+          params: {}, ...(failed ? { error: { name: "Error", message: "boom" } } : { result: 1 }), queuedAt: at, startedAt: at + 3, endedAt: at + 20, durationMs: 17, host: "bench", pid: 1,
+        });
+        if (i % 5000 === 4999) await history.flush();
+      }
+      await history.flush();
+      await history.close();
+      console.log(`filled the run history: ${FLEET_RUNS.toLocaleString("en")} runs in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+      const daemon = await serve({ cwd: big, env: {}, graceMs: 1000, backend: url });
+      const server = await startHttpServer(daemonView(daemon), { host: "127.0.0.1", port: 0 });
+      const base = server.url.replace(/\/$/, "");
+      try {
+        await measure(base, routesOf(await deepCursor(base)));
+      } finally {
+        await server.close();
+        await daemon.stop("bench done");
+      }
+    } finally {
+      await dropNamespace(target);
+    }
+  }
+}
+
+/** Deletes the run's key prefix (Redis) or schema (PostgreSQL). */
+async function dropNamespace(target: import("../src/fleet/backend-url.js").BackendTarget): Promise<void> {
+  if (target.kind === "redis") {
+    const { Redis } = await import("ioredis");
+    const redis = new Redis({ host: target.host, port: target.port, db: target.db });
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${target.prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== "0");
+    redis.disconnect();
+  } else {
+    const pg = (await import("pg")).default;
+    const client = new pg.Client({ connectionString: target.connectionString });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${target.schema}" CASCADE`);
+    await client.end();
+  }
+}
+
 async function main(): Promise<void> {
+  if (FLEET_ARG) {
+    const big = project(Array.from({ length: TASKS }, (_, i) => `import { task } from "fluid-tasks";\nexport const task${i} = task({ name: "task${i}" }, async () => 1);`).join("\n").replace(/\nimport \{ task \} from "fluid-tasks";/g, ""));
+    try {
+      return await fleet(big);
+    } finally {
+      rmSync(big, { recursive: true, force: true });
+    }
+  }
   console.log(`fluid-tasks HTTP API bench: ${RUNS.toLocaleString("en")} runs in the store, ${ROUNDS} rounds, Node ${process.version}\n`);
   const big = project(Array.from({ length: TASKS }, (_, i) => `import { task } from "fluid-tasks";\nexport const task${i} = task({ name: "task${i}" }, async () => 1);`).join("\n").replace(/\nimport \{ task \} from "fluid-tasks";/g, ""));
   const small = project(`import { task } from "fluid-tasks";\nexport const noop = task({}, async () => {});\n`);
@@ -142,42 +271,10 @@ async function main(): Promise<void> {
     const base = server.url.replace(/\/$/, "");
     // The daemon's first retention pass starts a second after it: not part of what is measured.
     await new Promise((r) => setTimeout(r, 3000));
-    const deep = JSON.parse((await get(`${base}/api/runs?limit=500`)).body) as { nextCursor: string };
-    let cursor = deep.nextCursor;
-    for (let i = 0; i < 20; i++) cursor = (JSON.parse((await get(`${base}/api/runs?limit=500&cursor=${cursor}`)).body) as { nextCursor: string }).nextCursor;
-    const routes: Array<[string, string, number | undefined]> = [
-      ["GET /api/runs?limit=50", "/api/runs?limit=50", 20],
-      ["GET /api/runs?limit=50&cursor= (10,500 runs deep)", `/api/runs?limit=50&cursor=${cursor}`, 20],
-      ["GET /api/runs?limit=50&task=task7", "/api/runs?limit=50&task=task7", undefined],
-      ["GET /api/runs?limit=50&state=failure", "/api/runs?limit=50&state=failure", undefined],
-      ["GET /metrics", "/metrics", 50],
-      ["GET /api/tasks (50 tasks)", "/api/tasks", undefined],
-      ["GET /api/status", "/api/status", undefined],
-    ];
-    const peer = await bareServer((await get(`${base}/api/runs?limit=50`)).body);
-    const PEER = "peer: bare node:http, the same page's bytes";
-    const results = new Map<string, { p50: number[]; p99: number[]; cpu: number[] }>();
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, path] of [...routes, [PEER, "", undefined] as const]) {
-        const r = await latency(name === PEER ? peer.base : base, name === PEER ? "/" : path);
-        const entry = results.get(name) ?? { p50: [], p99: [], cpu: [] };
-        entry.p50.push(r.p50);
-        entry.p99.push(r.p99);
-        entry.cpu.push(r.cpu);
-        results.set(name, entry);
-      }
-    }
-    await peer.close();
-    const peerP99 = median(results.get(PEER)!.p99);
-    console.log(`load average while measuring: ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")} (${(await import("node:os")).availableParallelism()} cores)\n`);
-    printTable(["route", "p50 ms", "p99 ms", "p99 / peer", "CPU ms/req", "target p99", "ok"], [...routes, [PEER, "", undefined] as const].map(([name, , target]) => {
-      const r = results.get(name)!;
-      const p99 = median(r.p99);
-      return [name, median(r.p50).toFixed(2), p99.toFixed(2), (p99 / peerP99).toFixed(2), median(r.cpu).toFixed(3), target === undefined ? "-" : `<= ${target}`, target === undefined ? "" : p99 <= target ? "yes" : "NO"];
-    }));
+    await measure(base, routesOf(await deepCursor(base)));
     await server.close();
     await daemon.stop("bench done");
-    await throughput(small);
+    if (!LATENCY_ONLY) await throughput(small);
   } finally {
     rmSync(big, { recursive: true, force: true });
     rmSync(small, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import type { Daemon, DaemonEvent } from "../daemon/serve.js";
 import { waitForRun } from "../daemon/client.js";
 import type { DaemonView, ViewEvent } from "../http/view.js";
+import { isHistoryOnly } from "../store/history-store.js";
 
 const VIEW_EVENTS = new Set<DaemonEvent["type"]>(["run-start", "run-end", "log", "fire", "queued", "fire-skipped"]);
 
@@ -18,7 +19,10 @@ export function daemonView(daemon: Daemon): DaemonView {
     },
     backend: () => daemon.backend(),
     tasks: () => daemon.registry().list(),
-    store: daemon.store,
+    // The daemon's own store; none for a fleet daemon with store: false (its runs are in `runs`).
+    store: isHistoryOnly(daemon.store) ? undefined : daemon.store,
+    runs: daemon.runs,
+    fleet: daemon.broker.kind === "bullmq",
     taskStates: () => daemon.taskStates(),
     setEnabled: (task, enabled, reason) => daemon.setEnabled(task, enabled, reason),
     queue: (task, params) => daemon.queue(task, params),

@@ -5,7 +5,18 @@ import type { RunRecord, TaskState } from "../core/run-record.js";
 import type { RunState } from "../core/types.js";
 import { clip, stateText, table, type Output } from "./output.js";
 import { projectTaskStates } from "./fleet-access.js";
-import { ago, readStore } from "./store-access.js";
+import { ago, readRuns, readStore } from "./store-access.js";
+
+/** The last run of each task in the fleet's run history (one read for all of them). */
+async function fleetLastRuns(project: Awaited<ReturnType<typeof loadProject>>, tasks: Task[]): Promise<Map<string, RunRecord>> {
+  const opened = await readRuns(project);
+  if (!opened) return new Map();
+  try {
+    return await opened.runs.lastRuns(tasks.map((t) => t.name));
+  } finally {
+    await opened.close();
+  }
+}
 
 /** Options of `fluid ls`. */
 export interface LsOptions {
@@ -70,8 +81,9 @@ export async function lsCommand(o: LsOptions, io: Output): Promise<number> {
   } finally {
     store?.close();
   }
-  // With a fleet backend, enabled / disabled is the fleet's (the last runs are still this store's).
+  // With a fleet backend, enabled / disabled and the last runs are the fleet's (any daemon's).
   states = await projectTaskStates(project, async () => states);
+  if (project.config.backend) lasts = await fleetLastRuns(project, tasks);
   const rows = tasks.map((t) => listing(t, project.registry.origin(t.name)?.file, now, states.get(t.name), lasts.get(t.name)));
   if (o.json) {
     io.out.write(JSON.stringify(rows, null, 2) + "\n");

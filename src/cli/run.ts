@@ -16,6 +16,8 @@ import type { RunState } from "../core/types.js";
 import { formatLogLine, startProgress, stateText, type Output } from "./output.js";
 import { parseTaskArgs } from "./task-args.js";
 import { runNotifier } from "../notify/run-notifier.js";
+import type { TaskState } from "../core/run-record.js";
+import { projectTaskStates } from "./fleet-access.js";
 
 /**
  * Exit code of the `fluid` command for how a run ended: every state is listed, so a new one
@@ -70,18 +72,20 @@ interface ExecuteOptions {
 }
 
 async function execute(project: Project, task: Task, o: ExecuteOptions, io: Output): Promise<number> {
+  // On a fleet backend the task's enabled state is the fleet's (docs/fleet.md); --force does not ask.
+  const fleetState = project.config.backend && !o.force ? (await projectTaskStates(project, async () => new Map())).get(task.name) : undefined;
   const store = o.record ? await openProjectStore(project.config).catch((e: unknown) => Promise.reject(withNoRecordHint(e))) : undefined;
   try {
-    return await executeWith(project, task, o, io, store);
+    return await executeWith(project, task, o, io, store, fleetState);
   } finally {
     if (store) maybePrune(store);
     store?.close();
   }
 }
 
-async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: Output, store: Store | undefined): Promise<number> {
+async function executeWith(project: Project, task: Task, o: ExecuteOptions, io: Output, store: Store | undefined, fleetState: TaskState | undefined): Promise<number> {
   const { err, out } = io;
-  const state = store?.taskStates().get(task.name);
+  const state = project.config.backend ? fleetState : store?.taskStates().get(task.name);
   if (state && !state.enabled && !o.force) {
     throw new UsageError(`task "${task.name}" is disabled${state.reason ? ` (${state.reason})` : ""}`, {
       hint: `enable it with \`fluid enable ${task.name}\`, or pass --force to run it anyway`,

@@ -14,6 +14,8 @@ import { openProjectStore } from "../store/project-store.js";
 import { openProjectHistory } from "../store/project-history.js";
 import { storeReader, type RunReader } from "../store/run-reader.js";
 import { withHistory } from "../store/with-history.js";
+import { historyOnly } from "../store/history-store.js";
+import type { FleetHistory } from "../store/fleet-history.js";
 import type { Store } from "../store/store.js";
 import type { TaskState } from "../core/run-record.js";
 import type { Registry } from "../config/registry.js";
@@ -28,7 +30,7 @@ import { openBroker } from "./open-broker.js";
 import { onStoreChange } from "../broker/wake.js";
 import { pidOneWarning } from "./pid-one.js";
 import { createNotifier, type Notifier, type NotifyFailure } from "../notify/notifier.js";
-import { previousHealth } from "../notify/previous-health.js";
+import { previousFleetHealth, previousHealth } from "../notify/previous-health.js";
 import { slotRunId } from "../fleet/slot-run-id.js";
 import { callListener } from "../core/call-listener.js";
 import { openFleetTaskState, type FleetTaskState } from "./fleet-task-state.js";
@@ -231,11 +233,19 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     if (kind === "sqlite" && (!local || local.path === ":memory:")) {
       throw new ConfigError("the SQLite broker needs a store file", { hint: "set store.path in the config, or use --broker memory" });
     }
+    /** The fleet's run history, once opened below (on a backend). */
+    const fleetRuns: { history?: FleetHistory } = {};
     // Alerts of failed and recovered runs, in the background; shutdown waits for them briefly.
     const notifier = createNotifier({
       config: () => project.config.notify,
       task: (name) => (project.registry.has(name) ? project.registry.get(name) : undefined),
-      ...(local ? { previous: (task: string, runId: string) => previousHealth(local, task, runId) } : {}),
+      // On a fleet backend the health is the fleet's, read again at every end: other daemons run the task too.
+      ...(kind === "bullmq"
+        ? { sharedHealth: true, previous: (task: string, runId: string) => {
+          const h = fleetRuns.history;
+          return h ? previousFleetHealth(h, task, runId, () => h.flush()) : undefined;
+        } }
+        : local ? { previous: (task: string, runId: string) => previousHealth(local, task, runId) } : {}),
       onFailure: (failure) => emit({ type: "notify-failed", failure }),
       cwd: project.root,
     });
@@ -252,13 +262,15 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
       },
     });
     releasers.push(() => broker.close());
-    // On a fleet backend every attempt and log line also goes to the fleet's run history (docs/fleet.md).
-    const history = kind === "bullmq" && local ? await openProjectHistory(project.config, {
+    // On a fleet backend every attempt and log line also goes to the fleet's run history (docs/fleet.md),
+    // also from a daemon without a local store (store: false): the history lives in the backend.
+    const history = kind === "bullmq" ? await openProjectHistory(project.config, {
       // A warning: the backend's outage is already said by the broker's `backend` lines.
       backend, onError: (message) => emit({ type: "warning", message }),
     }) : undefined;
     if (history) releasers.push(() => history.close());
-    const store = local && history ? withHistory(local, history) : local;
+    fleetRuns.history = history;
+    const store = history ? (local ? withHistory(local, history) : historyOnly(history)) : local;
 
     // A daemon that died left claimed runs and `running` rows: put them back and say so. Only
     // runs claimed by someone other than the lease holder (us) go back, and the broker is fenced
@@ -382,7 +394,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
 
     const summary: DaemonSummary = {
       configFile: project.configFile,
-      store: store?.path ?? "(none)",
+      store: local?.path ?? "(none)",
       broker: broker.kind,
       ...(backend && broker.kind === "bullmq" ? { backend: backendDisplay(backend) } : {}),
       concurrency,
@@ -412,7 +424,9 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     const asPidOne = pidOneWarning(process.pid);
     if (asPidOne) emit({ type: "warning", ...asPidOne });
     // Retention: in the background, never before "started": a second after it, then hourly, one small transaction per turn.
-    if (store) releasers.push(startPruning(store, { onError: (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }) }));
+    if (local && store) releasers.push(startPruning(store, { onError: (error) => emit({ type: "error", message: `pruning old runs failed: ${(error as Error).message}`, error }) }));
+    // The fleet's history: one daemon of the fleet an hour (the turn is taken in the backend), a minute after start.
+    if (history) releasers.push(history.startPruning());
 
     const daemon: Daemon = {
       summary,

@@ -128,8 +128,43 @@ export async function readDaemonStatus(project: Project, options: StatusOptions 
     status.next.push({ task: task.name, schedule: task.schedule.describe(), next: next ? next.toISOString() : null, enabled: enabled.get(task.name) !== false });
   }
   status.next.sort((a, b) => (a.next ?? "~").localeCompare(b.next ?? "~") || a.task.localeCompare(b.task));
+  // With a fleet backend, the runs under way and the last failure are the fleet's (its run history).
+  if (project.config.backend) await readFleetRuns(project, status);
   if (backend) status.backend = await backend;
   return status;
+}
+
+/** Running runs and the last failure from the fleet's run history (every daemon's); a backend that does not answer is a note. */
+async function readFleetRuns(project: Project, status: DaemonStatus): Promise<void> {
+  let history: Awaited<ReturnType<typeof import("../store/project-history.js").openProjectHistory>>;
+  try {
+    const { openProjectHistory } = await import("../store/project-history.js");
+    history = await openProjectHistory(project.config, { failFast: true, onError: () => {} });
+  } catch (error) {
+    status.notes.push(`cannot read the fleet's run history: ${(error as Error).message.split("\n")[0]}`);
+    return;
+  }
+  if (!history) return;
+  try {
+    const [running, failures, timeouts] = await Promise.all([
+      history.listRuns({ state: "running", limit: 100 }), history.listRuns({ state: "failure", limit: 1 }), history.listRuns({ state: "timeout", limit: 1 }),
+    ]);
+    status.running = running.map(runningStatus);
+    status.lastFailure = lastFailureOf([...failures, ...timeouts]);
+  } catch (error) {
+    status.notes.push(`cannot read the fleet's run history: ${(error as Error).message.split("\n")[0]}`);
+  } finally {
+    await history.close();
+  }
+}
+
+function runningStatus(r: RunRecord): RunningStatus {
+  return { id: r.id, task: r.task, attempt: r.attempt, startedAt: r.startedAt ?? null, host: r.host, pid: r.pid };
+}
+
+function lastFailureOf(failed: RunRecord[]): FailureStatus | null {
+  const last = failed.sort((a, b) => endOf(b) - endOf(a))[0];
+  return last ? { id: last.id, task: last.task, state: last.state, attempt: last.attempt, at: last.endedAt ?? null, error: last.error ? last.error.message : null } : null;
 }
 
 /** The backend's queue counts, or why it cannot be asked (a URL that does not parse is said, not thrown: status still answers). */
@@ -191,14 +226,8 @@ async function openReadOnly(project: Project, status: DaemonStatus) {
 function readRuns(store: Awaited<ReturnType<typeof openReadOnly>>, status: DaemonStatus): Map<string, boolean> {
   if (!store) return new Map();
   try {
-    status.running = store.listRuns({ state: "running", limit: 100 }).map((r) => ({
-      id: r.id, task: r.task, attempt: r.attempt, startedAt: r.startedAt ?? null, host: r.host, pid: r.pid,
-    }));
-    const failed = [...store.listRuns({ state: "failure", limit: 1 }), ...store.listRuns({ state: "timeout", limit: 1 })];
-    const last = failed.sort((a, b) => endOf(b) - endOf(a))[0];
-    if (last) {
-      status.lastFailure = { id: last.id, task: last.task, state: last.state, attempt: last.attempt, at: last.endedAt ?? null, error: last.error ? last.error.message : null };
-    }
+    status.running = store.listRuns({ state: "running", limit: 100 }).map(runningStatus);
+    status.lastFailure = lastFailureOf([...store.listRuns({ state: "failure", limit: 1 }), ...store.listRuns({ state: "timeout", limit: 1 })]);
     return new Map([...store.taskStates()].map(([task, s]) => [task, s.enabled]));
   } finally {
     store.close();

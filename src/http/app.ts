@@ -115,6 +115,7 @@ function toHttpError(error: unknown): HttpError {
     const hint = error.hint ? { hint: error.hint } : {};
     if (error.code === "FLUID_UNKNOWN_TASK") return new HttpError(404, "unknown_task", error.message, hint);
     if (error.code === "FLUID_USAGE") return new HttpError(400, "bad_request", error.message.split("\n")[0]!, hint);
+    if (error.code === "FLUID_BACKEND") return new HttpError(503, "unavailable", "the fleet's run history cannot be read now (the backend does not answer)", hint);
     if (error.code === "FLUID_STORE" || error.code === "FLUID_BROKER_CLOSED" || error.code === "FLUID_STORE_GONE") {
       return new HttpError(503, "unavailable", "the run store cannot be used now", hint);
     }

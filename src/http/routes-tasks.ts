@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import { parseDuration } from "../core/duration.js";
 import { isFluidError, type ParamsError } from "../core/errors.js";
 import type { RunRecord } from "../core/run-record.js";
+import { storeReader, type RunReader } from "../store/run-reader.js";
 import { httpZod } from "./zod.js";
 import type { Task } from "../task/task.js";
 import { jsonBody, parseWith, queryOf, type ApiEnv, type ApiParts } from "./api-context.js";
@@ -35,14 +36,25 @@ export function findTask(parts: ApiParts, name: string): Task {
   throw new HttpError(404, "unknown_task", `no task named "${name}"`, { hint: "GET /api/tasks lists the tasks" });
 }
 
-function summary(parts: ApiParts, task: Task, running: Map<string, number>): TaskSummaryJson {
+/** Where runs are read: the fleet's run history on a backend, else the store (undefined: none). */
+function runsOf(parts: ApiParts): RunReader | undefined {
+  return parts.view.runs ?? (parts.view.store ? storeReader(parts.view.store) : undefined);
+}
+
+/** The last run of each task (one read for all of them); empty when it cannot be read now (the tasks are shown without it). */
+async function lastRuns(parts: ApiParts, tasks: readonly Task[]): Promise<Map<string, RunRecord>> {
+  try {
+    return (await runsOf(parts)?.lastRuns(tasks.map((t) => t.name))) ?? new Map();
+  } catch {
+    return new Map(); // the store (or the backend) cannot be read now
+  }
+}
+
+function summary(parts: ApiParts, task: Task, running: Map<string, number>, lasts: Map<string, RunRecord>): TaskSummaryJson {
   const state = parts.view.taskStates().get(task.name);
   const enabled = state?.enabled !== false;
   const next = task.schedule && enabled ? task.schedule.next(new Date(parts.now())) : null;
-  let lastRun: RunRecord | undefined;
-  try {
-    lastRun = parts.view.store?.lastRun(task.name);
-  } catch {} // the store cannot be read now: the task is shown without its last run
+  const lastRun = lasts.get(task.name);
   return {
     name: task.name, description: task.description, tags: [...task.tags], cpuBound: task.cpuBound, priority: task.priority,
     schedule: task.schedule
@@ -61,8 +73,8 @@ function runningByTask(parts: ApiParts): Map<string, number> {
   return counts;
 }
 
-function detail(parts: ApiParts, task: Task): TaskDetailJson {
-  const base = summary(parts, task, runningByTask(parts));
+async function detail(parts: ApiParts, task: Task): Promise<TaskDetailJson> {
+  const base = summary(parts, task, runningByTask(parts), await lastRuns(parts, [task]));
   const nextFires: number[] = [];
   if (task.schedule && base.enabled) {
     let at = new Date(parts.now());
@@ -75,8 +87,8 @@ function detail(parts: ApiParts, task: Task): TaskDetailJson {
   }
   let recentRuns: RunRecord[] = [];
   try {
-    recentRuns = parts.view.store?.listRuns({ task: task.name, limit: 20 }) ?? [];
-  } catch {} // the store cannot be read now: the task is shown without its recent runs
+    recentRuns = (await runsOf(parts)?.listRuns({ task: task.name, limit: 20 })) ?? [];
+  } catch {} // the store (or the backend) cannot be read now: the task is shown without its recent runs
   const retry = task.retry ? { attempts: task.retry.attempts, delayMs: task.retry.delayMs, backoff: task.retry.backoff, maxDelayMs: task.retry.maxDelayMs } : null;
   return {
     ...base, nextFires, paramsSchema: paramsJsonSchema(task), timeoutMs: task.timeoutMs, retry, overlap: task.overlap,
@@ -87,15 +99,17 @@ function detail(parts: ApiParts, task: Task): TaskDetailJson {
 /** GET /api/tasks, GET and PATCH /api/tasks/:name, POST /api/tasks/:name/runs. */
 export function taskRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
   const s = apiSchemas();
-  app.get("/api/tasks", (c) => {
+  app.get("/api/tasks", async (c) => {
     parseWith(s.NoQuery, queryOf(c), "query");
     const running = runningByTask(parts);
-    return c.json({ tasks: parts.view.tasks().map((t) => summary(parts, t, running)) });
+    const tasks = parts.view.tasks();
+    const lasts = await lastRuns(parts, tasks);
+    return c.json({ tasks: tasks.map((t) => summary(parts, t, running, lasts)) });
   });
 
-  app.get("/api/tasks/:name", (c) => {
+  app.get("/api/tasks/:name", async (c) => {
     parseWith(s.NoQuery, queryOf(c), "query");
-    return c.json(detail(parts, findTask(parts, c.req.param("name"))));
+    return c.json(await detail(parts, findTask(parts, c.req.param("name"))));
   });
 
   app.patch("/api/tasks/:name", async (c) => {
@@ -103,7 +117,7 @@ export function taskRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
     const body = parseWith(s.PatchTaskBody, await jsonBody(c), "body");
     await parts.view.setEnabled(task.name, body.enabled, body.reason);
     parts.hub.publish("task", { name: task.name, enabled: body.enabled, reason: body.reason ?? null });
-    return c.json(detail(parts, task));
+    return c.json(await detail(parts, task));
   });
 
   app.post("/api/tasks/:name/runs", async (c) => {
@@ -132,11 +146,18 @@ export function taskRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
       }
       throw error;
     }
-    const current = (): RunRecord => parts.view.store?.latestAttempt(id) ?? {
-      id, attempt: 1, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "queued", trigger: "queue", params: {}, queuedAt: parts.now(), host: "", pid: process.pid,
+    // The run as recorded (on a fleet, the history may not have this daemon's `queued` record yet: then its own store's).
+    const current = async (): Promise<RunRecord> => {
+      let run: RunRecord | undefined;
+      try {
+        run = (await runsOf(parts)?.latestAttempt(id)) ?? parts.view.store?.latestAttempt(id);
+      } catch {} // cannot be read now: the run as queued
+      return run ?? {
+        id, attempt: 1, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "queued", trigger: "queue", params: {}, queuedAt: parts.now(), host: "", pid: process.pid,
+      };
     };
     if (waitMs === undefined) {
-      return c.json({ run: runJson(current()) }, 201, { location: `/api/runs/${id}` });
+      return c.json({ run: runJson(await current()) }, 201, { location: `/api/runs/${id}` });
     }
     const aborted = new AbortController();
     c.env?.outgoing?.once("close", () => aborted.abort()); // the client went away
@@ -145,7 +166,7 @@ export function taskRoutes(app: Hono<ApiEnv>, parts: ApiParts): void {
       return c.json({ run: runJson(run) }, 200, { location: `/api/runs/${id}` });
     } catch (error) {
       if (isFluidError(error) && (error.code === "FLUID_WAIT_TIMEOUT" || error.code === "FLUID_INTERRUPTED")) {
-        return c.json({ run: runJson(current()), timedOut: true }, 202, { location: `/api/runs/${id}` });
+        return c.json({ run: runJson(await current()), timedOut: true }, 202, { location: `/api/runs/${id}` });
       }
       throw error;
     }

@@ -2,6 +2,7 @@ import type { BrokerCounts } from "../broker/broker.js";
 import type { QueuedRun } from "../core/queued-run.js";
 import type { RunRecord, TaskState } from "../core/run-record.js";
 import type { PoolStats } from "../executor/pool.js";
+import type { RunReader } from "../store/run-reader.js";
 import type { Store } from "../store/store.js";
 import type { RunLogLine } from "../task/context.js";
 import type { Task } from "../task/task.js";
@@ -68,8 +69,19 @@ export interface DaemonView {
   readonly facts: DaemonFacts;
   /** The tasks now loaded (after a reload, the new ones), sorted by name. */
   tasks(): readonly Task[];
-  /** The run store, or undefined when the project records nothing (`store: false`). */
+  /** The daemon's own run store, or undefined when it keeps none (`store: false`). */
   readonly store: Store | undefined;
+  /**
+   * Where runs are read (`/api/runs`, a task's last runs): the fleet's run history on a backend
+   * (every daemon's runs, docs/fleet.md), else the local store; undefined when nothing is recorded.
+   * Defaults to the store.
+   */
+  readonly runs?: RunReader | undefined;
+  /**
+   * True when `runs` is a fleet's run history: other daemons run runs too, so a run's live log
+   * lines are read from `runs` (polled), not from this daemon's events. Default false.
+   */
+  readonly fleet?: boolean;
   /** Enabled state of each task ever enabled or disabled (as the daemon sees it now). */
   taskStates(): ReadonlyMap<string, TaskState>;
   /** Enables or disables a task, recorded in the store (a fleet's: in its backend); the scheduler and the consumer see it at once. */

@@ -52,7 +52,13 @@ export interface NotifierOptions {
    * asked once per task, the first time a run of it ends. `exceptRunId` is the run that just
    * ended. Default: unknown (a first success is no recovery).
    */
-  previous?: (task: string, exceptRunId: string) => TaskHealth | undefined;
+  previous?: (task: string, exceptRunId: string) => TaskHealth | undefined | Promise<TaskHealth | undefined>;
+  /**
+   * Other processes record runs of the same tasks (a fleet's daemons, docs/fleet.md): `previous`
+   * is asked at every end, not only the first (a failure recorded by another daemon makes this
+   * daemon's next success a recovery). The ends of one task are decided in order. Default false.
+   */
+  sharedHealth?: boolean;
   /** Receives each delivery that failed for good. Default: ignored (still counted). */
   onFailure?: (failure: NotifyFailure) => void;
   /** Environment of command notifiers and where sendmail is looked for. Default process.env. */
@@ -161,15 +167,21 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const attempts = new Map<string, { startedAt: number; lines: LogLine[]; cap: number }>();
   const health = new Map<string, TaskHealth>();
   let closed = false;
+  /** Past the wait of `close` for ends being decided: those still deciding send nothing. */
+  let closing = false;
 
-  const healthOf = (task: string, runId: string): TaskHealth | undefined => {
-    if (health.has(task)) return health.get(task);
-    let seeded: TaskHealth | undefined;
+  const healthOf = (task: string, runId: string): TaskHealth | undefined | Promise<TaskHealth | undefined> => {
+    if (!options.sharedHealth && health.has(task)) return health.get(task);
     try {
-      seeded = options.previous?.(task, runId);
-    } catch {} // the store cannot say: the task's health starts unknown (no recovery alert for an older failure)
-    return seeded;
+      const seeded = options.previous?.(task, runId);
+      // A read that fails: what this process saw last (or unknown: no recovery alert for an older failure).
+      return seeded instanceof Promise ? seeded.then((h) => h ?? health.get(task), () => health.get(task)) : (seeded ?? health.get(task));
+    } catch {
+      return health.get(task); // the store cannot say: as above
+    }
   };
+  /** Per task, the end being decided (a read of the shared health under way): the next end of the task waits for it. */
+  const deciding = new Map<string, Promise<void>>();
 
   const ping = (spec: NotifySpec, task: string, runId: string, what: "start" | "success" | "fail", body: string): void => {
     const hc = spec.healthchecks;
@@ -239,31 +251,53 @@ export function createNotifier(options: NotifierOptions): Notifier {
       const spec = specOf(end.task);
       if (!spec) return;
       const endedAt = end.endedAt ?? Date.now();
-      const before = healthOf(end.task, end.runId);
-      const decision = decide(before, end.state, end.final, endedAt);
-      if (decision.next) health.set(end.task, decision.next);
-      // A recovery counts the failures before it; a failure counts itself among them.
-      const failing = decision.alert === "recovery" ? before : decision.next;
-      const durationMs = end.durationMs ?? endedAt - (end.startedAt ?? kept?.startedAt ?? endedAt);
-      const notice: RunNotice = {
-        kind: decision.alert ?? "recovery",
-        task: end.task, runId: end.runId, attempt: end.attempt,
-        maxAttempts: end.maxAttempts ?? options.task(end.task)?.retry?.attempts ?? 1,
-        ...(end.trigger ? { trigger: end.trigger } : {}),
-        state: end.state, ...(end.error ? { error: end.error } : {}), host,
-        startedAt: end.startedAt ?? endedAt - durationMs, endedAt, durationMs,
-        logLines: kept?.lines ?? [],
-        failures: failing?.failing ? failing.failures : 0,
-        ...(failing?.failing && failing.since !== undefined ? { failingSince: failing.since } : {}),
-      };
-      if (decision.alert) alert(spec, notice);
-      if (decision.ping && spec.healthchecks) ping(spec, end.task, end.runId, decision.ping, pingReport(notice, decision.alert !== undefined && decision.alert !== "recovery"));
+      const task = end.task;
+      const waiting = deciding.get(task);
+      const now = waiting ? undefined : healthOf(task, end.runId);
+      if (!waiting && !(now instanceof Promise)) return send(spec, end, kept, endedAt, now);
+      const before = waiting ? waiting.then(() => healthOf(task, end.runId)) : (now as Promise<TaskHealth | undefined>);
+      const next = before.then((h) => {
+        if (!closing) send(spec, end, kept, endedAt, h);
+      });
+      const settled = next.finally(() => {
+        if (deciding.get(task) === settled) deciding.delete(task);
+      });
+      deciding.set(task, settled);
     },
     stats: () => ({ ...structuredClone(stats), ...queue.size() }),
     async close(timeoutMs = 5_000) {
       closed = true;
-      const { abandoned } = await queue.close(timeoutMs);
+      const deadline = Date.now() + timeoutMs;
+      if (deciding.size > 0) {
+        // Ends whose health is being read: decided and queued first (within the same bound).
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all(deciding.values()), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+        clearTimeout(timer);
+        closing = true;
+      }
+      const { abandoned } = await queue.close(Math.max(0, deadline - Date.now()));
       stats.dropped += abandoned;
     },
   };
+
+  function send(spec: NotifySpec, end: RunEnd, kept: { startedAt: number; lines: LogLine[] } | undefined, endedAt: number, before: TaskHealth | undefined): void {
+    const decision = decide(before, end.state, end.final, endedAt);
+    if (decision.next) health.set(end.task, decision.next);
+    // A recovery counts the failures before it; a failure counts itself among them.
+    const failing = decision.alert === "recovery" ? before : decision.next;
+    const durationMs = end.durationMs ?? endedAt - (end.startedAt ?? kept?.startedAt ?? endedAt);
+    const notice: RunNotice = {
+      kind: decision.alert ?? "recovery",
+      task: end.task, runId: end.runId, attempt: end.attempt,
+      maxAttempts: end.maxAttempts ?? options.task(end.task)?.retry?.attempts ?? 1,
+      ...(end.trigger ? { trigger: end.trigger } : {}),
+      state: end.state, ...(end.error ? { error: end.error } : {}), host,
+      startedAt: end.startedAt ?? endedAt - durationMs, endedAt, durationMs,
+      logLines: kept?.lines ?? [],
+      failures: failing?.failing ? failing.failures : 0,
+      ...(failing?.failing && failing.since !== undefined ? { failingSince: failing.since } : {}),
+    };
+    if (decision.alert) alert(spec, notice);
+    if (decision.ping && spec.healthchecks) ping(spec, end.task, end.runId, decision.ping, pingReport(notice, decision.alert !== undefined && decision.alert !== "recovery"));
+  }
 }

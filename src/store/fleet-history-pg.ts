@@ -6,6 +6,9 @@ import type { BackendTarget } from "../fleet/backend-url.js";
 import { STATE_RANK } from "../persistence/state-order.js";
 import { ambiguousRun, CANDIDATES, recordJson, runTime, unknownRun, type AttemptLogs, type HistoryBackend, type HistoryBatch } from "./history-backend.js";
 
+/** Runs deleted per statement of the retention. */
+const PRUNE_CHUNK = 500;
+
 /** Tables of the run history in the project's schema (next to BullMQ's), created when missing. */
 function schemaSql(s: string): string {
   return `
@@ -24,6 +27,7 @@ CREATE INDEX IF NOT EXISTS fluid_runs_id_prefix ON ${s}.fluid_runs (id text_patt
 CREATE TABLE IF NOT EXISTS ${s}.fluid_logs (
   seq bigserial PRIMARY KEY, id text NOT NULL, attempt integer NOT NULL, part "char" NOT NULL, line jsonb NOT NULL);
 CREATE INDEX IF NOT EXISTS fluid_logs_attempt ON ${s}.fluid_logs (id, attempt, part, seq);
+CREATE TABLE IF NOT EXISTS ${s}.fluid_history_meta (key text PRIMARY KEY, value bigint NOT NULL);
 `;
 }
 
@@ -165,11 +169,52 @@ UPDATE ${s}.fluid_attempts a SET dropped_lines = t.dropped, dropped_bytes = t.by
       );
       return rows.map(rec);
     }),
-    async prune(before) {
-      await pool.query(`
-WITH old AS (DELETE FROM ${s}.fluid_runs WHERE at < $1 AND state NOT IN ('queued', 'running') RETURNING id),
-a AS (DELETE FROM ${s}.fluid_attempts WHERE id IN (SELECT id FROM old))
-DELETE FROM ${s}.fluid_logs WHERE id IN (SELECT id FROM old)`, [before]);
+    lastRuns: (tasks) => read(async () => {
+      // One statement: an index lookup per task (its newest runs, passing over queued ones).
+      const { rows } = await pool.query(`
+SELECT t.task, r.record FROM unnest($1::text[]) AS t(task)
+CROSS JOIN LATERAL (SELECT record FROM ${s}.fluid_runs WHERE task = t.task AND state <> 'queued' ORDER BY at DESC, id DESC LIMIT 1) r`, [tasks]);
+      return new Map(rows.map((row: { task: string; record: RunRecord }) => [row.task, row.record]));
+    }),
+    async takePruneTurn(now, everyMs) {
+      // A row, not a lock: the turn lasts `everyMs`, whoever takes it prunes for the whole fleet.
+      const { rowCount } = await pool.query(`
+INSERT INTO ${s}.fluid_history_meta AS m (key, value) VALUES ('prune', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value
+WHERE m.value <= $1 - $2`, [now, Math.round(everyMs)]);
+      return rowCount === 1;
+    },
+    async *pruneSteps(retention, now) {
+      // Each step deletes at most PRUNE_CHUNK runs (their attempts and log lines) in one statement.
+      const drop = (pick: string): string => `
+WITH s AS (${pick}),
+old AS (DELETE FROM ${s}.fluid_runs r USING s WHERE r.id = s.id AND s.state NOT IN ('queued', 'running') RETURNING r.id),
+a AS (DELETE FROM ${s}.fluid_attempts WHERE id IN (SELECT id FROM old)),
+l AS (DELETE FROM ${s}.fluid_logs WHERE id IN (SELECT id FROM old))
+SELECT (SELECT count(*) FROM s)::int AS seen, (SELECT count(*) FROM old)::int AS deleted`;
+      if (Number.isFinite(retention.days)) {
+        const cutoff = now - retention.days * 86_400_000;
+        // Ended (or queued) before the cutoff; queued and running runs are not picked, so each step finds new ones.
+        const old = drop(`SELECT id, state FROM ${s}.fluid_runs WHERE at < $1 AND state NOT IN ('queued', 'running')
+  AND coalesce((record->>'endedAt')::bigint, at) < $1 LIMIT ${PRUNE_CHUNK}`);
+        for (let seen = PRUNE_CHUNK; seen === PRUNE_CHUNK; ) {
+          const { rows } = await pool.query(old, [cutoff]);
+          seen = rows[0].seen;
+          yield rows[0].deleted as number;
+        }
+      }
+      if (Number.isFinite(retention.perTask)) {
+        const keep = Math.max(0, Math.floor(retention.perTask));
+        const crowded = await pool.query(`SELECT task FROM ${s}.fluid_runs GROUP BY task HAVING count(*) > $1`, [keep]);
+        const surplus = drop(`SELECT id, state FROM ${s}.fluid_runs WHERE task = $1 ORDER BY at DESC, id DESC OFFSET $2 LIMIT ${PRUNE_CHUNK}`);
+        for (const { task } of crowded.rows as Array<{ task: string }>) {
+          for (let skipped = 0, seen = PRUNE_CHUNK; seen === PRUNE_CHUNK; ) {
+            const { rows } = await pool.query(surplus, [task, keep + skipped]);
+            skipped += rows[0].seen - rows[0].deleted;
+            seen = rows[0].seen;
+            yield rows[0].deleted as number;
+          }
+        }
+      }
     },
     async close() {
       await pool.end();

@@ -9,12 +9,14 @@ import { ambiguousRun, CANDIDATES, recordJson, runTime, unknownRun, type Attempt
 /**
  * Records an attempt unless the stored record of that attempt is further along (rank), and
  * indexes the run by its latest attempt's time. KEYS: run hash, runs zset, task zset, ids zset,
- * parent's children zset (or the run hash when none). ARGV: attempt, record JSON, rank, time,
- * id, ttl ms (0: kept for ever), retention cutoff (epoch ms).
+ * parent's children zset (or the run hash when none), tasks set. ARGV: attempt, record JSON, rank,
+ * time, id, ttl ms (0: kept for ever), task, "1" when the record is queued or running. A run whose latest attempt is queued or running never expires (as the store
+ * never deletes those); once it ends, its keys expire `ttl` after its last record.
  */
 const WRITE = `
 local field = 'a:' .. ARGV[1]
 local rank = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[6])
 local cur = redis.call('HGET', KEYS[1], 'r:' .. ARGV[1])
 if cur and tonumber(cur) > rank then return 0 end
 redis.call('HSET', KEYS[1], field, ARGV[2], 'r:' .. ARGV[1], rank)
@@ -24,30 +26,114 @@ if attempt >= latest then
   redis.call('HSET', KEYS[1], 'latest', attempt, 'last', ARGV[2])
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
   redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[7])
   redis.call('ZADD', KEYS[4], 0, ARGV[5])
+  redis.call('SADD', KEYS[6], ARGV[7])
   if KEYS[5] ~= KEYS[1] then
     redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
-    if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', KEYS[5], ARGV[6]) end
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[5], ttl) end
   end
+  if ARGV[8] == '1' then redis.call('PERSIST', KEYS[1]) elseif ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+elseif ttl > 0 and redis.call('PTTL', KEYS[1]) >= 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
 end
-if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
 return 1
 `;
 
-/** Forgets runs older than the cutoff from the listing and id indexes (their keys expire on their own). KEYS: runs zset, ids zset. ARGV: cutoff. */
-const PRUNE = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1000)
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('ZREM', KEYS[2], id)
+/** Deletes a run (its hash, log lists, children set and index entries). P: the history's key prefix. */
+const DROP = `
+local function drop(P, id, task)
+  local run = P .. ':run:' .. id
+  for _, f in ipairs(redis.call('HKEYS', run)) do
+    if string.sub(f, 1, 2) == 'a:' then
+      local a = string.sub(f, 3)
+      redis.call('DEL', P .. ':logh:' .. id .. ':' .. a, P .. ':logt:' .. id .. ':' .. a)
+    end
+  end
+  if task then redis.call('ZREM', P .. ':task:' .. task, id) end
+  redis.call('DEL', run, P .. ':children:' .. id)
+  redis.call('ZREM', P .. ':runs', id)
+  redis.call('ZREM', P .. ':ids', id)
 end
-return #ids
+local function latest(P, id)
+  local last = redis.call('HGET', P .. ':run:' .. id, 'last')
+  if not last then return nil end
+  local ok, r = pcall(cjson.decode, last)
+  if ok and type(r) == 'table' then return r end
+  return nil
+end
+local function active(r) return r.state == 'queued' or r.state == 'running' end
 `;
+
+/**
+ * One step of the retention by age: runs listed before the cutoff, from offset ARGV[3] (the ones
+ * an earlier step kept), at most ARGV[2]. A run goes when its latest attempt is neither queued nor
+ * running and it ended (or was queued) before the cutoff; one whose hash already expired leaves
+ * the indexes. KEYS: runs zset. ARGV: prefix, chunk, offset, cutoff. Returns {deleted, kept, seen}.
+ */
+const PRUNE_OLD = DROP + `
+local cutoff = tonumber(ARGV[4])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4], 'LIMIT', tonumber(ARGV[3]), tonumber(ARGV[2]))
+local deleted, kept = 0, 0
+for _, id in ipairs(ids) do
+  local r = latest(ARGV[1], id)
+  if not r then
+    drop(ARGV[1], id, nil)
+    deleted = deleted + 1
+  elseif active(r) or (tonumber(r.endedAt) or 0) >= cutoff then
+    kept = kept + 1
+  else
+    drop(ARGV[1], id, r.task)
+    deleted = deleted + 1
+  end
+end
+return {deleted, kept, #ids}
+`;
+
+/**
+ * One step of the retention per task: the runs of a task beyond its newest ARGV[3] (ARGV[3] =
+ * perTask + the ones earlier steps kept), at most ARGV[2]; queued and running ones stay. KEYS:
+ * the task zset. ARGV: prefix, chunk, offset, task, cutoff. Returns {deleted, kept, seen}.
+ */
+const PRUNE_TASK = DROP + `
+local ids = redis.call('ZREVRANGE', KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[3]) + tonumber(ARGV[2]) - 1)
+local deleted, kept = 0, 0
+for _, id in ipairs(ids) do
+  local r = latest(ARGV[1], id)
+  if r and active(r) then
+    kept = kept + 1
+  else
+    drop(ARGV[1], id, ARGV[4])
+    deleted = deleted + 1
+  end
+end
+return {deleted, kept, #ids}
+`;
+
+/**
+ * One step of cleaning a task's index of runs listed before the cutoff whose hash expired (its
+ * `ttl` ran out before a prune deleted it). KEYS: the task zset. ARGV: prefix, chunk, offset,
+ * cutoff. Returns {deleted, kept, seen}.
+ */
+const PRUNE_GONE = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4], 'LIMIT', tonumber(ARGV[3]), tonumber(ARGV[2]))
+local deleted = 0
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', ARGV[1] .. ':run:' .. id) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    deleted = deleted + 1
+  end
+end
+return {deleted, #ids - deleted, #ids}
+`;
+
+/** Runs deleted (or looked at) per script call: one call holds Redis for at most a few ms. */
+const PRUNE_CHUNK = 200;
 
 type HistoryRedis = Redis & {
   fluidHistoryWrite(...args: Array<string | number>): Promise<number>;
-  fluidHistoryPrune(...args: Array<string | number>): Promise<number>;
+  fluidHistoryPruneOld(...args: Array<string | number>): Promise<[number, number, number]>;
+  fluidHistoryPruneTask(...args: Array<string | number>): Promise<[number, number, number]>;
+  fluidHistoryPruneGone(...args: Array<string | number>): Promise<[number, number, number]>;
 };
 
 /** Redis keys of the run history, under the project's prefix (next to BullMQ's `<prefix>:fluid:*`). */
@@ -61,6 +147,9 @@ function keys(prefix: string) {
     children: (id: string) => `${k}:children:${id}`,
     runs: `${k}:runs`,
     ids: `${k}:ids`,
+    tasks: `${k}:tasks`,
+    pruneTurn: `${k}:prune-turn`,
+    base: k,
   };
 }
 
@@ -84,8 +173,10 @@ export function openRedisHistory(target: Extract<BackendTarget, { kind: "redis" 
   // one says why a command failed better than "Connection is closed.".
   let lastError: string | undefined;
   redis.on("error", (error: Error) => void (lastError = error.message));
-  redis.defineCommand("fluidHistoryWrite", { numberOfKeys: 5, lua: WRITE });
-  redis.defineCommand("fluidHistoryPrune", { numberOfKeys: 2, lua: PRUNE });
+  redis.defineCommand("fluidHistoryWrite", { numberOfKeys: 6, lua: WRITE });
+  redis.defineCommand("fluidHistoryPruneOld", { numberOfKeys: 1, lua: PRUNE_OLD });
+  redis.defineCommand("fluidHistoryPruneTask", { numberOfKeys: 1, lua: PRUNE_TASK });
+  redis.defineCommand("fluidHistoryPruneGone", { numberOfKeys: 1, lua: PRUNE_GONE });
   const k = keys(target.prefix);
   const ttl = Number.isFinite(o.retentionMs) ? Math.max(1, Math.round(o.retentionMs)) : 0;
 
@@ -107,11 +198,10 @@ export function openRedisHistory(target: Extract<BackendTarget, { kind: "redis" 
     where: target.display,
     async write(batch: HistoryBatch) {
       const p = redis.pipeline() as ReturnType<Redis["pipeline"]> & { fluidHistoryWrite(...args: Array<string | number>): unknown };
-      const now = Date.now();
       for (const r of batch.attempts) {
         const run = k.run(r.id);
-        p.fluidHistoryWrite(run, k.runs, k.task(r.task), k.ids, r.fromRunId !== undefined ? k.children(r.fromRunId) : run,
-          r.attempt, recordJson(r), STATE_RANK[r.state], runTime(r), r.id, ttl, ttl ? now - ttl : 0);
+        p.fluidHistoryWrite(run, k.runs, k.task(r.task), k.ids, r.fromRunId !== undefined ? k.children(r.fromRunId) : run, k.tasks,
+          r.attempt, recordJson(r), STATE_RANK[r.state], runTime(r), r.id, ttl, r.task, r.state === "queued" || r.state === "running" ? "1" : "0");
       }
       // Consecutive lines of one list go in one RPUSH.
       let i = 0;
@@ -175,7 +265,9 @@ export function openRedisHistory(target: Extract<BackendTarget, { kind: "redis" 
       const max = q.after ? String(q.after.at) : q.until !== undefined ? `(${q.until}` : "+inf";
       const min = q.since !== undefined ? String(q.since) : "-inf";
       const out: RunRecord[] = [];
-      const page = Math.min(1000, Math.max(50, Number.isFinite(limit) ? limit * 2 : 1000));
+      // A state filter passes over the runs in other states: bigger pages, fewer round trips.
+      // Without one, the page asked for and a few more (a cursor's own run, records that expired).
+      const page = q.state !== undefined ? 1000 : Math.min(1000, Number.isFinite(limit) ? limit + 8 : 1000);
       for (let offset = 0; out.length < limit; offset += page) {
         const ids = await redis.zrevrangebyscore(zset, max, min, "WITHSCORES", "LIMIT", offset, page);
         if (ids.length === 0) break;
@@ -195,8 +287,69 @@ export function openRedisHistory(target: Extract<BackendTarget, { kind: "redis" 
       }
       return out;
     }),
-    async prune(before) {
-      while ((await redis.fluidHistoryPrune(k.runs, k.ids, before)) === 1000);
+    lastRuns: (tasks) => read("runs", async () => {
+      // Every task's newest few runs in one pipeline, their records in a second; a task whose
+      // newest runs are all queued (a backlog) is then read on its own, a page at a time.
+      const out = new Map<string, RunRecord>();
+      const FIRST = 4;
+      const heads = tasks.length ? ((await redis.pipeline(tasks.map((t) => ["zrevrange", k.task(t), 0, FIRST - 1])).exec()) ?? []) : [];
+      const ids = heads.map(([, v]) => (v as string[] | null) ?? []);
+      const flat = ids.flat();
+      const lasts = flat.length ? ((await redis.pipeline(flat.map((id) => ["hget", k.run(id), "last"])).exec()) ?? []) : [];
+      let at = 0;
+      const backlog: string[] = [];
+      tasks.forEach((task, i) => {
+        const mine = lasts.slice(at, at + ids[i]!.length).map(([, v]) => parse(v as string | null));
+        at += ids[i]!.length;
+        const found = mine.find((r) => r && r.state !== "queued");
+        if (found) out.set(task, found);
+        else if (ids[i]!.length === FIRST) backlog.push(task);
+      });
+      for (const task of backlog) {
+        for (let offset = FIRST; ; offset += 100) {
+          const page = await redis.zrevrange(k.task(task), offset, offset + 99);
+          const recs = page.length ? ((await redis.pipeline(page.map((id) => ["hget", k.run(id), "last"])).exec()) ?? []) : [];
+          const found = recs.map(([, v]) => parse(v as string | null)).find((r) => r && r.state !== "queued");
+          if (found) out.set(task, found);
+          if (found || page.length < 100) break;
+        }
+      }
+      return out;
+    }),
+    async takePruneTurn(now, everyMs) {
+      // The key's expiry is the turn: whoever sets it prunes for the whole fleet until it expires.
+      return (await redis.set(k.pruneTurn, String(now), "PX", Math.max(1, Math.round(everyMs)), "NX")) === "OK";
+    },
+    async *pruneSteps(retention, now) {
+      if (Number.isFinite(retention.days)) {
+        const cutoff = now - retention.days * 86_400_000;
+        for (let offset = 0, seen = PRUNE_CHUNK; seen === PRUNE_CHUNK; ) {
+          const [deleted, kept, n] = await redis.fluidHistoryPruneOld(k.runs, k.base, PRUNE_CHUNK, offset, cutoff);
+          offset += kept;
+          seen = n;
+          yield deleted;
+        }
+        for (const task of await redis.smembers(k.tasks)) {
+          for (let offset = 0, seen = PRUNE_CHUNK; seen === PRUNE_CHUNK; ) {
+            const [, kept, n] = await redis.fluidHistoryPruneGone(k.task(task), k.base, PRUNE_CHUNK, offset, cutoff);
+            offset += kept;
+            seen = n;
+            yield 0; // index entries only: the runs were counted when their hash expired
+          }
+        }
+      }
+      if (Number.isFinite(retention.perTask)) {
+        const keep = Math.max(0, Math.floor(retention.perTask));
+        for (const task of await redis.smembers(k.tasks)) {
+          if ((await redis.zcard(k.task(task))) <= keep) continue;
+          for (let skipped = 0, seen = PRUNE_CHUNK; seen === PRUNE_CHUNK; ) {
+            const [deleted, kept, n] = await redis.fluidHistoryPruneTask(k.task(task), k.base, PRUNE_CHUNK, keep + skipped, task);
+            skipped += kept;
+            seen = n;
+            yield deleted;
+          }
+        }
+      }
     },
     async close() {
       redis.disconnect();

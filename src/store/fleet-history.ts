@@ -20,16 +20,40 @@ export interface FleetHistory extends RunReader {
   appendLogs(id: string, attempt: number, lines: LogLine[]): void;
   /** Sends what is buffered now; rejects (keeping the rows) when the backend cannot take them. */
   flush(): Promise<void>;
+  /**
+   * Applies the retention (`retention`: days, runs per task) to the whole fleet's history now,
+   * one small step per round trip; resolves with how many runs went. Never a queued or running run.
+   */
+  prune(now?: number): Promise<{ deleted: number }>;
+  /**
+   * Applies the retention in the background, for a daemon: a check `delayMs` after the call, then
+   * every `everyMs`; a check that takes the fleet's turn (at most one daemon per `everyMs`, decided
+   * in the backend) prunes, one step at a time. Returns the function that stops it (a step under
+   * way ends, no later one starts; `close` stops it too).
+   */
+  startPruning(o?: HistoryPruningOptions): () => void;
   /** Sends what is buffered (waiting at most `closeWaitMs`; what cannot be sent is reported), then closes the connection. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Options of `FleetHistory.startPruning`. */
+export interface HistoryPruningOptions {
+  /** Wait before the first check, ms. Default 60000 (the daemon has started). */
+  delayMs?: number;
+  /** Time between checks, and the length of a turn, ms. Default an hour. */
+  everyMs?: number;
+  /** Told of each prune that deleted runs (how many, how long it took). */
+  onPruned?: (deleted: number, ms: number) => void;
 }
 
 /** Options of `openFleetHistory`. */
 export interface FleetHistoryOptions {
   /** Most log lines kept per attempt (the config's `store.logCap`). Default 1000. */
   logCap?: number;
-  /** Days a run is kept after its last record (the config's `store.retention.days`). Default 30. */
+  /** Days a run is kept after it ended (the config's `store.retention.days`). Default 30; `Infinity` keeps all. */
   retentionDays?: number;
+  /** Most runs kept per task, newest first (the config's `store.retention.perTask`). Default 1000; `Infinity` keeps all. */
+  retentionPerTask?: number;
   /** Told what the history could not do (an outage, rows dropped); one line each. Default: stderr. */
   onError?: (message: string) => void;
   /** Most rows (attempts + log lines) kept buffered while the backend is away; beyond it the oldest log lines are dropped, then records. Default 100000. */
@@ -53,8 +77,8 @@ interface CapState {
 
 /** Attempts whose log cap is tracked at once; beyond it the oldest are forgotten (their later lines count from 0 again). */
 const MAX_TRACKED = 10_000;
-/** How often a writer deletes runs beyond the retention, ms. */
-const PRUNE_EVERY_MS = 3_600_000;
+/** How often the fleet's history is pruned (by one daemon of the fleet), ms. */
+export const HISTORY_PRUNE_EVERY_MS = 3_600_000;
 
 /**
  * Opens the run history of a fleet in `target` (Redis or PostgreSQL; on PostgreSQL its tables are
@@ -74,7 +98,8 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
   const tailCap = logCap - headCap;
   const maxRows = o.maxBufferedRows ?? 100_000;
   const report = o.onError ?? ((message: string) => void process.stderr.write(`${message}\n`));
-  const retentionMs = (o.retentionDays ?? 30) * 86_400_000;
+  const retention = { days: o.retentionDays ?? 30, perTask: o.retentionPerTask ?? 1000 };
+  const stoppers = new Set<() => void>();
 
   let attempts = new Map<string, RunRecord>();
   let logs: LogRow[] = [];
@@ -88,7 +113,6 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
   let failDelay = 100;
   let droppedRows = 0;
   let closed = false;
-  let lastPrune = Date.now() - PRUNE_EVERY_MS + 60_000; // the first prune a minute after start
 
   const key = (id: string, attempt: number): string => `${id}\u0000${attempt}`;
   const put = (map: Map<string, RunRecord>, r: RunRecord): void => {
@@ -193,10 +217,6 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
         droppedRows = 0;
       }
       failDelay = 100;
-      if (Number.isFinite(retentionMs) && Date.now() - lastPrune >= PRUNE_EVERY_MS) {
-        lastPrune = Date.now();
-        await backend.prune(Date.now() - retentionMs).catch((error: unknown) => report(`run history: pruning runs beyond the retention failed: ${(error as Error).message}`));
-      }
     })();
     inFlight = run;
     try {
@@ -247,9 +267,49 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
       schedule();
     },
     flush: flushNow,
+    async prune(now = Date.now()) {
+      let deleted = 0;
+      for await (const n of backend.pruneSteps(retention, now)) deleted += n;
+      return { deleted };
+    },
+    startPruning(p = {}) {
+      const everyMs = p.everyMs ?? HISTORY_PRUNE_EVERY_MS;
+      let stopped = false;
+      let timer: NodeJS.Timeout | undefined;
+      const later = (ms: number): void => {
+        if (stopped) return;
+        timer = setTimeout(() => void check(), ms);
+        timer.unref();
+      };
+      const check = async (): Promise<void> => {
+        try {
+          const now = Date.now();
+          if (await backend.takePruneTurn(now, everyMs)) {
+            let deleted = 0;
+            for await (const n of backend.pruneSteps(retention, now)) {
+              deleted += n;
+              if (stopped) break; // ends the steps (their generator returns)
+            }
+            if (deleted > 0) p.onPruned?.(deleted, Date.now() - now);
+          }
+        } catch (error) {
+          if (!stopped) report(`run history: pruning runs beyond the retention failed (tried again in ${Math.round(everyMs / 60_000)} min): ${(error as Error).message}`);
+        }
+        later(everyMs);
+      };
+      later(p.delayMs ?? 60_000);
+      const stop = (): void => {
+        stopped = true;
+        clearTimeout(timer);
+        stoppers.delete(stop);
+      };
+      stoppers.add(stop);
+      return stop;
+    },
     async close() {
       if (closed) return;
       closed = true;
+      for (const stop of [...stoppers]) stop();
       if (scheduled) {
         clearTimeout(scheduled as NodeJS.Timeout);
         clearImmediate(scheduled as NodeJS.Immediate);
@@ -287,5 +347,6 @@ export function createFleetHistory(backend: HistoryBackend, o: FleetHistoryOptio
     },
     latestAttempt: (id) => backend.latestAttempt(id),
     listRuns: (query) => backend.listRuns(query),
+    lastRuns: (tasks) => backend.lastRuns(tasks),
   };
 }

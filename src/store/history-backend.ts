@@ -3,6 +3,7 @@ import type { RunDetails, RunQuery, RunRecord } from "../core/run-record.js";
 import type { LogLine } from "../core/types.js";
 import { toJson } from "../persistence/rows.js";
 import { droppedMarker } from "./log-cap.js";
+import type { Retention } from "./prune.js";
 
 /** What the Redis and PostgreSQL run histories share (see `openFleetHistory`). */
 
@@ -55,8 +56,19 @@ export interface HistoryBackend {
   latestAttempt(id: string): Promise<RunRecord | undefined>;
   children(id: string): Promise<RunRecord[]>;
   listRuns(query?: RunQuery): Promise<RunRecord[]>;
-  /** Deletes runs whose last record is older than `before` (epoch ms), never a queued or running one. */
-  prune(before: number): Promise<void>;
+  /** Per task, the latest attempt of its newest run that is not queued (absent: none). */
+  lastRuns(tasks: readonly string[]): Promise<Map<string, RunRecord>>;
+  /**
+   * Takes the fleet's turn to apply the retention, atomically across daemons: true for at most
+   * one caller per `everyMs` (the turn is a value in the backend, not a process's memory).
+   */
+  takePruneTurn(now: number, everyMs: number): Promise<boolean>;
+  /**
+   * Deletes runs beyond the retention (as `Store.prune`: older than `days`, beyond the newest
+   * `perTask` of each task; never a queued or running run), one small step per round trip;
+   * yields how many runs each step deleted.
+   */
+  pruneSteps(retention: Retention, now: number): AsyncGenerator<number, void, void>;
   close(): Promise<void>;
 }
 

@@ -4,7 +4,7 @@ import type { FleetHistory, FleetHistoryOptions } from "./fleet-history.js";
 /**
  * Opens the run history of the fleet a project's config names (`backend`, FLUID_BACKEND_URL;
  * `backend` here overrides it, as `fluid serve --backend` does), with the log cap and retention
- * of its `store` config; undefined without a backend (embedded: the local store is the history).
+ * of its `store` config (the defaults with `store: false`: the history lives in the backend); undefined without a backend (embedded: the local store is the history).
  */
 export async function openProjectHistory(
   config: ResolvedConfig,
@@ -16,7 +16,7 @@ export async function openProjectHistory(
   const { openFleetHistory } = await import("./fleet-history.js");
   const target = parseBackendUrl(backend.url, backend.prefix !== undefined ? { prefix: backend.prefix } : {});
   return openFleetHistory(target, {
-    ...(config.store ? { logCap: config.store.logCap, retentionDays: config.store.retention.days } : {}),
+    ...(config.store ? { logCap: config.store.logCap, retentionDays: config.store.retention.days, retentionPerTask: config.store.retention.perTask } : {}),
     ...(o.failFast ? { failFast: true } : {}),
     ...(o.onError ? { onError: o.onError } : {}),
   });

@@ -2,8 +2,9 @@ import type { RunDetails, RunQuery, RunRecord } from "../core/run-record.js";
 import type { Store } from "./store.js";
 
 /**
- * What `fluid history`, `show`, `logs`, `cancel` and `queue --wait` read runs through: the local
- * SQLite store (embedded) or the fleet backend's run history (`openFleetHistory`). Async, so a
+ * What `fluid history`, `show`, `logs`, `cancel`, `queue --wait`, `ls`, `status`, the alerts and the
+ * HTTP API read runs through: the local SQLite store (embedded) or the fleet backend's run history
+ * (`openFleetHistory`). Async, so a
  * network backend can implement it; the methods mean what `Store`'s methods of the same name mean.
  */
 export interface RunReader {
@@ -12,6 +13,8 @@ export interface RunReader {
   getRun(idOrPrefix: string): Promise<RunDetails>;
   latestAttempt(id: string): Promise<RunRecord | undefined>;
   listRuns(query?: RunQuery): Promise<RunRecord[]>;
+  /** Per task, the latest attempt that is running or finished (not queued), newest run first (`fluid ls`, the HTTP API's tasks); a task without one is absent. */
+  lastRuns(tasks: readonly string[]): Promise<Map<string, RunRecord>>;
 }
 
 /** A `RunReader` over a SQLite store (the store stays the caller's to close). */
@@ -21,5 +24,13 @@ export function storeReader(store: Store): RunReader {
     getRun: async (idOrPrefix) => store.getRun(idOrPrefix),
     latestAttempt: async (id) => store.latestAttempt(id),
     listRuns: async (query) => store.listRuns(query),
+    lastRuns: async (tasks) => {
+      const out = new Map<string, RunRecord>();
+      for (const task of tasks) {
+        const r = store.lastRun(task);
+        if (r) out.set(task, r);
+      }
+      return out;
+    },
   };
 }

@@ -162,6 +162,38 @@ describe("when alerts are sent", () => {
     expect(asked).toEqual(["backup/ok1"]);
   });
 
+  it("with sharedHealth, asks the (async) health at every end, in order per task: another process's failure between two successes makes the second a recovery", async () => {
+    const hook = await startServer();
+    const asked: string[] = [];
+    // What the fleet's history says before each end: healthy, then a failure another daemon recorded.
+    const said: TaskHealth[] = [{ failing: false, failures: 0 }, { failing: true, failures: 1, since: 7 }];
+    const previous = async (t: string, except: string): Promise<TaskHealth> => {
+      asked.push(`${t}/${except}`);
+      await new Promise((r) => setTimeout(r, 20));
+      return said[asked.length - 1]!;
+    };
+    const { n } = notifierFor({ webhook: hook.url }, { previous, sharedHealth: true });
+    run(n, "success", { id: "s1" });
+    run(n, "success", { id: "s2" });
+    const [got] = await hook.waitFor(1);
+    expect(got!.json).toMatchObject({ kind: "recovery", runId: "s2", failures: 1 });
+    expect(asked).toEqual(["backup/s1", "backup/s2"]);
+    await n.close(1000);
+    expect(hook.received).toHaveLength(1);
+  });
+
+  it("close waits for ends whose health is being read, then sends their alerts", async () => {
+    const hook = await startServer();
+    const previous = async (): Promise<TaskHealth> => {
+      await new Promise((r) => setTimeout(r, 50));
+      return { failing: false, failures: 0 };
+    };
+    const { n } = notifierFor({ webhook: hook.url }, { previous, sharedHealth: true });
+    run(n, "failure", { id: "f1" });
+    await n.close(2000);
+    expect(hook.received.map((r) => r.json?.kind)).toEqual(["failure"]);
+  });
+
   it("sends nothing for a task whose notify is false, and none after close", async () => {
     const hook = await startServer();
     const off = task({ name: "quiet", notify: false }, async () => {});

@@ -1,3 +1,5 @@
+import { Redis } from "ioredis";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { RunQuery, RunRecord } from "../../src/core/run-record.js";
 import { createFleetHistory, openFleetHistory, type FleetHistory } from "../../src/store/fleet-history.js";
@@ -53,11 +55,102 @@ describe.each(BACKENDS)("fleet run history on $name", ({ name, url, up }) => {
       for (const q of queries) expect(await history.listRuns(q)).toEqual(store.listRuns(q));
       expect(await history.latestAttempt("run-aa1")).toEqual(store.latestAttempt("run-aa1"));
       expect(await history.latestAttempt("nope")).toBeUndefined();
+      expect(await history.lastRuns(["a", "none"])).toEqual(new Map([["a", store.lastRun("a")]]));
       await expect(history.getRun("run-a")).rejects.toThrow(/run id prefix "run-a" is ambiguous: it matches run-aa1 \(a\), run-ab2 \(b\), run-ac3 \(b\)/);
       await expect(history.getRun("nope")).rejects.toThrow(/no run with id "nope" in /);
     } finally {
       store.close();
       await history.close();
+    }
+  });
+});
+
+describe.each(BACKENDS)("fleet run history retention on $name", ({ name, url, up }) => {
+  const { test, target } = useOwnNamespace({ name, url, up });
+  const DAY = 86_400_000;
+
+  /** Runs for retention: old and new, ended and still queued or running, two tasks. */
+  function writeRuns(write: (r: RunRecord) => void, logs: (id: string, n: number) => void, now: number): void {
+    const old = now - 40 * DAY;
+    // Task a: 8 runs; the 3 newest are kept by perTask 3 (one of them running), the oldest ones are past 30 days.
+    for (let i = 0; i < 6; i++) {
+      const at = now - (6 - i) * 60_000;
+      write(rec(`a-new-${i}`, 1, i === 5 ? "running" : "success", { queuedAt: at, startedAt: at + 1, ...(i === 5 ? {} : { endedAt: at + 2 }) }));
+      logs(`a-new-${i}`, 2);
+    }
+    write(rec("a-old-done", 1, "failure", { queuedAt: old, startedAt: old + 1, endedAt: old + 2 }));
+    logs("a-old-done", 3);
+    write(rec("a-old-queued", 1, "queued", { queuedAt: old })); // never deleted, however old
+    write(rec("a-old-long", 1, "success", { queuedAt: old, startedAt: old + 1, endedAt: now - DAY })); // ended yesterday: kept by days, not by perTask
+    // Task b: 2 recent runs and one old.
+    write(rec("b-new-0", 1, "success", { task: "b", queuedAt: now - 1000, endedAt: now - 900 }));
+    write(rec("b-new-1", 1, "cancelled", { task: "b", queuedAt: now - 500, endedAt: now - 400 }));
+    write(rec("b-old", 1, "timeout", { task: "b", queuedAt: old, endedAt: old + 5 }));
+  }
+
+  test("applies days and perTask as the SQLite store does (never a queued or running run), in the background by one daemon of the fleet at a time", async () => {
+    const now = Date.now();
+    const retention = { days: 30, perTask: 3 };
+    const store = openStore({ path: ":memory:", retention });
+    const histories = [
+      await openFleetHistory(target(), { retentionDays: 30, retentionPerTask: 3 }),
+      await openFleetHistory(target(), { retentionDays: 30, retentionPerTask: 3 }),
+    ];
+    const history = histories[0]!;
+    try {
+      writeRuns((r) => (store.writeAttempt(r), history.writeAttempt(r)), (id, n) => {
+        const lines = Array.from({ length: n }, (_, i) => ({ ts: now + i, level: "info" as const, message: `line ${i}` }));
+        store.appendLogs(id, 1, lines);
+        history.appendLogs(id, 1, lines);
+      }, now);
+      store.flush();
+      await history.flush();
+      expect((await history.listRuns({ limit: Infinity })).length).toBe(12);
+
+      // Two daemons of one fleet: one takes the turn and prunes, the other finds it taken.
+      const pruned: number[] = [];
+      const stops = histories.map((h) => h.startPruning({ delayMs: 0, everyMs: 60_000, onPruned: (n) => pruned.push(n) }));
+      const deleted = store.prune(now).deleted;
+      expect(deleted).toBe(6); // a-old-done, b-old (days); a-new-0..2 and a-old-long (perTask; a-old-queued stays)
+      for (let i = 0; i < 100 && pruned.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300)); // the other daemon's check has answered too
+      stops.forEach((stop) => stop());
+      expect(pruned).toEqual([deleted]);
+
+      const ids = (runs: RunRecord[]) => runs.map((r) => r.id);
+      expect(ids(await history.listRuns({ limit: Infinity }))).toEqual(ids(store.listRuns({ limit: Infinity })));
+      for (const task of ["a", "b"]) expect(ids(await history.listRuns({ task, limit: Infinity }))).toEqual(ids(store.listRuns({ task, limit: Infinity })));
+      expect(ids(store.listRuns({ limit: Infinity })).sort()).toEqual(["a-new-3", "a-new-4", "a-new-5", "a-old-queued", "b-new-0", "b-new-1"]);
+      await expect(history.getRun("a-old-done")).rejects.toThrow(/no run with id "a-old-done"/);
+      await expect(history.getRun("a-new-0")).rejects.toThrow(/no run with id "a-new-0"/);
+      expect((await history.getRun("a-new-4")).logs.map((l) => l.message)).toEqual(["line 0", "line 1"]);
+      // Nothing of a deleted run is left behind in the backend.
+      if (target().kind === "redis") {
+        const t = target() as Extract<ReturnType<typeof target>, { kind: "redis" }>;
+        const redis = new Redis({ host: t.host, port: t.port, db: t.db });
+        try {
+          const keys = await redis.keys(`${t.prefix}:fluid-history:*a-new-0*`);
+          expect(keys).toEqual([]);
+          expect(await redis.zscore(`${t.prefix}:fluid-history:task:a`, "a-new-0")).toBeNull();
+        } finally {
+          redis.disconnect();
+        }
+      } else {
+        const t = target() as Extract<ReturnType<typeof target>, { kind: "postgres" }>;
+        const client = new pg.Client({ connectionString: t.connectionString });
+        await client.connect();
+        try {
+          const left = await client.query(`SELECT (SELECT count(*) FROM "${t.schema}".fluid_attempts WHERE id = 'a-new-0')::int AS a, (SELECT count(*) FROM "${t.schema}".fluid_logs WHERE id = 'a-new-0')::int AS l`);
+          expect(left.rows[0]).toEqual({ a: 0, l: 0 });
+        } finally {
+          await client.end();
+        }
+      }
+      // Applied again at once: nothing more to delete.
+      expect((await history.prune(now)).deleted).toBe(0);
+    } finally {
+      store.close();
+      for (const h of histories) await h.close();
     }
   });
 });
@@ -81,7 +174,9 @@ describe("fleet run history writes", () => {
       latestAttempt: async () => undefined,
       children: async () => [],
       listRuns: async () => [],
-      prune: async () => {},
+      lastRuns: async () => new Map(),
+      takePruneTurn: async () => false,
+      pruneSteps: async function* () {},
       close: async () => {},
     } satisfies HistoryBackend & { down: boolean; batches: HistoryBatch[] };
     return backend;

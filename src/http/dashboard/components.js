@@ -22,6 +22,8 @@ export function runRow(run, { showTask = true } = {}) {
     h("td", { class: "num" }, run.maxAttempts > 1 ? `${run.attempt}/${run.maxAttempts}` : String(run.attempt)),
     h("td", {}, timeEl(run.queuedAt ?? run.startedAt)),
     h("td", { class: "num" }, run.durationMs !== undefined ? fmtDuration(run.durationMs) : run.state === "running" ? "running…" : "-"),
+    // Which daemon of a fleet ran it (docs/fleet.md); the pid in the tooltip.
+    h("td", { title: run.pid ? `pid ${run.pid}` : "" }, run.host || "-"),
     h("td", { class: "error-cell" }, run.error ? h("span", { title: run.error.message }, truncate(`${run.error.name}: ${run.error.message}`, 80)) : null));
 }
 
@@ -42,6 +44,7 @@ export function runsTable(runs, { showTask = true, caption = "Runs" } = {}) {
         h("th", { scope: "col", class: "num" }, "Attempt"),
         h("th", { scope: "col" }, "Queued"),
         h("th", { scope: "col", class: "num" }, "Duration"),
+        h("th", { scope: "col" }, "Host"),
         h("th", { scope: "col" }, "Error"))),
       h("tbody", {}, runs.map((r) => runRow(r, { showTask })))));
 }
