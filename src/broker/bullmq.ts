@@ -8,6 +8,7 @@ import type { Priority } from "../core/types.js";
 import { BackendError } from "../fleet/backend-error.js";
 import type { BackendTarget } from "../fleet/backend-url.js";
 import { openFleetConnection, QUEUE_NAME } from "../fleet/connection.js";
+import { openPendingIndex } from "../fleet/pending-index.js";
 import { jobIdOf, runIdOf } from "../fleet/slot-run-id.js";
 
 /** Options of `openBullmqBroker`. */
@@ -143,7 +144,9 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
   let closed = false;
   /** Retry delays the consumer chose, read by the Worker's backoff strategy in `moveToFailed`. */
   const retryDelays = new Map<string, number>();
+  const queueName = options.queueName ?? QUEUE_NAME;
   const queue: Queue = connection.queue();
+  const pending = openPendingIndex(options.target, queue, queueName, connection.redis);
   const worker: Worker = connection.worker({
     autorun: false, lockDuration, stalledInterval: options.stalledIntervalMs ?? 30_000,
     settings: { backoffStrategy: (_attemptsMade: number, _type?: string, _error?: Error, job?: MinimalJob) => retryDelays.get(runIdOf(job?.id ?? "")) ?? 0 },
@@ -255,6 +258,8 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         return;
       }
       claimed.set(runIdOf(job.id!), { job, token });
+      // A job another BullMQ producer added is not in the pending index yet: while it runs, it is.
+      if (!(job.opts as { fluid?: unknown }).fluid) pending.claimed(job.name, job.id!);
       runs.push(toRun(job));
     };
     while (runs.length < o.max && prefetched.length > 0) take(prefetched.shift()!);
@@ -308,7 +313,10 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         ...(PRIORITY[run.priority] > 0 ? { priority: PRIORITY[run.priority] } : {}),
         ...(attempts > 1 ? { backoff: { type: "fluid" } } : {}),
       };
+      // Indexed first: a fire's overlap check must not miss a run being added (pending-index.ts).
+      await pending.adding(run.task, opts.jobId!);
       await queue.add(run.task, run.params, opts);
+      pending.added(run.task, opts.jobId!);
       // BullMQ returns the existing job for a taken id without saying so: ours carries our nonce.
       const stored = await queue.getJob(jobIdOf(run.id));
       const added = !stored || (stored.opts as { fluid?: FluidJobFields }).fluid?.nonce === nonce;
@@ -345,6 +353,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         const next = (outcome && outcome.state !== "success"
           ? await job.moveToFailed(failedError(outcome), token, fetchNext)
           : await job.moveToCompleted(completedValue(outcome), token, fetchNext)) as unknown[] | undefined;
+        pending.finished(job.name, job.id!);
         if (Array.isArray(next) && next[0]) {
           const fetched = (await (worker as unknown as { nextJobFromJobData(data: unknown, id: unknown, token: string): Promise<FluidJob | undefined> })
             .nextJobFromJobData(next[0], next[1], token));
@@ -360,7 +369,10 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       const entry = claimed.get(id);
       if (!entry) return false;
       if (cancelled.has(id)) {
-        await settle(id, (job, token) => job.moveToFailed(failedError({ state: "cancelled", error: { message: "cancelled by request" } }), token, false));
+        await settle(id, async (job, token) => {
+          await job.moveToFailed(failedError({ state: "cancelled", error: { message: "cancelled by request" } }), token, false);
+          pending.finished(job.name, job.id!);
+        });
         return false;
       }
       const { job } = entry;
@@ -390,6 +402,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         const [{ job, token }] = prefetched.splice(at, 1) as [{ job: FluidJob; token: string }];
         await job.moveToCompleted(null, token, false);
         await job.remove();
+        pending.finished(job.name, job.id!);
         return "removed";
       }
       const job = await queue.getJob(jobIdOf(id));
@@ -404,6 +417,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       if (!PENDING.has(state)) return "unknown";
       try {
         await job.remove();
+        pending.finished(job.name, job.id!);
         return "removed";
       } catch (error) {
         // Claimed by a daemon in between: it is active now.
@@ -439,10 +453,8 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     },
     async hasPending(task: string, except?: string): Promise<boolean> {
       open();
-      // Scans the pending jobs (one queue for every task): fine for the overlap check at a fire.
-      const jobs = await queue.getJobs(["wait", "prioritized", "delayed", "active"]);
-      const skip = except === undefined ? undefined : jobIdOf(except);
-      return jobs.some((job) => job?.name === task && job.id !== skip);
+      // One look in the pending index (one queue holds every task: listing it grew with the queue).
+      return pending.hasPending(task, except === undefined ? undefined : jobIdOf(except));
     },
     async has(id: string): Promise<boolean> {
       open();
