@@ -112,6 +112,8 @@ const CLAIM_BACKOFF_MS = 100;
 const MAX_CLAIM_BACKOFF_MS = 2000;
 /** A claim that finds only runs of skipped tasks stops after putting back this many. */
 const MAX_SKIPPED_PER_CLAIM = 100;
+/** Most fetches a claim sends at once; a wave that found a run for every fetch doubles the next, up to this. */
+const MAX_WAVE = 64;
 
 /**
  * A Broker on a BullMQ 6 queue in Redis or PostgreSQL, shared by every daemon of a fleet. Pull-style:
@@ -246,6 +248,8 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     return job ? await job.getState() : undefined;
   };
 
+  /** How many fetches the next wave of a claim sends at once (see `claimRuns`). */
+  let waveSize = 1;
   /** Fetches up to `o.max` ready jobs (see `Broker.claim`). */
   const claimRuns = async (o: ClaimOptions): Promise<QueuedRun[]> => {
     const runs: QueuedRun[] = [];
@@ -265,7 +269,9 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     while (runs.length < o.max && prefetched.length > 0) take(prefetched.shift()!);
     while (runs.length < o.max && !closed) {
       // The fetches of a wave run at once (one round trip each, pipelined), not one after another.
-      const wave = o.max - runs.length;
+      // A wave is as large as what the last ones found: an idle daemon's poll is one fetch, not
+      // one per free slot (50 scripts or queries every 100 ms per daemon for nothing).
+      const wave = Math.min(o.max - runs.length, waveSize);
       let next: number | undefined;
       const fetched = await Promise.all(Array.from({ length: wave }, async () => {
         const token = `${o.owner}:${randomUUID()}`;
@@ -275,6 +281,8 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         return job ? { job, token } : undefined;
       }));
       due = fetched.every(Boolean) ? "ready" : next;
+      const found = fetched.filter(Boolean).length;
+      waveSize = found === wave ? Math.min(waveSize * 2, MAX_WAVE) : Math.max(1, found);
       let empty = false;
       for (const entry of fetched) {
         if (!entry) {
@@ -313,9 +321,9 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         ...(PRIORITY[run.priority] > 0 ? { priority: PRIORITY[run.priority] } : {}),
         ...(attempts > 1 ? { backoff: { type: "fluid" } } : {}),
       };
-      // Indexed first: a fire's overlap check must not miss a run being added (pending-index.ts).
-      await pending.adding(run.task, opts.jobId!);
-      await queue.add(run.task, run.params, opts);
+      // Indexed first (on Redis the index's command goes out before the add's, on the same
+      // connection: no round trip of its own): a fire's overlap check must not miss a run being added.
+      await Promise.all([pending.adding(run.task, opts.jobId!), queue.add(run.task, run.params, opts)]);
       pending.added(run.task, opts.jobId!);
       // BullMQ returns the existing job for a taken id without saying so: ours carries our nonce.
       const stored = await queue.getJob(jobIdOf(run.id));

@@ -21,7 +21,7 @@ import type { BackendTarget } from "./backend-url.js";
  *   next check, each member dropped once.
  */
 export interface PendingIndex {
-  /** A run of `task` is about to be enqueued as job `jobId` (Redis: awaited before the add). */
+  /** A run of `task` is about to be enqueued as job `jobId` (Redis: its command is sent at once, so call it before the add). */
   adding(task: string, jobId: string): Promise<void>;
   /** The add of job `jobId` returned (not awaited). */
   added(task: string, jobId: string): void;

@@ -1,4 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Worker } from "bullmq";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Broker, QueuedRun } from "../../src/broker/broker.js";
 import { openBullmqBroker } from "../../src/broker/bullmq.js";
 import { newQueuedRun } from "../../src/core/queued-run.js";
@@ -210,6 +211,22 @@ describe.each(BACKENDS)("BullMQ broker on $name", ({ name, url, up }) => {
     }
     const runs = await claimAll(broker);
     expect(runs.map((r) => [r.id, r.task, r.params])).toEqual([["from-bullmq", "say_hi", { name: "ann" }], [run.id, "send_report", { to: "ops", pages: 3 }]]);
+  });
+
+  test("a claim grows its waves of fetches to what is ready: all 30 queued runs in one claim, and an idle claim is one fetch", async () => {
+    const where = await fresh();
+    const broker = await open(where);
+    for (let i = 0; i < 30; i++) await broker.enqueue(newQueuedRun(task("t"), { i }));
+    expect(await broker.claim({ max: 50, owner: "a" })).toHaveLength(30);
+    expect(await broker.claim({ max: 50, owner: "a" })).toEqual([]);
+    // An idle daemon's poll: one fetch, not one per free slot.
+    const fetches = vi.spyOn(Worker.prototype, "getNextJob");
+    try {
+      expect(await broker.claim({ max: 50, owner: "a" })).toEqual([]);
+      expect(fetches).toHaveBeenCalledTimes(1);
+    } finally {
+      fetches.mockRestore();
+    }
   });
 
   test("run ids BullMQ refuses as job ids (integers, colons) still work", async () => {
