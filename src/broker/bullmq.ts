@@ -114,6 +114,8 @@ const MAX_CLAIM_BACKOFF_MS = 2000;
 const MAX_SKIPPED_PER_CLAIM = 100;
 /** Most fetches a claim sends at once; a wave that found a run for every fetch doubles the next, up to this. */
 const MAX_WAVE = 64;
+/** A claim this soon after an ack that found no next run skips its fetches (see `claimRuns`), ms. */
+const RECENT_EMPTY_MS = 20;
 
 /**
  * A Broker on a BullMQ 6 queue in Redis or PostgreSQL, shared by every daemon of a fleet. Pull-style:
@@ -250,8 +252,16 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
 
   /** How many fetches the next wave of a claim sends at once (see `claimRuns`). */
   let waveSize = 1;
+  /** When an ack's fetch of the next run (prefetch) last found none; 0 since an enqueue or a claim. */
+  let emptyAckAt = 0;
+  /** Acks under way (see `claimRuns`). */
+  const acks = new Set<Promise<void>>();
   /** Fetches up to `o.max` ready jobs (see `Broker.claim`). */
   const claimRuns = async (o: ClaimOptions): Promise<QueuedRun[]> => {
+    // The consumer claims as soon as a run ends, before that run's ack is through: the ack fetches
+    // the next ready run in its own round trip (prefetch), so wait for it rather than race it with
+    // a fetch of our own (a round trip for nothing, and on PostgreSQL two queries).
+    if (acks.size > 0) await Promise.allSettled([...acks]);
     const runs: QueuedRun[] = [];
     let skipped = 0;
     const take = ({ job, token }: { job: FluidJob; token: string }): void => {
@@ -267,6 +277,12 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       runs.push(toRun(job));
     };
     while (runs.length < o.max && prefetched.length > 0) take(prefetched.shift()!);
+    // An ack just now looked for the next ready run and found none: the claim that follows a run's
+    // end would only repeat that look. Skipped once; the next poll looks again.
+    if (Date.now() - emptyAckAt < RECENT_EMPTY_MS) {
+      emptyAckAt = 0;
+      return runs;
+    }
     while (runs.length < o.max && !closed) {
       // The fetches of a wave run at once (one round trip each, pipelined), not one after another.
       // A wave is as large as what the last ones found: an idle daemon's poll is one fetch, not
@@ -329,6 +345,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       const stored = await queue.getJob(jobIdOf(run.id));
       const added = !stored || (stored.opts as { fluid?: FluidJobFields }).fluid?.nonce === nonce;
       if (added) {
+        emptyAckAt = 0;
         due = "unknown";
         listeners.notify();
       }
@@ -354,7 +371,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     },
     async ack(id: string, outcome?: AckOutcome): Promise<void> {
       open();
-      await settle(id, async (job, token) => {
+      const acking = settle(id, async (job, token) => {
         const fetchNext = prefetch && !closed;
         // The real outcome, for BullMQ's tools: a run that did not succeed ends *failed* (its error as
         // failedReason; unrecoverable, so BullMQ does not retry it: fluid's retries are already done).
@@ -362,6 +379,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
           ? await job.moveToFailed(failedError(outcome), token, fetchNext)
           : await job.moveToCompleted(completedValue(outcome), token, fetchNext)) as unknown[] | undefined;
         pending.finished(job.name, job.id!);
+        if (fetchNext && !(Array.isArray(next) && next[0])) emptyAckAt = Date.now();
         if (Array.isArray(next) && next[0]) {
           const fetched = (await (worker as unknown as { nextJobFromJobData(data: unknown, id: unknown, token: string): Promise<FluidJob | undefined> })
             .nextJobFromJobData(next[0], next[1], token));
@@ -371,6 +389,12 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
           }
         }
       });
+      acks.add(acking);
+      try {
+        await acking;
+      } finally {
+        acks.delete(acking);
+      }
     },
     async retry(id: string, attempt: number, runAfter: number): Promise<boolean> {
       open();
@@ -395,6 +419,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         await settle(id, (j, token) => j.moveToDelayed(Math.max(runAfter, Date.now()), token));
       }
       due = "unknown";
+      emptyAckAt = 0;
       listeners.notify();
       return true;
     },
