@@ -116,6 +116,8 @@ const MAX_SKIPPED_PER_CLAIM = 100;
 const MAX_WAVE = 64;
 /** A claim this soon after an ack that found no next run skips its fetches (see `claimRuns`), ms. */
 const RECENT_EMPTY_MS = 20;
+/** Longest a claim waits for the acks under way (see `claimRuns`), ms. */
+const ACK_WAIT_MS = 1000;
 
 /**
  * A Broker on a BullMQ 6 queue in Redis or PostgreSQL, shared by every daemon of a fleet. Pull-style:
@@ -261,7 +263,12 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     // The consumer claims as soon as a run ends, before that run's ack is through: the ack fetches
     // the next ready run in its own round trip (prefetch), so wait for it rather than race it with
     // a fetch of our own (a round trip for nothing, and on PostgreSQL two queries).
-    if (acks.size > 0) await Promise.allSettled([...acks]);
+    // At most ACK_WAIT_MS: an ack held up (a backend that went away) must not hold up claims.
+    if (acks.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...acks]), new Promise((resolve) => (timer = setTimeout(resolve, ACK_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     const runs: QueuedRun[] = [];
     let skipped = 0;
     const take = ({ job, token }: { job: FluidJob; token: string }): void => {

@@ -77,7 +77,8 @@ describe.each(BACKENDS)("BullMQ broker on $name", ({ name, url, up }) => {
     const low = newQueuedRun(task("t", "low"), { n: 1 });
     const medium = newQueuedRun(task("t", "medium"), { n: 2 });
     const high = newQueuedRun(task("t", "high"), { n: 3 });
-    const later = newQueuedRun(task("t", "high"), { n: 4 }, { delayMs: 400 });
+    // Due well after the first claim, even on a loaded machine (a claim is a few round trips).
+    const later = newQueuedRun(task("t", "high"), { n: 4 }, { delayMs: 1500 });
     for (const run of [low, medium, later, high]) await broker.enqueue(run);
     expect((await broker.counts()).delayed).toBe(1);
     const due = await broker.nextDue();
