@@ -263,8 +263,10 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     // The consumer claims as soon as a run ends, before that run's ack is through: the ack fetches
     // the next ready run in its own round trip (prefetch), so wait for it rather than race it with
     // a fetch of our own (a round trip for nothing, and on PostgreSQL two queries).
-    // At most ACK_WAIT_MS: an ack held up (a backend that went away) must not hold up claims.
-    if (acks.size > 0) {
+    // Only while the queue looks drained (the last fetch found nothing): with runs ready, both
+    // fetches find one, and waiting would only hold the claim for the slowest ack. At most
+    // ACK_WAIT_MS: an ack held up (a backend that went away) must not hold up claims.
+    if (acks.size > 0 && due !== "ready") {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...acks]), new Promise((resolve) => (timer = setTimeout(resolve, ACK_WAIT_MS)))]);
       clearTimeout(timer);
@@ -386,7 +388,12 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
           ? await job.moveToFailed(failedError(outcome), token, fetchNext)
           : await job.moveToCompleted(completedValue(outcome), token, fetchNext)) as unknown[] | undefined;
         pending.finished(job.name, job.id!);
-        if (fetchNext && !(Array.isArray(next) && next[0])) emptyAckAt = Date.now();
+        if (fetchNext && !(Array.isArray(next) && next[0])) {
+          emptyAckAt = Date.now();
+          // Nothing ready any more: the next delayed run's time when the fetch says it, else ask.
+          const until = Array.isArray(next) ? Number(next[3]) : 0;
+          if (due === "ready") due = until > 0 ? until : "unknown";
+        }
         if (Array.isArray(next) && next[0]) {
           const fetched = (await (worker as unknown as { nextJobFromJobData(data: unknown, id: unknown, token: string): Promise<FluidJob | undefined> })
             .nextJobFromJobData(next[0], next[1], token));

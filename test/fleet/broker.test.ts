@@ -231,17 +231,22 @@ describe.each(BACKENDS)("BullMQ broker on $name", ({ name, url, up }) => {
   });
 
   test("a claim as a run ends waits for its ack's fetch of the next run instead of fetching too", async () => {
-    const broker = await open(await fresh());
+    const where = await fresh();
+    const [broker, other] = await Promise.all([open(where), open(where)]);
     const [r1, r2] = [1, 2].map((n) => newQueuedRun(task("t"), { n }));
     await broker.enqueue(r1!);
-    await broker.enqueue(r2!);
-    const [first] = await broker.claim({ max: 1, owner: "a" });
-    const fetches = vi.spyOn(Worker.prototype, "getNextJob");
+    expect(await broker.claim({ max: 50, owner: "a" })).toHaveLength(1); // and the queue looks drained
+    await other.enqueue(r2!); // another daemon's run
+    let fetches = vi.spyOn(Worker.prototype, "getNextJob");
     try {
       // The consumer claims before the ended run's ack is through (as it does): the ack brings run 2.
-      const acking = broker.ack(first!.id);
+      const acking = broker.ack(r1!.id);
       expect((await broker.claim({ max: 1, owner: "a" })).map((r) => r.params.n)).toEqual([2]);
       await acking;
+      expect(fetches).not.toHaveBeenCalled();
+      expect(await broker.claim({ max: 50, owner: "a" })).toEqual([]); // a poll: nothing more
+      fetches.mockRestore();
+      fetches = vi.spyOn(Worker.prototype, "getNextJob");
       // ... and when the ack found nothing, the claim right after does not look again.
       const acking2 = broker.ack(r2!.id);
       expect(await broker.claim({ max: 50, owner: "a" })).toEqual([]);
