@@ -36,7 +36,8 @@
  * interval / 1000 })`: 60 s (16.7 fires a second) by default, `--late-every=60000,10000` adds 10 s (100). Lateness = the `run-start` line's time minus the slot's `scheduledAt` (its `fire` line),
  * over the slots due from 4 s to 16 s after the daemons started. Embedded: one daemon on its SQLite
  * store; fleet: two daemons on the backend, each with its own store (both fire every slot, one run
- * per slot). `FLUID_BENCH_LOG=path` keeps each daemon's log as path.<n>.
+ * per slot). `FLUID_BENCH_LOG=path` keeps each daemon's log as path.<n>; `FLUID_BENCH_NODE_ARGS` passes
+ * node options to them (`--cpu-prof --cpu-prof-dir=dir` profiles them).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -67,6 +68,8 @@ const LATE_SCHEDULES = 1000;
 /** Each schedule's interval, ms: 60 s (1,000 schedules firing once a minute: 16.7 fires/s); `--late-every=60000,10000` adds 100 fires/s, where a fleet falls behind (docs/fleet.md). */
 const LATE_INTERVALS_MS = (process.argv.find((a) => a.startsWith("--late-every="))?.slice(13) ?? "60000").split(",").map(Number);
 const LATE_SECONDS = 12;
+/** Node options of the `late` daemons, e.g. FLUID_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them. */
+const NODE_ARGS = (process.env.FLUID_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const CONCURRENCY = 50;
 const RUNS = { redis: 10_000, postgres: 3_000 };
 const PG_POOL_MAX = 4;
@@ -403,7 +406,7 @@ async function lateRound(backend: string | undefined, daemons: number, intervalM
     let startedAt = 0;
     const ready: Array<Promise<void>> = [];
     for (let d = 0; d < daemons; d++) {
-      const proc = spawn(process.execPath, [join(ROOT, "bin", "fluid.js"), "serve", "--log-format", "json"], {
+      const proc = spawn(process.execPath, [...NODE_ARGS, join(ROOT, "bin", "fluid.js"), "serve", "--log-format", "json"], {
         cwd: project.dir, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, FLUID_CONFIG: "", FLUID_STORE: join(project.dir, `d${d}.db`) },
       });
       procs.push(proc);

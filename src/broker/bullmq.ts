@@ -8,6 +8,7 @@ import type { Priority } from "../core/types.js";
 import { BackendError } from "../fleet/backend-error.js";
 import type { BackendTarget } from "../fleet/backend-url.js";
 import { openFleetConnection, QUEUE_NAME } from "../fleet/connection.js";
+import { openPendingIndex } from "../fleet/pending-index.js";
 import { jobIdOf, runIdOf } from "../fleet/slot-run-id.js";
 
 /** Options of `openBullmqBroker`. */
@@ -111,6 +112,12 @@ const CLAIM_BACKOFF_MS = 100;
 const MAX_CLAIM_BACKOFF_MS = 2000;
 /** A claim that finds only runs of skipped tasks stops after putting back this many. */
 const MAX_SKIPPED_PER_CLAIM = 100;
+/** Most fetches a claim sends at once; a wave that found a run for every fetch doubles the next, up to this. */
+const MAX_WAVE = 64;
+/** A claim this soon after an ack that found no next run skips its fetches (see `claimRuns`), ms. */
+const RECENT_EMPTY_MS = 20;
+/** Longest a claim waits for the acks under way (see `claimRuns`), ms. */
+const ACK_WAIT_MS = 1000;
 
 /**
  * A Broker on a BullMQ 6 queue in Redis or PostgreSQL, shared by every daemon of a fleet. Pull-style:
@@ -143,7 +150,9 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
   let closed = false;
   /** Retry delays the consumer chose, read by the Worker's backoff strategy in `moveToFailed`. */
   const retryDelays = new Map<string, number>();
+  const queueName = options.queueName ?? QUEUE_NAME;
   const queue: Queue = connection.queue();
+  const pending = openPendingIndex(options.target, queue, queueName, connection.redis);
   const worker: Worker = connection.worker({
     autorun: false, lockDuration, stalledInterval: options.stalledIntervalMs ?? 30_000,
     settings: { backoffStrategy: (_attemptsMade: number, _type?: string, _error?: Error, job?: MinimalJob) => retryDelays.get(runIdOf(job?.id ?? "")) ?? 0 },
@@ -243,8 +252,25 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     return job ? await job.getState() : undefined;
   };
 
+  /** How many fetches the next wave of a claim sends at once (see `claimRuns`). */
+  let waveSize = 1;
+  /** When an ack's fetch of the next run (prefetch) last found none; 0 since an enqueue or a claim. */
+  let emptyAckAt = 0;
+  /** Acks under way (see `claimRuns`). */
+  const acks = new Set<Promise<void>>();
   /** Fetches up to `o.max` ready jobs (see `Broker.claim`). */
   const claimRuns = async (o: ClaimOptions): Promise<QueuedRun[]> => {
+    // The consumer claims as soon as a run ends, before that run's ack is through: the ack fetches
+    // the next ready run in its own round trip (prefetch), so wait for it rather than race it with
+    // a fetch of our own (a round trip for nothing, and on PostgreSQL two queries).
+    // Only while the queue looks drained (the last fetch found nothing): with runs ready, both
+    // fetches find one, and waiting would only hold the claim for the slowest ack. At most
+    // ACK_WAIT_MS: an ack held up (a backend that went away) must not hold up claims.
+    if (acks.size > 0 && due !== "ready") {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...acks]), new Promise((resolve) => (timer = setTimeout(resolve, ACK_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     const runs: QueuedRun[] = [];
     let skipped = 0;
     const take = ({ job, token }: { job: FluidJob; token: string }): void => {
@@ -255,12 +281,22 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         return;
       }
       claimed.set(runIdOf(job.id!), { job, token });
+      // A job another BullMQ producer added is not in the pending index yet: while it runs, it is.
+      if (!(job.opts as { fluid?: unknown }).fluid) pending.claimed(job.name, job.id!);
       runs.push(toRun(job));
     };
     while (runs.length < o.max && prefetched.length > 0) take(prefetched.shift()!);
+    // An ack just now looked for the next ready run and found none: the claim that follows a run's
+    // end would only repeat that look. Skipped once; the next poll looks again.
+    if (Date.now() - emptyAckAt < RECENT_EMPTY_MS) {
+      emptyAckAt = 0;
+      return runs;
+    }
     while (runs.length < o.max && !closed) {
       // The fetches of a wave run at once (one round trip each, pipelined), not one after another.
-      const wave = o.max - runs.length;
+      // A wave is as large as what the last ones found: an idle daemon's poll is one fetch, not
+      // one per free slot (50 scripts or queries every 100 ms per daemon for nothing).
+      const wave = Math.min(o.max - runs.length, waveSize);
       let next: number | undefined;
       const fetched = await Promise.all(Array.from({ length: wave }, async () => {
         const token = `${o.owner}:${randomUUID()}`;
@@ -270,6 +306,8 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         return job ? { job, token } : undefined;
       }));
       due = fetched.every(Boolean) ? "ready" : next;
+      const found = fetched.filter(Boolean).length;
+      waveSize = found === wave ? Math.min(waveSize * 2, MAX_WAVE) : Math.max(1, found);
       let empty = false;
       for (const entry of fetched) {
         if (!entry) {
@@ -308,11 +346,15 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         ...(PRIORITY[run.priority] > 0 ? { priority: PRIORITY[run.priority] } : {}),
         ...(attempts > 1 ? { backoff: { type: "fluid" } } : {}),
       };
-      await queue.add(run.task, run.params, opts);
+      // Indexed first (on Redis the index's command goes out before the add's, on the same
+      // connection: no round trip of its own): a fire's overlap check must not miss a run being added.
+      await Promise.all([pending.adding(run.task, opts.jobId!), queue.add(run.task, run.params, opts)]);
+      pending.added(run.task, opts.jobId!);
       // BullMQ returns the existing job for a taken id without saying so: ours carries our nonce.
       const stored = await queue.getJob(jobIdOf(run.id));
       const added = !stored || (stored.opts as { fluid?: FluidJobFields }).fluid?.nonce === nonce;
       if (added) {
+        emptyAckAt = 0;
         due = "unknown";
         listeners.notify();
       }
@@ -338,13 +380,20 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     },
     async ack(id: string, outcome?: AckOutcome): Promise<void> {
       open();
-      await settle(id, async (job, token) => {
+      const acking = settle(id, async (job, token) => {
         const fetchNext = prefetch && !closed;
         // The real outcome, for BullMQ's tools: a run that did not succeed ends *failed* (its error as
         // failedReason; unrecoverable, so BullMQ does not retry it: fluid's retries are already done).
         const next = (outcome && outcome.state !== "success"
           ? await job.moveToFailed(failedError(outcome), token, fetchNext)
           : await job.moveToCompleted(completedValue(outcome), token, fetchNext)) as unknown[] | undefined;
+        pending.finished(job.name, job.id!);
+        if (fetchNext && !(Array.isArray(next) && next[0])) {
+          emptyAckAt = Date.now();
+          // Nothing ready any more: the next delayed run's time when the fetch says it, else ask.
+          const until = Array.isArray(next) ? Number(next[3]) : 0;
+          if (due === "ready") due = until > 0 ? until : "unknown";
+        }
         if (Array.isArray(next) && next[0]) {
           const fetched = (await (worker as unknown as { nextJobFromJobData(data: unknown, id: unknown, token: string): Promise<FluidJob | undefined> })
             .nextJobFromJobData(next[0], next[1], token));
@@ -354,13 +403,22 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
           }
         }
       });
+      acks.add(acking);
+      try {
+        await acking;
+      } finally {
+        acks.delete(acking);
+      }
     },
     async retry(id: string, attempt: number, runAfter: number): Promise<boolean> {
       open();
       const entry = claimed.get(id);
       if (!entry) return false;
       if (cancelled.has(id)) {
-        await settle(id, (job, token) => job.moveToFailed(failedError({ state: "cancelled", error: { message: "cancelled by request" } }), token, false));
+        await settle(id, async (job, token) => {
+          await job.moveToFailed(failedError({ state: "cancelled", error: { message: "cancelled by request" } }), token, false);
+          pending.finished(job.name, job.id!);
+        });
         return false;
       }
       const { job } = entry;
@@ -375,6 +433,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         await settle(id, (j, token) => j.moveToDelayed(Math.max(runAfter, Date.now()), token));
       }
       due = "unknown";
+      emptyAckAt = 0;
       listeners.notify();
       return true;
     },
@@ -390,6 +449,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
         const [{ job, token }] = prefetched.splice(at, 1) as [{ job: FluidJob; token: string }];
         await job.moveToCompleted(null, token, false);
         await job.remove();
+        pending.finished(job.name, job.id!);
         return "removed";
       }
       const job = await queue.getJob(jobIdOf(id));
@@ -404,6 +464,7 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
       if (!PENDING.has(state)) return "unknown";
       try {
         await job.remove();
+        pending.finished(job.name, job.id!);
         return "removed";
       } catch (error) {
         // Claimed by a daemon in between: it is active now.
@@ -439,10 +500,8 @@ export async function openBullmqBroker(options: BullmqBrokerOptions): Promise<Br
     },
     async hasPending(task: string, except?: string): Promise<boolean> {
       open();
-      // Scans the pending jobs (one queue for every task): fine for the overlap check at a fire.
-      const jobs = await queue.getJobs(["wait", "prioritized", "delayed", "active"]);
-      const skip = except === undefined ? undefined : jobIdOf(except);
-      return jobs.some((job) => job?.name === task && job.id !== skip);
+      // One look in the pending index (one queue holds every task: listing it grew with the queue).
+      return pending.hasPending(task, except === undefined ? undefined : jobIdOf(except));
     },
     async has(id: string): Promise<boolean> {
       open();

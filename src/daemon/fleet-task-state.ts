@@ -9,6 +9,8 @@ export const FLEET_STATE_POLL_MS = 1000;
 const POLL_FAILURE_GRACE_MS = 5000;
 /** A run that found its task at the fleet's limit is tried again this much later, ms. */
 export const SHARED_LIMIT_RETRY_MS = 250;
+/** A daemon's schedule fires are written to the backend in one batch this often, ms. */
+export const FIRE_BATCH_MS = 200;
 
 /** A daemon's view of the task state its fleet shares (docs/fleet.md): states, last fires, limits. */
 export interface FleetTaskState {
@@ -50,6 +52,19 @@ export async function openFleetTaskState(
   let closing = false;
   /** Writes of last fires under way (close waits for them briefly). */
   const writes = new Set<Promise<void>>();
+  /** Fires not written yet (task -> latest slot), and the timer that writes them. */
+  let fires = new Map<string, number>();
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    flushTimer = undefined;
+    if (fires.size === 0) return;
+    const batch = fires;
+    fires = new Map();
+    const write = state.setLastFires(batch).catch((error: unknown) => {
+      if (!closing) onError(`recording the fires of ${[...batch.keys()].slice(0, 3).join(", ")}${batch.size > 3 ? ` and ${batch.size - 3} more` : ""} in the backend failed: ${(error as Error).message}`, error);
+    }).finally(() => writes.delete(write));
+    writes.add(write);
+  };
   const poll = setInterval(() => {
     if (polling) return;
     polling = true;
@@ -77,10 +92,10 @@ export async function openFleetTaskState(
     },
     lastFires,
     recordFire(task, at) {
-      const write = state.setLastFire(task, at).catch((error: unknown) => {
-        if (!closing) onError(`recording the fire of ${task} in the backend failed: ${(error as Error).message}`, error);
-      }).finally(() => writes.delete(write));
-      writes.add(write);
+      // Batched: one write per FIRE_BATCH_MS for every fire in it, not a round trip per fire (at 100
+      // fires a second they queued behind each other for the pool and held up the shared limits' slots).
+      if ((fires.get(task) ?? -Infinity) < at) fires.set(task, at);
+      flushTimer ??= setTimeout(flush, FIRE_BATCH_MS);
     },
     sharedLimit: {
       acquire: (task, runId, limit) => state.acquireSlot(task, runId, limit),
@@ -92,6 +107,8 @@ export async function openFleetTaskState(
     },
     async close() {
       clearInterval(poll);
+      clearTimeout(flushTimer);
+      flush();
       // The last fires under way land first (not waiting long: the backend may be away).
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.all(writes), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);

@@ -3,6 +3,7 @@ import { MINIMUM_POSTGRES_VERSION, RedisConnection, runMigrations } from "bullmq
 import { BackendError } from "./backend-error.js";
 import type { BackendTarget } from "./backend-url.js";
 import { oneShotRedis } from "./one-shot-redis.js";
+import { ensurePendingIndex } from "./pending-index.js";
 
 /** What `checkBackend` found. */
 export interface BackendInfo {
@@ -18,7 +19,8 @@ const CONNECT_TIMEOUT_MS = 5000;
  * Checks at start-up that the backend can carry a fleet, and prepares it: Redis at least BullMQ's
  * minimum version with `maxmemory-policy noeviction` (BullMQ's locks are keys with an expiry: an
  * evicting Redis loses jobs); PostgreSQL 13 or newer, with BullMQ's schema migrated (idempotent and
- * safe when many daemons start at once: BullMQ takes an advisory lock). Throws a BackendError
+ * safe when many daemons start at once: BullMQ takes an advisory lock) and fluid's index of pending
+ * jobs by task (`ensurePendingIndex`). Throws a BackendError
  * saying what to change.
  */
 export async function checkBackend(target: BackendTarget): Promise<BackendInfo> {
@@ -71,6 +73,8 @@ async function checkPostgres(target: Extract<BackendTarget, { kind: "postgres" }
     }
     try {
       await runMigrations(client as never, target.schema);
+      await client.query(`SET search_path TO "${target.schema.replace(/"/g, '""')}"`);
+      await ensurePendingIndex(client);
     } catch (error) {
       throw new BackendError(`cannot prepare schema "${target.schema}" on the PostgreSQL backend ${target.display}: ${(error as Error).message}`, {
         cause: error, hint: "the database user needs CREATE on the database (or create the schema for it)",

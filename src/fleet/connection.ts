@@ -19,6 +19,8 @@ export interface FleetConnection {
   events(): QueueEvents;
   /** Publishes custom events on the control channel (see `events`). */
   producer(): QueueEventsProducer;
+  /** Redis: the connection the Queue and the Worker share (for fluid's own keys beside BullMQ's); PostgreSQL: undefined. */
+  redis?: Redis;
   /** Closes the connections this object opened (not the Queue and Worker: close those first). */
   close(): Promise<void>;
 }
@@ -55,6 +57,7 @@ export function openFleetConnection(target: BackendTarget, queueName = QUEUE_NAM
     redis.on("close", () => watch?.down("connection closed"));
     redis.on("ready", () => watch?.up());
     return {
+      redis,
       queue: () => new Queue(queueName, { connection: redis, prefix: target.prefix }),
       worker: (options) => new Worker(queueName, null, { ...options, connection: redis, prefix: target.prefix }),
       events: () => new QueueEvents(`${queueName}-control`, { connection: redis, prefix: target.prefix }),

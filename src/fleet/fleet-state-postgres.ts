@@ -83,6 +83,16 @@ export async function openPostgresState(target: PostgresTarget, leaseMs: number)
   const held = new HeldSlots(leaseMs, async (runs) => {
     await pool.query(`UPDATE ${s}.fluid_slots SET expires_at = clock_timestamp() + $2 * interval '1 millisecond' WHERE run_id = ANY($1)`, [[...runs.keys()], leaseMs]);
   });
+  const setLastFires = async (fires: ReadonlyMap<string, number>): Promise<void> => {
+    if (fires.size === 0) return;
+    // In task order: two daemons writing overlapping batches lock the rows in the same order (no deadlock).
+    const sorted = [...fires].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    await pool.query(
+      `INSERT INTO ${s}.fluid_task_state (task, last_fire) SELECT * FROM unnest($1::text[], $2::bigint[])
+       ON CONFLICT (task) DO UPDATE SET last_fire = GREATEST(${s}.fluid_task_state.last_fire, EXCLUDED.last_fire)`,
+      [sorted.map(([t]) => t), sorted.map(([, at]) => at)],
+    );
+  };
   return {
     async taskStates() {
       const { rows } = await pool.query<{ task: string; enabled: boolean; reason: string | null; changed_at: string }>(
@@ -102,12 +112,9 @@ export async function openPostgresState(target: PostgresTarget, leaseMs: number)
       return new Map(rows.map((r) => [r.task, Number(r.last_fire)]));
     },
     async setLastFire(task, at) {
-      await pool.query(
-        `INSERT INTO ${s}.fluid_task_state (task, last_fire) VALUES ($1, $2)
-         ON CONFLICT (task) DO UPDATE SET last_fire = GREATEST(${s}.fluid_task_state.last_fire, EXCLUDED.last_fire)`,
-        [task, at],
-      );
+      await setLastFires(new Map([[task, at]]));
     },
+    setLastFires,
     async acquireSlot(task, runId, limit) {
       const { rows } = await pool.query<{ ok: boolean }>(`SELECT ${s}.fluid_acquire_slot($1, $2, $3, $4) AS ok`, [task, runId, limit, leaseMs]);
       const got = rows[0]?.ok === true;

@@ -29,9 +29,11 @@ for i, key in ipairs(KEYS) do
 end
 return 0`;
 
-/** KEYS[1] last fires; ARGV task, epoch ms: kept when later than the one recorded. */
-const LAST_FIRE = `local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur or tonumber(cur) < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+/** KEYS[1] last fires; ARGV pairs of task, epoch ms: each kept when later than the one recorded. */
+const LAST_FIRE = `for i = 1, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if not cur or tonumber(cur) < tonumber(ARGV[i + 1]) then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
 return 0`;
 
 /** KEYS[1] slots of a task: the run ids holding an unexpired lease. */
@@ -90,6 +92,10 @@ export async function openRedisState(target: RedisTarget, leaseMs: number, wait:
     },
     async setLastFire(task, at) {
       await redis.eval(LAST_FIRE, 1, firesKey, task, at);
+    },
+    async setLastFires(fires) {
+      if (fires.size === 0) return;
+      await redis.eval(LAST_FIRE, 1, firesKey, ...[...fires].flat());
     },
     async acquireSlot(task, runId, limit) {
       const got = (await redis.eval(ACQUIRE, 1, slotsKey(task), runId, limit, leaseMs)) === 1;

@@ -16,6 +16,8 @@ export interface FleetState {
   lastFires(): Promise<Map<string, number>>;
   /** Records a fire of a task's schedule at `at`; a later fire already recorded is kept (any daemon may write first). */
   setLastFire(task: string, at: number): Promise<void>;
+  /** `setLastFire` for many tasks in one round trip (a daemon batches its fires). */
+  setLastFires(fires: ReadonlyMap<string, number>): Promise<void>;
   /**
    * Takes one of the `limit` slots of `task` for run `runId`, leased for `leaseMs` by the
    * backend's clock (renewed by this object while held); false when `limit` unexpired leases

@@ -1,4 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Worker } from "bullmq";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Broker, QueuedRun } from "../../src/broker/broker.js";
 import { openBullmqBroker } from "../../src/broker/bullmq.js";
 import { newQueuedRun } from "../../src/core/queued-run.js";
@@ -76,7 +77,8 @@ describe.each(BACKENDS)("BullMQ broker on $name", ({ name, url, up }) => {
     const low = newQueuedRun(task("t", "low"), { n: 1 });
     const medium = newQueuedRun(task("t", "medium"), { n: 2 });
     const high = newQueuedRun(task("t", "high"), { n: 3 });
-    const later = newQueuedRun(task("t", "high"), { n: 4 }, { delayMs: 400 });
+    // Due well after the first claim, even on a loaded machine (a claim is a few round trips).
+    const later = newQueuedRun(task("t", "high"), { n: 4 }, { delayMs: 1500 });
     for (const run of [low, medium, later, high]) await broker.enqueue(run);
     expect((await broker.counts()).delayed).toBe(1);
     const due = await broker.nextDue();
@@ -210,6 +212,49 @@ describe.each(BACKENDS)("BullMQ broker on $name", ({ name, url, up }) => {
     }
     const runs = await claimAll(broker);
     expect(runs.map((r) => [r.id, r.task, r.params])).toEqual([["from-bullmq", "say_hi", { name: "ann" }], [run.id, "send_report", { to: "ops", pages: 3 }]]);
+  });
+
+  test("a claim grows its waves of fetches to what is ready: all 30 queued runs in one claim, and an idle claim is one fetch", async () => {
+    const where = await fresh();
+    const broker = await open(where);
+    for (let i = 0; i < 30; i++) await broker.enqueue(newQueuedRun(task("t"), { i }));
+    expect(await broker.claim({ max: 50, owner: "a" })).toHaveLength(30);
+    expect(await broker.claim({ max: 50, owner: "a" })).toEqual([]);
+    // An idle daemon's poll: one fetch, not one per free slot.
+    const fetches = vi.spyOn(Worker.prototype, "getNextJob");
+    try {
+      expect(await broker.claim({ max: 50, owner: "a" })).toEqual([]);
+      expect(fetches).toHaveBeenCalledTimes(1);
+    } finally {
+      fetches.mockRestore();
+    }
+  });
+
+  test("a claim as a run ends waits for its ack's fetch of the next run instead of fetching too", async () => {
+    const where = await fresh();
+    const [broker, other] = await Promise.all([open(where), open(where)]);
+    const [r1, r2] = [1, 2].map((n) => newQueuedRun(task("t"), { n }));
+    await broker.enqueue(r1!);
+    expect(await broker.claim({ max: 50, owner: "a" })).toHaveLength(1); // and the queue looks drained
+    await other.enqueue(r2!); // another daemon's run
+    let fetches = vi.spyOn(Worker.prototype, "getNextJob");
+    try {
+      // The consumer claims before the ended run's ack is through (as it does): the ack brings run 2.
+      const acking = broker.ack(r1!.id);
+      expect((await broker.claim({ max: 1, owner: "a" })).map((r) => r.params.n)).toEqual([2]);
+      await acking;
+      expect(fetches).not.toHaveBeenCalled();
+      expect(await broker.claim({ max: 50, owner: "a" })).toEqual([]); // a poll: nothing more
+      fetches.mockRestore();
+      fetches = vi.spyOn(Worker.prototype, "getNextJob");
+      // ... and when the ack found nothing, the claim right after does not look again.
+      const acking2 = broker.ack(r2!.id);
+      expect(await broker.claim({ max: 50, owner: "a" })).toEqual([]);
+      await acking2;
+      expect(fetches).not.toHaveBeenCalled();
+    } finally {
+      fetches.mockRestore();
+    }
   });
 
   test("run ids BullMQ refuses as job ids (integers, colons) still work", async () => {

@@ -31,6 +31,27 @@ describe.each(BACKENDS)("fleet state on $name", ({ name, url, up }) => {
     }
   });
 
+  test("last fires written in batches by several processes at once keep the latest of each task", async () => {
+    const [a, b] = await Promise.all([openFleetState(target()), openFleetState(target())]);
+    try {
+      await a.setLastFires(new Map());
+      const tasks = Array.from({ length: 50 }, (_, i) => `t${i}`);
+      // Two daemons, overlapping batches in opposite orders, at once (PostgreSQL: no deadlock).
+      await Promise.all([
+        a.setLastFires(new Map(tasks.map((t, i) => [t, 1000 + i]))),
+        b.setLastFires(new Map([...tasks].reverse().map((t) => [t, 1500]))),
+        a.setLastFires(new Map([["t0", 3000]])),
+      ]);
+      await b.setLastFires(new Map([["t0", 2000], ["new", 7]])); // older for t0: kept as it was
+      const fires = await b.lastFires();
+      expect(fires.get("t0")).toBe(3000);
+      expect(fires.get("new")).toBe(7);
+      for (let i = 1; i < 50; i++) expect(fires.get(`t${i}`)).toBe(Math.max(1000 + i, 1500));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   test("slots: at most `limit` runs hold one at once across processes, taken atomically", async () => {
     const [a, b] = await Promise.all([openFleetState(target()), openFleetState(target())]);
     try {
