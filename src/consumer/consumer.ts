@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { thisHost } from "../core/host.js";
 import type { AckOutcome, Broker, QueuedRun } from "../broker/broker.js";
 import { watchStore, type StoreWatch } from "../broker/wake.js";
 import type { Registry } from "../config/registry.js";
@@ -141,9 +141,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const { broker, store } = options;
   let registry = options.registry;
   const concurrency = Math.max(1, options.concurrency ?? 10);
-  const owner = options.owner ?? `${hostname()}:${process.pid}`;
+  const owner = options.owner ?? `${thisHost()}:${process.pid}`;
   const pollMs = options.pollMs ?? 25;
-  const host = hostname();
+  const host = thisHost();
   const running = new Map<string, Entry>();
   /** Runs holding a slot: claimed and not yet ended (see `releaseSlot`). */
   let busy = 0;
@@ -585,7 +585,7 @@ function failed(error: unknown): AttemptOutcome {
 export async function enqueueRecorded(broker: Broker, store: Store | undefined, task: Task, run: QueuedRun): Promise<boolean> {
   const record: RunRecord = {
     id: run.id, attempt: run.attempt, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "queued", trigger: run.trigger,
-    params: redactParams(task.params, run.params), queuedAt: run.queuedAt, host: hostname(), pid: process.pid,
+    params: redactParams(task.params, run.params), queuedAt: run.queuedAt, host: thisHost(), pid: process.pid,
     ...(run.fromRunId ? { fromRunId: run.fromRunId } : {}),
     ...(run.rootRunId ? { rootRunId: run.rootRunId } : {}),
   };

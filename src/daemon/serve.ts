@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { thisHost } from "../core/host.js";
 import { resolve } from "node:path";
 import type { Broker, QueuedRun } from "../broker/broker.js";
 import { resolveDeps } from "../config/deps.js";
@@ -276,9 +276,9 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
     // runs claimed by someone other than the lease holder (us) go back, and the broker is fenced
     // by our lease: a daemon that lost the lease by now recovers nothing.
     const recovered = await broker.recover();
-    const interrupted = store?.markInterrupted({ host: hostname(), pidAlive: isStarterAlive }) ?? [];
+    const interrupted = store?.markInterrupted({ host: thisHost(), pidAlive: isStarterAlive }) ?? [];
     const previous = lease?.previous?.holder;
-    if (store && previous && previous.host !== hostname()) {
+    if (store && previous && previous.host !== thisHost()) {
       // The stale lease we took was another host's: its daemon is gone, and so are its attempts.
       interrupted.push(...store.markInterrupted({ host: previous.host, pidAlive: (pid) => pid !== previous.pid }));
     }
@@ -354,7 +354,7 @@ export async function serve(options: ServeOptions = {}): Promise<Daemon> {
         store?.writeAttempt({
           id: newRunId(), attempt: 1, maxAttempts: task.retry?.attempts ?? 1, task: task.name, state: "cancelled", trigger: "schedule",
           params: redactParams(task.params, task.schedule?.params ?? {}), queuedAt: f.scheduledAt, endedAt: now, durationMs: 0,
-          error: { name: "FireSkipped", code: "FLUID_SKIPPED", message: `fire skipped: ${reason}` }, host: hostname(), pid: process.pid,
+          error: { name: "FireSkipped", code: "FLUID_SKIPPED", message: `fire skipped: ${reason}` }, host: thisHost(), pid: process.pid,
         });
         emit({ type: "fire-skipped", fire: f, reason, skipped });
         return;
