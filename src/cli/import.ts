@@ -87,7 +87,8 @@ async function readInput(file: string | undefined, cwd: string, stdin?: () => st
   }
   const result = spawnSync("crontab", ["-l"], { encoding: "utf8" });
   if (result.error || result.status !== 0) {
-    const why = result.error ? (result.error as NodeJS.ErrnoException).code ?? result.error.message : result.stderr.trim() || `exit ${result.status}`;
+    const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+    const why = code === "ENOENT" ? "there is no crontab command on this machine (PATH)" : result.error ? code ?? result.error.message : result.stderr.trim() || `exit ${result.status}`;
     throw new UsageError(`no file given and \`crontab -l\` failed: ${why}`, { hint: "give a crontab file, or - to read standard input" });
   }
   return { text: result.stdout, source: "crontab -l" };

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { transform } from "esbuild";
 import { describe, expect, it } from "vitest";
@@ -136,6 +136,13 @@ describe("fluid import crontab", () => {
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain("no file given and `crontab -l` failed: no crontab for alice");
     expect(none.stderr).not.toMatch(/\n\s+at /);
+    // No crontab program at all (a container): said in words, not as ENOENT.
+    const nodeOnly = join(dir, "node-only");
+    mkdirSync(nodeOnly);
+    symlinkSync(process.execPath, join(nodeOnly, "node"));
+    const missing = await fluid(["import", "crontab"], { cwd: dir, env: { PATH: nodeOnly } });
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("`crontab -l` failed: there is no crontab command on this machine (PATH)");
   });
 
   it("imports every cron.d fixture without a problem, and each module loads (the module text, in this process)", async () => {
